@@ -1,0 +1,3 @@
+"""allocation."""
+
+from __future__ import annotations

@@ -1,0 +1,245 @@
+"""Strict Pydantic models for the L0-L4 layers and the run profile."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+__all__ = [
+    "AllocationConfig",
+    "FilterRule",
+    "HealthConfig",
+    "HygieneConfig",
+    "ProfileConfig",
+    "ResolvedProfile",
+    "ResolvedScanner",
+    "RunConfig",
+    "ScannerConfig",
+    "ScheduleConfig",
+    "SelectionConfig",
+    "SimulationConfig",
+    "StrategyConfig",
+    "TemplateConfig",
+    "UniverseConfig",
+]
+
+FilterOp = Literal[">", ">=", "<", "<=", "==", "!=", "between", "not_between", "in", "not_in", "match"]
+Scalar = float | int | str | bool
+Market = Literal[
+    "america", "crypto", "forex", "futures", "cfd", "bonds", "uk", "germany", "india", "japan"
+]
+AssetClass = Literal["equity", "etf", "crypto", "forex", "futures"]
+Logic = Literal["trend", "mean_reversion", "rating", "breakout", "momentum"]
+Direction = Literal["LONG", "SHORT"]
+SelectionEngine = Literal["baseline", "momentum"]
+AllocationEngine = Literal["custom", "skfolio"]
+AllocationProfile = Literal["equal_weight", "min_variance"]
+# A layer named by file, or given inline (optionally with a `base:` file and overrides).
+LayerRef = str | dict[str, Any]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+
+class FilterRule(_Strict):
+    """One scanner filter: ``column op value`` on a TradingView column.
+
+    ``column`` may carry a timeframe suffix (``Recommend.All|240``, ``Perf.W|1W``).
+    ``between``/``not_between`` take ``[low, high]``; ``in``/``not_in`` take a list;
+    ``match`` takes a regular expression tested against the text value.
+    """
+
+    column: str = Field(min_length=1)
+    op: FilterOp
+    value: Scalar | list[Scalar]
+
+    @model_validator(mode="after")
+    def _value_fits_op(self) -> FilterRule:
+        listy = isinstance(self.value, list)
+        if self.op in ("between", "not_between") and not (listy and len(self.value) == 2):
+            raise ValueError(f"{self.column}: '{self.op}' needs [low, high], got {self.value!r}")
+        if self.op in ("in", "not_in") and not listy:
+            raise ValueError(f"{self.column}: '{self.op}' needs a list, got {self.value!r}")
+        if self.op not in ("between", "not_between", "in", "not_in") and listy:
+            raise ValueError(f"{self.column}: '{self.op}' needs one value, got a list")
+        if self.op == "match" and not isinstance(self.value, str):
+            raise ValueError(f"{self.column}: 'match' needs a regular expression string")
+        return self
+
+
+class UniverseConfig(_Strict):
+    """L0: the pool a scanner draws from (market, venues, instrument types, prefetch order)."""
+
+    description: str = ""
+    market: Market
+    exchanges: list[str] = Field(default_factory=list)
+    types: list[str] = Field(default_factory=list)
+    symbols: list[str] = Field(default_factory=list)
+    exclude_symbols: list[str] = Field(default_factory=list)
+    filters: list[FilterRule] = Field(default_factory=list)
+    sort_by: str = "Value.Traded"
+    sort_order: Literal["asc", "desc"] = "desc"
+    limit: int = Field(500, ge=1, le=100_000)
+
+
+class HygieneConfig(_Strict):
+    """L1: liquidity and technical floors every listing must clear."""
+
+    description: str = ""
+    filters: list[FilterRule] = Field(default_factory=list)
+
+
+class TemplateConfig(_Strict):
+    """L2: asset class, calendar, quote priorities and freshness for a kind of instrument."""
+
+    description: str = ""
+    asset_class: AssetClass
+    calendar: str = Field(min_length=1)
+    sessions_per_year: int = Field(ge=1, le=366)
+    quote_priority: list[str] = Field(default_factory=list)
+    exclude_stable_bases: bool = True
+
+
+class StrategyConfig(_Strict):
+    """L3: the logic and direction a scanner feeds, with opt-in gates (no block, no gate)."""
+
+    description: str = ""
+    logic: Logic
+    direction: Direction
+    gates: list[FilterRule] = Field(default_factory=list)
+
+
+class ScannerConfig(_Strict):
+    """L4: a composed entry point naming one file per layer, plus overrides and the final cut."""
+
+    description: str = ""
+    sleeve: str = Field(min_length=1)
+    universe: LayerRef
+    hygiene: LayerRef
+    template: LayerRef
+    strategy: LayerRef
+    columns: list[str] = Field(default_factory=list)
+    sort_by: str = "Value.Traded"
+    sort_order: Literal["asc", "desc"] = "desc"
+    limit: int = Field(50, ge=1, le=100_000)
+
+
+class RunConfig(_Strict):
+    """History window and walk-forward cadence."""
+
+    lookback_days: int = Field(500, ge=30, le=5000)
+    history_floor: int = Field(90, ge=2)
+    step: int = Field(20, ge=1)
+    revision_overlap_days: int = Field(3, ge=0, le=60)
+    partitions_start: date = date(2024, 1, 1)
+
+    @model_validator(mode="after")
+    def _floor_inside_lookback(self) -> RunConfig:
+        if self.history_floor > self.lookback_days:
+            raise ValueError(
+                f"history_floor {self.history_floor} exceeds lookback_days {self.lookback_days}"
+            )
+        return self
+
+
+class HealthConfig(_Strict):
+    """Thresholds of the health policy (docs/methodology.md explains each)."""
+
+    min_ok_share: float = Field(0.5, ge=0, le=1)
+    max_daily_gain: float = Field(5.0, gt=0)
+    max_daily_loss: float = Field(-0.99, gt=-1, lt=0)
+    frozen_sessions: int = Field(5, ge=2)
+    tolerated_missing_sessions: int = Field(1, ge=0)
+    freshness_days: dict[str, int] = Field(
+        default_factory=lambda: {"equity": 5, "etf": 5, "crypto": 2, "forex": 4, "futures": 5}
+    )
+
+
+class SelectionConfig(_Strict):
+    """Which engine picks the subset, and its parameters."""
+
+    engine: SelectionEngine = "momentum"
+    top_n: int = Field(5, ge=1)
+    min_momentum_days: int = Field(60, ge=2)
+
+
+class AllocationConfig(_Strict):
+    """Which engine and profile weight the atoms, and what to fall back to."""
+
+    engine: AllocationEngine = "skfolio"
+    profile: AllocationProfile = "min_variance"
+    fallback: list[AllocationEngine] = Field(default_factory=lambda: ["custom"])
+    estimation_days: int = Field(120, ge=20)
+    max_weight: float = Field(0.25, gt=0, le=1)
+
+
+class SimulationConfig(_Strict):
+    """Friction and cadence of the walk-forward simulation."""
+
+    slippage_bps: float = Field(5.0, ge=0)
+    commission_bps: float = Field(1.0, ge=0)
+    initial_capital: float = Field(1_000_000.0, gt=0)
+
+
+class ScheduleConfig(_Strict):
+    """When the nightly job runs (UTC)."""
+
+    hour: int = Field(2, ge=0, le=23)
+    minute: int = Field(0, ge=0, le=59)
+
+
+class ProfileConfig(_Strict):
+    """A run profile: the scanners to run and every run parameter."""
+
+    description: str = ""
+    source: Literal["demo", "tradingview"] = "demo"
+    seed: int = 7
+    scanners: list[str] = Field(min_length=1)
+    run: RunConfig = Field(default_factory=RunConfig)
+    health: HealthConfig = Field(default_factory=HealthConfig)
+    selection: SelectionConfig = Field(default_factory=SelectionConfig)
+    allocation: AllocationConfig = Field(default_factory=AllocationConfig)
+    simulation: SimulationConfig = Field(default_factory=SimulationConfig)
+    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+
+
+class ResolvedScanner(_Strict):
+    """An L4 scanner with every layer resolved and merged: what a market source executes."""
+
+    name: str
+    sleeve: str
+    universe: UniverseConfig
+    hygiene: HygieneConfig
+    template: TemplateConfig
+    strategy: StrategyConfig
+    columns: list[str]
+    sort_by: str
+    sort_order: Literal["asc", "desc"]
+    limit: int
+
+    @property
+    def filters(self) -> list[FilterRule]:
+        """Every filter the query applies: universe, then hygiene, then strategy gates."""
+        return [*self.universe.filters, *self.hygiene.filters, *self.strategy.gates]
+
+
+class ResolvedProfile(_Strict):
+    """A profile with its scanners resolved; ``tvs config show`` prints this."""
+
+    name: str
+    source: Literal["demo", "tradingview"]
+    seed: int
+    scanners: list[ResolvedScanner]
+    run: RunConfig
+    health: HealthConfig
+    selection: SelectionConfig
+    allocation: AllocationConfig
+    simulation: SimulationConfig
+    schedule: ScheduleConfig
+
+    def sleeve_calendars(self) -> dict[str, str]:
+        """Map each sleeve to its calendar name."""
+        return {s.sleeve: s.template.calendar for s in self.scanners}

@@ -1,0 +1,3 @@
+"""defs."""
+
+from __future__ import annotations

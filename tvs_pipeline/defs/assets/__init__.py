@@ -1,0 +1,3 @@
+"""defs/assets."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""funnel."""
+
+from __future__ import annotations

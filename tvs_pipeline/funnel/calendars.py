@@ -1,0 +1,96 @@
+"""Trading calendars: expected sessions per calendar, and the one market-date rule."""
+
+from __future__ import annotations
+
+from datetime import date
+from functools import lru_cache
+
+import exchange_calendars as xcals
+import pandas as pd
+
+from tvs_pipeline.errors import ConfigError
+
+__all__ = [
+    "CALENDAR_BOUNDS",
+    "calendar_for",
+    "market_date",
+    "sessions",
+    "shared_sessions",
+]
+
+# exchange_calendars builds a calendar once per bounds; one wide span serves every request.
+CALENDAR_BOUNDS = (pd.Timestamp("2015-01-01"), pd.Timestamp("2032-12-31"))
+ALL_DAYS = "24/7"
+WEEKDAYS = "24/5"
+# The +4 h rule: FX and futures daily bars stamped 20:00-23:59 UTC open the next day's session.
+NEXT_DAY_SHIFT = pd.Timedelta(hours=4)
+
+
+@lru_cache(maxsize=32)
+def _calendar(name: str) -> xcals.ExchangeCalendar:
+    try:
+        return xcals.get_calendar(name, start=CALENDAR_BOUNDS[0], end=CALENDAR_BOUNDS[1])
+    except xcals.errors.InvalidCalendarName as err:
+        raise ConfigError(f"calendar {name!r}: unknown calendar name") from err
+
+
+def sessions(calendar: str, start: date | pd.Timestamp, end: date | pd.Timestamp) -> pd.DatetimeIndex:
+    """Expected session dates of ``calendar`` in ``[start, end]`` (naive midnight timestamps).
+
+    ``24/7`` is every calendar day (crypto); other names are exchange_calendars codes
+    (``XNYS`` with its holidays, ``24/5`` for FX).
+    """
+    lo, hi = pd.Timestamp(start).normalize(), pd.Timestamp(end).normalize()
+    if hi < lo:
+        return pd.DatetimeIndex([], dtype="datetime64[ns]")
+    if calendar == ALL_DAYS:
+        return pd.date_range(lo, hi, freq="D").as_unit("ns")
+    if lo < CALENDAR_BOUNDS[0] or hi > CALENDAR_BOUNDS[1]:
+        raise ConfigError(
+            f"calendar {calendar}: range {lo.date()}..{hi.date()} is outside "
+            f"{CALENDAR_BOUNDS[0].date()}..{CALENDAR_BOUNDS[1].date()}"
+        )
+    found = _calendar(calendar).sessions_in_range(lo, hi)
+    return pd.DatetimeIndex(found.tz_localize(None) if found.tz else found).as_unit("ns")
+
+
+def shared_sessions(
+    calendars: list[str], start: date | pd.Timestamp, end: date | pd.Timestamp
+) -> pd.DatetimeIndex:
+    """Dates on which every calendar in ``calendars`` has a session (their intersection)."""
+    if not calendars:
+        return pd.DatetimeIndex([], dtype="datetime64[ns]")
+    common = sessions(calendars[0], start, end)
+    for name in sorted(set(calendars[1:])):
+        common = common.intersection(sessions(name, start, end))
+    return common
+
+
+def calendar_for(asset_class: str) -> str:
+    """The default calendar of an asset class (a template may name another)."""
+    return {"crypto": ALL_DAYS, "forex": WEEKDAYS, "futures": "CMES"}.get(asset_class, "XNYS")
+
+
+def market_date(stamps: pd.Series, asset_class: str) -> pd.Series:
+    """Market date of bars stamped at their open, in UTC.
+
+    Crypto keeps the UTC date; FX and futures bars stamped 20:00-23:59 UTC belong to the next day
+    (+4 h, then the date); equities and ETFs are stamped at their session open (14:30 UTC for a
+    NYSE session), whose UTC date is the session date.
+
+    Parameters
+    ----------
+    stamps : Series
+        Bar-open instants, tz-aware UTC or naive UTC.
+    asset_class : str
+        ``crypto``, ``forex``, ``futures``, ``equity`` or ``etf``.
+
+    Returns
+    -------
+    Series
+        Naive midnight timestamps, same index.
+    """
+    utc = pd.to_datetime(stamps, utc=True)
+    if asset_class in ("forex", "futures"):
+        utc = utc + NEXT_DAY_SHIFT
+    return utc.dt.tz_localize(None).dt.normalize()

@@ -1,0 +1,3 @@
+"""lake."""
+
+from __future__ import annotations

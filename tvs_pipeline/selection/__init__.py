@@ -1,0 +1,3 @@
+"""selection."""
+
+from __future__ import annotations

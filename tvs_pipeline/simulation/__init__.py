@@ -1,0 +1,3 @@
+"""simulation."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""synthesis."""
+
+from __future__ import annotations
