@@ -55,7 +55,7 @@ class Settings:
 
 
 def load_settings(env: dict[str, str] | None = None) -> Settings:
-    """Read settings from the environment (``TVS_HOME``, ``TVS_LAKE``, ``TVS_PROFILE``, ``TVS_SOURCE``).
+    """Read ``TVS_HOME``, ``TVS_LAKE``, ``TVS_PROFILE`` and ``TVS_SOURCE`` from the environment.
 
     Parameters
     ----------

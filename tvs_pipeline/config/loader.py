@@ -152,9 +152,7 @@ def _validate(model: type[BaseModel], doc: dict[str, Any], where: Path | str) ->
         raise ConfigError(f"{where}: {dotted}: {first['msg']}") from err
 
 
-def _resolve_layer(
-    layer: str, value: Any, scanner_path: Path, root: Path
-) -> BaseModel:
+def _resolve_layer(layer: str, value: Any, scanner_path: Path, root: Path) -> BaseModel:
     folder, model = LAYERS[layer]
     if isinstance(value, str):
         path = _ref_path(value, folder, root, None)
@@ -185,9 +183,7 @@ def load_scanner(name: str, root: Path = PRESETS_ROOT) -> ResolvedScanner:
     path = _ref_path(name, "scanners", root, None)
     doc = _load_layered(path, "scanners", root)
     scanner = _validate(ScannerConfig, doc, path)
-    layers = {
-        layer: _resolve_layer(layer, getattr(scanner, layer), path, root) for layer in LAYERS
-    }
+    layers = {layer: _resolve_layer(layer, getattr(scanner, layer), path, root) for layer in LAYERS}
     return ResolvedScanner(
         name=path.stem,
         sleeve=scanner.sleeve,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -25,7 +24,9 @@ __all__ = [
     "UniverseConfig",
 ]
 
-FilterOp = Literal[">", ">=", "<", "<=", "==", "!=", "between", "not_between", "in", "not_in", "match"]
+FilterOp = Literal[
+    ">", ">=", "<", "<=", "==", "!=", "between", "not_between", "in", "not_in", "match"
+]
 Scalar = float | int | str | bool
 Market = Literal[
     "america", "crypto", "forex", "futures", "cfd", "bonds", "uk", "germany", "india", "japan"
@@ -134,7 +135,6 @@ class RunConfig(_Strict):
     history_floor: int = Field(90, ge=2)
     step: int = Field(20, ge=1)
     revision_overlap_days: int = Field(3, ge=0, le=60)
-    partitions_start: date = date(2024, 1, 1)
 
     @model_validator(mode="after")
     def _floor_inside_lookback(self) -> RunConfig:

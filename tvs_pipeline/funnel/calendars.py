@@ -34,7 +34,9 @@ def _calendar(name: str) -> xcals.ExchangeCalendar:
         raise ConfigError(f"calendar {name!r}: unknown calendar name") from err
 
 
-def sessions(calendar: str, start: date | pd.Timestamp, end: date | pd.Timestamp) -> pd.DatetimeIndex:
+def sessions(
+    calendar: str, start: date | pd.Timestamp, end: date | pd.Timestamp
+) -> pd.DatetimeIndex:
     """Expected session dates of ``calendar`` in ``[start, end]`` (naive midnight timestamps).
 
     ``24/7`` is every calendar day (crypto); other names are exchange_calendars codes

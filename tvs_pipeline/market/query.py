@@ -85,9 +85,7 @@ def build_scan_query(scanner: ResolvedScanner) -> ScanQuery:
     if universe.symbols:
         rules.append(FilterRule(column="ticker", op="in", value=list(universe.symbols)))
     if universe.exclude_symbols:
-        rules.append(
-            FilterRule(column="ticker", op="not_in", value=list(universe.exclude_symbols))
-        )
+        rules.append(FilterRule(column="ticker", op="not_in", value=list(universe.exclude_symbols)))
     rules.extend(scanner.filters)
     columns = list(DEFAULT_COLUMNS)
     for extra in (*scanner.columns, universe.sort_by, scanner.sort_by):

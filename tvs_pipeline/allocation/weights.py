@@ -1,0 +1,302 @@
+"""Atom weights from the configured engine with recorded fallbacks, flattened to symbols."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from tvs_pipeline.allocation.engines import make_allocator
+from tvs_pipeline.config.schema import AllocationConfig
+from tvs_pipeline.errors import DataError, OptimizationError
+
+__all__ = [
+    "ALLOCATION_COLUMNS",
+    "PHYSICAL_COLUMNS",
+    "allocate",
+    "check_exposure",
+    "flatten_weights",
+    "target_exposure",
+]
+
+ALLOCATION_COLUMNS: tuple[str, ...] = (
+    "atom_id",
+    "weight",
+    "engine",
+    "engine_used",
+    "profile",
+    "fallback_reason",
+    "excluded_reason",
+    "n_obs",
+    "max_weight",
+    "cap_relaxed",
+)
+PHYSICAL_COLUMNS: tuple[str, ...] = ("symbol", "net_weight", "gross_weight", "n_atoms")
+# Fewest atoms the eligibility rule tries to keep, and fewest common rows an estimate may use.
+MIN_ATOMS = 2
+MIN_ESTIMATION_ROWS = 2
+
+
+def allocate(returns: pd.DataFrame, config: AllocationConfig) -> pd.DataFrame:
+    """Weight the atoms with the configured engine and profile, falling back in order.
+
+    The window is the last ``config.estimation_days`` rows (all rows when fewer exist).
+    Eligible atoms are those fully observed in the window. When fewer than two atoms are
+    fully observed, the rule keeps the two best-observed atoms (every atom tied with the
+    second best included) and estimates on the rows where all of them are observed; with a
+    single observed atom, that atom takes the whole book. Every other atom gets weight 0 and
+    says why in ``excluded_reason``. The engines ``[config.engine, *config.fallback]`` are
+    tried in order (a repeated name once); the first that fits wins, and the failures before
+    it are written to ``fallback_reason``.
+
+    Parameters
+    ----------
+    returns : pandas.DataFrame
+        Index: naive market dates (sorted, unique); columns: atom ids (str); daily simple
+        returns, NaN where an atom has no data.
+    config : AllocationConfig
+        Engine, profile, fallback list, ``estimation_days`` and ``max_weight``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        RangeIndex, one row per atom in the column order of ``returns``. Columns:
+        ``atom_id`` (str), ``weight`` (float, long-only, summing to 1), ``engine`` (requested),
+        ``engine_used``, ``profile``, ``fallback_reason`` ('' if none; identical on every row),
+        ``excluded_reason`` ('' for weighted atoms), ``n_obs`` (int, the atom's observations
+        in the window), ``max_weight`` (the cap applied: ``max(config.max_weight, 1/n)`` over
+        the ``n`` eligible atoms) and ``cap_relaxed`` (bool, True when the configured cap
+        was infeasible and raised to ``1/n``).
+
+    Raises
+    ------
+    DataError
+        If ``returns`` is malformed, no atom is observed in the window, or the eligible atoms
+        share fewer than two observed rows.
+    ConfigError
+        If an engine or profile is unknown.
+    OptimizationError
+        If every engine fails; the message lists each failure.
+    """
+    _check_returns(returns)
+    window = returns.iloc[-config.estimation_days :]
+    n_obs = window.notna().sum(axis=0).astype(int)
+    eligible = _eligible_atoms(n_obs, len(window))
+    sample = window.loc[:, eligible].dropna(how="any")
+    if len(sample) < MIN_ESTIMATION_ROWS:
+        raise DataError(
+            f"allocate: eligible atoms {list(map(str, eligible))} share {len(sample)} observed "
+            f"rows in the last {len(window)}, expected at least {MIN_ESTIMATION_ROWS}"
+        )
+
+    failures: list[str] = []
+    fitted = None
+    engine_used = ""
+    for engine in dict.fromkeys([config.engine, *config.fallback]):
+        try:
+            fitted = make_allocator(engine, config.profile, config.max_weight).fit(sample)
+        except OptimizationError as err:
+            failures.append(" ".join(str(err).split()))
+            continue
+        engine_used = engine
+        break
+    if fitted is None:
+        raise OptimizationError(
+            f"allocate {config.profile}: every engine failed ({'; '.join(failures)})"
+        )
+
+    weights = fitted.weights_.reindex(returns.columns, fill_value=0.0)
+    rows = len(window)
+    excluded = [
+        ""
+        if atom in fitted.weights_.index
+        else (
+            f"no observation in the last {rows} rows"
+            if n_obs[atom] == 0
+            else f"{n_obs[atom]} of {rows} rows observed in the estimation window, expected all"
+        )
+        for atom in returns.columns
+    ]
+    n = len(returns.columns)
+    return pd.DataFrame(
+        {
+            "atom_id": [str(atom) for atom in returns.columns],
+            "weight": weights.to_numpy(dtype=float),
+            "engine": [config.engine] * n,
+            "engine_used": [engine_used] * n,
+            "profile": [config.profile] * n,
+            "fallback_reason": ["; ".join(failures)] * n,
+            "excluded_reason": excluded,
+            "n_obs": n_obs.to_numpy(dtype=np.int64),
+            "max_weight": np.full(n, fitted.max_weight_, dtype=float),
+            "cap_relaxed": np.full(n, fitted.cap_relaxed_, dtype=bool),
+        }
+    )
+
+
+def flatten_weights(atom_weights: pd.DataFrame, composition: pd.DataFrame) -> pd.DataFrame:
+    """Net atom weights onto the physical symbols they trade.
+
+    A long atom holds ``+weight`` of its symbol, a short atom ``-weight``; a long and a short
+    atom of equal weight on one symbol net to zero while both count in the gross.
+
+    Parameters
+    ----------
+    atom_weights : pandas.DataFrame
+        Any index; columns ``atom_id`` (unique) and ``weight`` (others ignored), e.g. the
+        output of :func:`allocate`.
+    composition : pandas.DataFrame
+        Any index; columns ``atom_id`` (unique), ``symbol`` and ``sign`` (+1 long atom,
+        -1 short atom). Atoms absent from ``atom_weights`` are ignored.
+
+    Returns
+    -------
+    pandas.DataFrame
+        RangeIndex, one row per symbol of a weighted atom, sorted by symbol. Columns:
+        ``symbol``, ``net_weight`` (Σ sign·weight), ``gross_weight`` (Σ |weight|) and
+        ``n_atoms`` (int, atoms with a non-zero weight on the symbol).
+
+    Raises
+    ------
+    DataError
+        If a column is missing, an atom id repeats, a sign is not ±1, a weight is not
+        finite, or a weighted atom has no composition row.
+    """
+    joined = _join_composition(atom_weights, composition)
+    joined = joined.assign(
+        net=joined["sign"] * joined["weight"],
+        gross=joined["weight"].abs(),
+        held=(joined["weight"] != 0.0).astype(np.int64),
+    )
+    physical = joined.groupby("symbol", sort=True).agg(
+        net_weight=("net", "sum"), gross_weight=("gross", "sum"), n_atoms=("held", "sum")
+    )
+    return physical.reset_index().loc[:, list(PHYSICAL_COLUMNS)]
+
+
+def target_exposure(atom_weights: pd.DataFrame, composition: pd.DataFrame) -> float:
+    """Net exposure the atom book targets: Σ sign·weight over atoms.
+
+    Parameters
+    ----------
+    atom_weights : pandas.DataFrame
+        Columns ``atom_id`` and ``weight`` (see :func:`flatten_weights`).
+    composition : pandas.DataFrame
+        Columns ``atom_id``, ``symbol`` and ``sign``.
+
+    Returns
+    -------
+    float
+        The target the physical net weights must sum to.
+
+    Raises
+    ------
+    DataError
+        As :func:`flatten_weights`.
+    """
+    joined = _join_composition(atom_weights, composition)
+    return float((joined["sign"] * joined["weight"]).sum())
+
+
+def check_exposure(physical: pd.DataFrame, target_net: float, atol: float = 1e-9) -> float:
+    """Guard that the physical net weights sum to the atom book's net exposure.
+
+    Parameters
+    ----------
+    physical : pandas.DataFrame
+        Any index; column ``net_weight`` (the output of :func:`flatten_weights`).
+    target_net : float
+        Σ sign·weight over the atoms (:func:`target_exposure`).
+    atol : float
+        Largest tolerated absolute difference.
+
+    Returns
+    -------
+    float
+        Σ ``net_weight``, for the caller's metadata.
+
+    Raises
+    ------
+    DataError
+        If ``net_weight`` is missing or not finite, or ``|Σ net − target_net| > atol``.
+    """
+    if "net_weight" not in physical.columns:
+        raise DataError(
+            f"check_exposure: column 'net_weight' missing, got {list(physical.columns)}"
+        )
+    net = float(physical["net_weight"].sum(skipna=False))
+    if not np.isfinite(net) or not np.isfinite(target_net) or abs(net - target_net) > atol:
+        raise DataError(
+            f"check_exposure: Σ net weight {net:.12g} differs from target {target_net:.12g} "
+            f"by more than {atol:g}"
+        )
+    return net
+
+
+def _check_returns(returns: pd.DataFrame) -> None:
+    if not isinstance(returns, pd.DataFrame) or returns.shape[0] == 0 or returns.shape[1] == 0:
+        shape = getattr(returns, "shape", None)
+        raise DataError(f"allocate: returns must be a non-empty DataFrame, got shape {shape}")
+    index = returns.index
+    if not isinstance(index, pd.DatetimeIndex) or index.tz is not None:
+        raise DataError(f"allocate: returns index must be naive dates, got {index.dtype}")
+    if not index.is_monotonic_increasing or index.has_duplicates:
+        raise DataError("allocate: returns index must be sorted and unique, it is not")
+    if returns.columns.has_duplicates:
+        dupes = sorted(map(str, returns.columns[returns.columns.duplicated()]))
+        raise DataError(f"allocate: duplicate atom columns {dupes}")
+    values = returns.to_numpy(dtype=float)
+    if np.isinf(values).any():
+        bad = sorted(map(str, returns.columns[np.isinf(values).any(axis=0)]))
+        raise DataError(f"allocate: infinite returns in atoms {bad}, expected finite or NaN")
+
+
+def _eligible_atoms(n_obs: pd.Series, rows: int) -> pd.Index:
+    """Fully observed atoms, or the best-observed two (ties kept) when fewer than two are."""
+    observed = n_obs[n_obs > 0]
+    if observed.empty:
+        raise DataError(f"allocate: no atom has an observation in the last {rows} rows")
+    full = observed[observed == rows]
+    if len(full) >= MIN_ATOMS or len(full) == len(observed):
+        return full.index
+    keep = min(MIN_ATOMS, len(observed))
+    threshold = np.sort(observed.to_numpy())[::-1][keep - 1]
+    return observed.index[observed.to_numpy() >= threshold]
+
+
+def _join_composition(atom_weights: pd.DataFrame, composition: pd.DataFrame) -> pd.DataFrame:
+    """Atom rows with their symbol and sign; columns ``atom_id, weight, symbol, sign``."""
+    _require(atom_weights, ("atom_id", "weight"), "atom_weights")
+    _require(composition, ("atom_id", "symbol", "sign"), "composition")
+    for name, frame in (("atom_weights", atom_weights), ("composition", composition)):
+        dupes = frame["atom_id"][frame["atom_id"].duplicated()]
+        if not dupes.empty:
+            raise DataError(f"{name}: duplicate atom_id {sorted(map(str, dupes.unique()))}")
+    weight = pd.to_numeric(atom_weights["weight"], errors="coerce").to_numpy(dtype=float)
+    if not np.isfinite(weight).all():
+        bad = atom_weights["atom_id"][~np.isfinite(weight)]
+        raise DataError(f"atom_weights: non-finite weight for atoms {sorted(map(str, bad))}")
+    sign = pd.to_numeric(composition["sign"], errors="coerce")
+    if not sign.isin([1, -1]).all():
+        bad = composition["atom_id"][~sign.isin([1, -1])]
+        raise DataError(
+            f"composition: sign must be +1 or -1, not for atoms {sorted(map(str, bad))}"
+        )
+    missing = ~atom_weights["atom_id"].isin(composition["atom_id"])
+    if missing.any():
+        bad = sorted(map(str, atom_weights["atom_id"][missing]))
+        raise DataError(f"composition: no row for weighted atoms {bad}")
+    left = pd.DataFrame({"atom_id": atom_weights["atom_id"].to_numpy(), "weight": weight})
+    right = pd.DataFrame(
+        {
+            "atom_id": composition["atom_id"].to_numpy(),
+            "symbol": composition["symbol"].to_numpy(),
+            "sign": sign.to_numpy(dtype=float),
+        }
+    )
+    return left.merge(right, on="atom_id", how="left", validate="one_to_one")
+
+
+def _require(frame: pd.DataFrame, columns: tuple[str, ...], name: str) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise DataError(f"{name}: missing columns {missing}, got {list(frame.columns)}")

@@ -1,0 +1,255 @@
+"""The ``tvs`` command: run, backfill, query and inspect the pipeline."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from datetime import date
+
+import pandas as pd
+
+from tvs_pipeline.config import list_profiles, load_profile, resolved_to_yaml
+from tvs_pipeline.errors import ConfigError, DataError, OptimizationError, SourceError
+from tvs_pipeline.settings import Settings, load_settings
+
+__all__ = ["main"]
+
+KNOWN_ERRORS = (ConfigError, DataError, SourceError, OptimizationError)
+
+
+class CommandError(Exception):
+    """A command-line problem reported as one line with a non-zero exit."""
+
+
+def _check_day(text: str | None, first: str, last: str) -> str:
+    if text is None:
+        return last
+    try:
+        day = date.fromisoformat(text).isoformat()
+    except ValueError as err:
+        raise CommandError(f"date {text!r}: expected YYYY-MM-DD") from err
+    if not first <= day <= last:
+        raise CommandError(f"date {day}: outside the partitions {first}..{last}")
+    return day
+
+
+def _execute(settings: Settings, args: argparse.Namespace, **run: object) -> str:
+    from tvs_pipeline.defs.runner import run_nightly
+
+    outcome = run_nightly(
+        settings, profile=args.profile, source=args.source or "", scale=args.scale, **run
+    )
+    if not outcome.success:
+        raise CommandError(f"run {outcome.run_id[:8]} failed at {outcome.failure}")
+    return outcome.run_id
+
+
+def partition_bounds() -> tuple[str, str]:
+    """The first and latest complete partition keys."""
+    from tvs_pipeline.defs.runner import partition_bounds as bounds
+
+    return bounds()
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Materialise the nightly job for one day and print the funnel summary."""
+    settings = load_settings()
+    profile = load_profile(args.profile or settings.profile)
+    first, last = partition_bounds()
+    day = _check_day(args.date, first, last)
+    print(
+        f"tvs run {day} · profile {profile.name} · source {args.source or profile.source}",
+        file=sys.stderr,
+    )
+    started = time.perf_counter()
+    run_id = _execute(settings, args, partition_key=day)
+    elapsed = time.perf_counter() - started
+    print(render_summary(settings, date.fromisoformat(day), run_id, elapsed))
+    return 0
+
+
+def cmd_backfill(args: argparse.Namespace) -> int:
+    """Fill a range of days as one run (every asset has the single-run backfill policy)."""
+    settings = load_settings()
+    load_profile(args.profile or settings.profile)
+    first, last = partition_bounds()
+    start, end = _check_day(args.start, first, last), _check_day(args.end, first, last)
+    if start > end:
+        raise CommandError(f"backfill: start {start} is after end {end}")
+    print(f"tvs backfill {start}..{end} as one run", file=sys.stderr)
+    started = time.perf_counter()
+    run_id = _execute(settings, args, partition_range=(start, end))
+    days = (date.fromisoformat(end) - date.fromisoformat(start)).days + 1
+    print(
+        f"backfilled {days} days in one run ({run_id[:8]}) "
+        f"in {time.perf_counter() - started:.1f}s; lake: {settings.lake_root}"
+    )
+    return 0
+
+
+def cmd_sql(args: argparse.Namespace) -> int:
+    """Query the lake through the DuckDB catalog."""
+    from tvs_pipeline.lake.catalog import query_catalog
+
+    settings = load_settings()
+    frame = query_catalog(settings.catalog_path, settings.lake_root, args.query)
+    with pd.option_context("display.max_rows", args.max_rows, "display.width", 200):
+        print(frame.to_string(index=False) if len(frame) else "(no rows)")
+    return 0
+
+
+def cmd_config_show(args: argparse.Namespace) -> int:
+    """Print the fully resolved profile."""
+    print(resolved_to_yaml(load_profile(args.profile)), end="")
+    return 0
+
+
+def cmd_config_list(args: argparse.Namespace) -> int:
+    """List the shipped profiles."""
+    print("\n".join(list_profiles()))
+    return 0
+
+
+def cmd_health(args: argparse.Namespace) -> int:
+    """Print the data_health table of a day, worst first, with counts per status and sleeve."""
+    from tvs_pipeline.lake.catalog import LakeReader
+
+    settings = load_settings()
+    reader = LakeReader(settings.lake_root)
+    latest = reader.read("data_health", columns="max(date) as d")
+    if latest is None or latest["d"].isna().all():
+        raise CommandError("health: no data_health partition yet (run `tvs run` first)")
+    day = _check_day(args.date, "0000-00-00", "9999-99-99") if args.date else None
+    day = day or pd.Timestamp(latest["d"].iloc[0]).date().isoformat()
+    table = reader.read("data_health", where="date = ?", params=[date.fromisoformat(day)])
+    if table is None or table.empty:
+        raise CommandError(f"health: no data_health partition for {day}")
+    counts = table.pivot_table(
+        index="sleeve", columns="status", values="symbol", aggfunc="count", fill_value=0
+    )
+    print(f"data_health {day}: {len(table)} listings")
+    print(counts.to_string())
+    print()
+    cols = ["symbol", "sleeve", "status", "reason"]
+    with pd.option_context(
+        "display.max_rows", 1000, "display.width", 200, "display.max_colwidth", 90
+    ):
+        print(table.sort_values(["severity", "symbol"])[cols].to_string(index=False))
+    return 0
+
+
+def render_summary(settings: Settings, day: date, run_id: str, elapsed: float) -> str:
+    """The funnel at a glance after a run: counts per stage, winners, weights, where things are."""
+    from tvs_pipeline.lake.catalog import LakeReader
+
+    reader = LakeReader(settings.lake_root)
+    where, params = "date = ?", [day]
+
+    def read(asset: str) -> pd.DataFrame:
+        frame = reader.read(asset, where=where, params=params)
+        return frame if frame is not None else pd.DataFrame()
+
+    discovery, health, dedup = read("discovery"), read("data_health"), read("dedup")
+    selection, allocation, report = (
+        read("selection"),
+        read("allocation"),
+        read("performance_report"),
+    )
+    selected = selection.loc[selection["selected"]] if len(selection) else selection
+    funnel = [
+        ("discovered rows", len(discovery)),
+        ("unique listings", discovery["symbol"].nunique() if len(discovery) else 0),
+        ("healthy (OK)", int((health["status"] == "OK").sum()) if len(health) else 0),
+        ("unique identities", len(dedup)),
+        ("selected", len(selected)),
+    ]
+    lines = [f"run {run_id[:8]} for {day} finished in {elapsed:.1f}s", "", "funnel:"]
+    lines += [f"  {name:<18} {count:>5}" for name, count in funnel]
+    if len(health):
+        statuses = health["status"].value_counts().to_dict()
+        lines.append("  health: " + ", ".join(f"{k} {v}" for k, v in sorted(statuses.items())))
+    if len(selected):
+        lines += ["", "selected:"]
+        for row in selected.sort_values(["sleeve", "direction", "rank"]).itertuples():
+            lines.append(
+                f"  {row.symbol:<24} {row.sleeve:<10} {row.direction:<5} score {row.score:+.3f}"
+            )
+    physical = allocation.loc[allocation["kind"] == "physical"] if len(allocation) else allocation
+    if len(physical):
+        lines += ["", "target weights (held over the next session):"]
+        for row in physical.sort_values("net_weight", ascending=False).itertuples():
+            lines.append(f"  {row.symbol:<24} {row.net_weight:+.4f}")
+    if len(report):
+        metrics = dict(zip(report["metric"], report["value"], strict=True))
+        lines += ["", "walk-forward (net of 5 bps slippage + 1 bp commission by default):"]
+        lines.append(
+            "  sharpe {sharpe:.2f} · annual return {annual_return:.1%} · max drawdown "
+            "{max_drawdown:.1%}".format(
+                **{
+                    k: metrics.get(k, float("nan"))
+                    for k in ("sharpe", "annual_return", "max_drawdown")
+                }
+            )
+        )
+        lines.append(f"\nreport: {report['report_path'].iloc[0]}")
+    lines.append(f"lake:   {settings.lake_root} (query with `tvs sql`)")
+    return "\n".join(lines)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``tvs``."""
+    parser = argparse.ArgumentParser(prog="tvs", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def run_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--profile", default=None, help="profile name or YAML path")
+        p.add_argument(
+            "--source",
+            default=None,
+            choices=["demo", "tradingview"],
+            help="market source (default: the profile's)",
+        )
+        p.add_argument("--scale", type=int, default=300, help="demo market listings")
+
+    run = sub.add_parser("run", help="run the nightly job for one day")
+    run.add_argument("--date", default=None, help="as-of date YYYY-MM-DD (default: latest)")
+    run_options(run)
+    run.set_defaults(func=cmd_run)
+
+    backfill = sub.add_parser("backfill", help="fill a range of days as one run")
+    backfill.add_argument("--start", required=True)
+    backfill.add_argument("--end", required=True)
+    run_options(backfill)
+    backfill.set_defaults(func=cmd_backfill)
+
+    sql = sub.add_parser("sql", help="query the lake with DuckDB")
+    sql.add_argument("query")
+    sql.add_argument("--max-rows", type=int, default=200)
+    sql.set_defaults(func=cmd_sql)
+
+    health = sub.add_parser("health", help="print the data_health table of a day")
+    health.add_argument("--date", default=None)
+    health.set_defaults(func=cmd_health)
+
+    config = sub.add_parser("config", help="inspect configuration")
+    config_sub = config.add_subparsers(dest="config_command", required=True)
+    show = config_sub.add_parser("show", help="print a fully resolved profile")
+    show.add_argument("profile")
+    show.set_defaults(func=cmd_config_show)
+    config_sub.add_parser("list", help="list shipped profiles").set_defaults(func=cmd_config_list)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run a command; a known error prints one line and exits non-zero."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (CommandError, *KNOWN_ERRORS) as err:
+        print(f"tvs: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,106 @@
+"""Resources: the profile, the market source, the lake reader and the report folder."""
+
+from __future__ import annotations
+
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+
+import dagster as dg
+
+from tvs_pipeline.config import ResolvedProfile, load_profile
+from tvs_pipeline.lake.catalog import LakeReader
+from tvs_pipeline.lake.io_manager import LakeIOManagerResource
+from tvs_pipeline.market.base import MarketSource, make_source
+from tvs_pipeline.settings import Settings
+
+__all__ = [
+    "LakeResource",
+    "MarketResource",
+    "ProfileResource",
+    "ReportResource",
+    "build_resources",
+]
+
+
+@lru_cache(maxsize=8)
+def _profile(name: str) -> ResolvedProfile:
+    return load_profile(name)
+
+
+@lru_cache(maxsize=4)
+def _market(source: str, seed: int, scale: int, shock_after: str | None) -> MarketSource:
+    shock = date.fromisoformat(shock_after) if shock_after else None
+    return make_source(source, seed=seed, scale=scale, shock_after=shock)
+
+
+class ProfileResource(dg.ConfigurableResource):
+    """The run profile (a shipped name or a path to a YAML file)."""
+
+    name: str = "demo"
+
+    def resolved(self) -> ResolvedProfile:
+        """The fully resolved profile (cached per process)."""
+        return _profile(self.name)
+
+
+class MarketResource(dg.ConfigurableResource):
+    """The market source; ``source`` empty means the profile's.
+
+    ``shock_after`` replaces every bar after that date with a different random path (demo
+    only): the look-ahead audit runs the same partition with and without it.
+    """
+
+    source: str = ""
+    scale: int = 300
+    shock_after: str = ""
+
+    def market(self, profile: ResolvedProfile) -> MarketSource:
+        """The source object (cached per process: the demo market builds its history once)."""
+        return _market(
+            self.source or profile.source, profile.seed, self.scale, self.shock_after or None
+        )
+
+
+class LakeResource(dg.ConfigurableResource):
+    """Windowed DuckDB reads over the lake root."""
+
+    root: str
+
+    def reader(self) -> LakeReader:
+        """A reader over the lake root."""
+        return LakeReader(self.root)
+
+
+class ReportResource(dg.ConfigurableResource):
+    """Where human-readable reports are written."""
+
+    directory: str
+
+    def path_for(self, day: date, name: str) -> Path:
+        """The path of a report file for a day (its folder is created)."""
+        folder = Path(self.directory) / day.isoformat()
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder / name
+
+
+def build_resources(
+    settings: Settings,
+    *,
+    profile: str | None = None,
+    source: str = "",
+    scale: int = 300,
+    shock_after: str = "",
+) -> dict[str, object]:
+    """Every resource the definitions need, rooted at ``settings``."""
+    return {
+        "io_manager": LakeIOManagerResource(
+            root=settings.lake_root, catalog_path=str(settings.catalog_path)
+        ),
+        "profile": ProfileResource(name=profile or settings.profile),
+        "market": MarketResource(
+            source=source or (settings.source or ""), scale=scale, shock_after=shock_after
+        ),
+        "lake": LakeResource(root=settings.lake_root),
+        "reports": ReportResource(directory=str(settings.reports_dir)),
+    }

@@ -1,0 +1,149 @@
+"""Incremental history sync: which bars to fetch for a day, and the fetch itself."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+
+from tvs_pipeline.errors import DataError, LookAheadError
+from tvs_pipeline.lake.storage import as_day
+from tvs_pipeline.market.base import BAR_COLUMNS, MarketSource
+
+__all__ = [
+    "STORED_BAR_COLUMNS",
+    "advance_last_stored",
+    "assert_not_after",
+    "days_between",
+    "fetch_bars",
+    "plan_requests",
+    "validate_bars",
+]
+
+STORED_BAR_COLUMNS = ("symbol", "market_date", "open", "high", "low", "close", "volume")
+
+
+def assert_not_after(frame: pd.DataFrame, as_of: date, column: str = "market_date") -> None:
+    """Raise LookAheadError if any row of ``frame`` is dated after ``as_of``."""
+    if len(frame) and column in frame.columns:
+        latest = pd.Timestamp(frame[column].max())
+        if latest > pd.Timestamp(as_of):
+            raise LookAheadError(f"{column} {latest.date()} is after as-of date {as_of}")
+
+
+def plan_requests(
+    symbols: list[str],
+    last_stored: Mapping[str, pd.Timestamp],
+    as_of: date,
+    lookback_days: int,
+    overlap_days: int,
+) -> pd.DataFrame:
+    """What to fetch on ``as_of``: the full window for a new symbol, a tail for a known one.
+
+    Parameters
+    ----------
+    symbols : list of str
+        Listings discovered on ``as_of``.
+    last_stored : mapping
+        Last stored market date per symbol, from partitions before ``as_of``.
+    as_of : date
+        The partition date; nothing after it is requested.
+    lookback_days : int
+        Calendar days of history a new symbol needs.
+    overlap_days : int
+        Days re-fetched before the last stored bar, to pick up vendor revisions.
+
+    Returns
+    -------
+    DataFrame
+        [symbol, start, end, kind] with kind ``full`` or ``tail``; start <= end == as_of.
+    """
+    end = pd.Timestamp(as_of)
+    window_start = end - pd.Timedelta(days=lookback_days - 1)
+    rows = []
+    for symbol in sorted(set(symbols)):
+        last = last_stored.get(symbol)
+        if last is None or pd.isna(last) or pd.Timestamp(last) < window_start:
+            rows.append((symbol, window_start, end, "full"))
+        else:
+            start = max(window_start, pd.Timestamp(last) - pd.Timedelta(days=overlap_days))
+            rows.append((symbol, min(start, end), end, "tail"))
+    return pd.DataFrame(rows, columns=["symbol", "start", "end", "kind"])
+
+
+def validate_bars(frame: pd.DataFrame, source: str = "source") -> pd.DataFrame:
+    """Check a source's bar frame and return it in the stored layout.
+
+    Structural faults (missing columns, non-numeric prices, duplicate bars) are errors; value
+    faults (a non-positive or absurd price) are kept for the health policy to judge.
+
+    Returns
+    -------
+    DataFrame
+        ``STORED_BAR_COLUMNS`` sorted by symbol and market_date.
+    """
+    missing = [c for c in BAR_COLUMNS if c not in frame.columns]
+    if missing:
+        raise DataError(f"bars from {source}: missing columns {missing}")
+    out = frame.loc[:, list(BAR_COLUMNS)].rename(columns={"date": "market_date"})
+    out["symbol"] = out["symbol"].astype("str")
+    out["market_date"] = as_day(out["market_date"])
+    for column in ("open", "high", "low", "close", "volume"):
+        try:
+            out[column] = pd.to_numeric(out[column]).astype("float64")
+        except (TypeError, ValueError) as err:
+            raise DataError(f"bars from {source}: column {column} is not numeric") from err
+    dupes = out.duplicated(["symbol", "market_date"])
+    if dupes.any():
+        first = out.loc[dupes].iloc[0]
+        raise DataError(
+            f"bars from {source}: duplicate bar {first['symbol']} {first['market_date'].date()}"
+        )
+    return out.sort_values(["symbol", "market_date"], kind="mergesort").reset_index(drop=True)
+
+
+def fetch_bars(market: MarketSource, requests: pd.DataFrame, as_of: date) -> pd.DataFrame:
+    """Fetch the planned requests, batching symbols that share a window.
+
+    Returns
+    -------
+    DataFrame
+        ``STORED_BAR_COLUMNS``: only bars inside each symbol's requested window, none after
+        ``as_of``.
+    """
+    if requests.empty:
+        return pd.DataFrame({c: pd.Series(dtype="float64") for c in STORED_BAR_COLUMNS}).astype(
+            {"symbol": "str", "market_date": "datetime64[ns]"}
+        )
+    frames = []
+    for (start, end), group in requests.groupby(["start", "end"], sort=True):
+        got = market.bars(list(group["symbol"]), start.date(), end.date())
+        frames.append(validate_bars(got))
+    bars = pd.concat(frames, ignore_index=True)
+    window = requests.set_index("symbol")
+    starts = bars["symbol"].map(window["start"]).to_numpy(dtype="datetime64[ns]")
+    inside = (bars["market_date"].to_numpy() >= starts) & (
+        bars["market_date"].to_numpy() <= np.datetime64(pd.Timestamp(as_of))
+    )
+    bars = bars.loc[inside].reset_index(drop=True)
+    assert_not_after(bars, as_of)
+    return bars
+
+
+def advance_last_stored(
+    last_stored: Mapping[str, pd.Timestamp], bars: pd.DataFrame
+) -> dict[str, pd.Timestamp]:
+    """The last-stored map after ``bars`` were written (used across a range run's days)."""
+    updated = dict(last_stored)
+    if len(bars):
+        for symbol, last in bars.groupby("symbol")["market_date"].max().items():
+            if symbol not in updated or last > updated[symbol]:
+                updated[str(symbol)] = last
+    return updated
+
+
+def days_between(start: date, end: date) -> list[date]:
+    """Calendar days from ``start`` to ``end`` inclusive."""
+    return [start + timedelta(days=i) for i in range((end - start).days + 1)]

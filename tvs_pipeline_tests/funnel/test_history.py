@@ -1,0 +1,96 @@
+from datetime import date
+
+import pandas as pd
+import pytest
+
+from tvs_pipeline.errors import DataError, LookAheadError
+from tvs_pipeline.funnel.history import (
+    advance_last_stored,
+    assert_not_after,
+    fetch_bars,
+    plan_requests,
+    validate_bars,
+)
+
+AS_OF = date(2025, 6, 30)
+
+
+def test_new_symbols_get_the_full_window_known_ones_a_tail():
+    last = {"KNOWN": pd.Timestamp("2025-06-28"), "OLD": pd.Timestamp("2023-01-01")}
+    plan = plan_requests(["NEW", "KNOWN", "OLD"], last, AS_OF, 500, 3).set_index("symbol")
+    assert plan.loc["NEW", "kind"] == "full"
+    assert plan.loc["NEW", "start"] == pd.Timestamp("2024-02-17")
+    assert plan.loc["KNOWN", "kind"] == "tail"
+    assert plan.loc["KNOWN", "start"] == pd.Timestamp("2025-06-25")
+    assert plan.loc["OLD", "kind"] == "full"
+    assert (plan["end"] == pd.Timestamp(AS_OF)).all()
+
+
+def test_overlap_parameter_changes_the_tail():
+    last = {"K": pd.Timestamp("2025-06-28")}
+    short = plan_requests(["K"], last, AS_OF, 500, 0)
+    assert short.loc[0, "start"] == pd.Timestamp("2025-06-28")
+
+
+class FakeSource:
+    """A tiny in-memory source that answers any window from a fixed table."""
+
+    def __init__(self, table):
+        self.table = table
+        self.calls = []
+
+    def bars(self, symbols, start, end):
+        self.calls.append((tuple(symbols), start, end))
+        t = self.table
+        keep = t["symbol"].isin(symbols) & t["date"].between(pd.Timestamp(start), pd.Timestamp(end))
+        return t.loc[keep]
+
+    def scan(self, scanner, as_of):  # pragma: no cover - not used here
+        raise NotImplementedError
+
+
+def table(days, symbol="A"):
+    days = pd.to_datetime(days)
+    return pd.DataFrame(
+        {
+            "symbol": symbol,
+            "date": days,
+            "open": 1.0,
+            "high": 1.0,
+            "low": 1.0,
+            "close": 1.0,
+            "volume": 1.0,
+        }
+    )
+
+
+def test_fetch_batches_by_window_and_clips():
+    source = FakeSource(
+        pd.concat([table(["2025-06-29", "2025-06-30", "2025-07-01"], s) for s in "AB"])
+    )
+    plan = plan_requests(["A", "B"], {}, AS_OF, 5, 0)
+    got = fetch_bars(source, plan, AS_OF)
+    assert len(source.calls) == 1
+    assert got["market_date"].max() == pd.Timestamp(AS_OF)
+    assert list(got.columns) == ["symbol", "market_date", "open", "high", "low", "close", "volume"]
+    assert advance_last_stored({}, got) == {"A": pd.Timestamp(AS_OF), "B": pd.Timestamp(AS_OF)}
+
+
+@pytest.mark.parametrize(
+    ("frame", "message"),
+    [
+        (table(["2025-01-01"]).drop(columns=["close"]), "missing columns \\['close'\\]"),
+        (table(["2025-01-01"]).assign(close="x"), "close is not numeric"),
+        (table(["2025-01-01", "2025-01-01"]), "duplicate bar A 2025-01-01"),
+    ],
+    ids=["missing-column", "not-numeric", "duplicate"],
+)
+def test_malformed_bars_are_named(frame, message):
+    with pytest.raises(DataError, match=message):
+        validate_bars(frame)
+
+
+def test_assert_not_after():
+    frame = pd.DataFrame({"market_date": pd.to_datetime(["2025-07-01"])})
+    with pytest.raises(LookAheadError, match="2025-07-01 is after as-of date 2025-06-30"):
+        assert_not_after(frame, AS_OF)

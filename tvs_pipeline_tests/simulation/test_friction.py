@@ -1,0 +1,72 @@
+"""Tests of the one friction model."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from tvs_pipeline.config.schema import SimulationConfig
+from tvs_pipeline.errors import ConfigError, DataError
+from tvs_pipeline.simulation.friction import FrictionModel
+
+
+@pytest.mark.parametrize(
+    ("slippage", "commission", "turnover", "expected"),
+    [
+        (5.0, 1.0, 1.0, 0.0006),
+        (5.0, 1.0, 0.5, 0.0003),
+        (0.0, 0.0, 2.0, 0.0),
+        (10.0, 2.5, 2.0, 0.0025),
+        (5.0, 1.0, 0.0, 0.0),
+    ],
+    ids=["default-full", "default-half", "free", "custom-rates", "no-trade"],
+)
+def test_cost_is_rate_times_turnover(slippage, commission, turnover, expected):
+    model = FrictionModel(slippage_bps=slippage, commission_bps=commission)
+    assert model.cost(turnover) == pytest.approx(expected, rel=1e-12, abs=0.0)
+    assert model.rate == pytest.approx((slippage + commission) / 1e4, rel=1e-12, abs=0.0)
+
+
+def test_defaults_are_five_and_one_bps():
+    model = FrictionModel()
+    assert (model.slippage_bps, model.commission_bps) == (5.0, 1.0)
+    assert model.cost(1.0) == pytest.approx(6e-4, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("config", "expected"),
+    [
+        (SimulationConfig(), FrictionModel(5.0, 1.0)),
+        (SimulationConfig(slippage_bps=2.0, commission_bps=0.5), FrictionModel(2.0, 0.5)),
+    ],
+    ids=["defaults", "custom"],
+)
+def test_from_config(config, expected):
+    assert FrictionModel.from_config(config) == expected
+
+
+def test_model_is_frozen():
+    model = FrictionModel()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        model.slippage_bps = 0.0  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"slippage_bps": -1.0}, "slippage_bps -1.0: expected a finite value >= 0"),
+        ({"commission_bps": float("nan")}, "commission_bps nan: expected a finite value >= 0"),
+        ({"slippage_bps": float("inf")}, "slippage_bps inf"),
+    ],
+    ids=["negative", "nan", "inf"],
+)
+def test_bad_rates_raise_config_error(kwargs, match):
+    with pytest.raises(ConfigError, match=match):
+        FrictionModel(**kwargs)
+
+
+@pytest.mark.parametrize("turnover", [-0.1, float("nan"), float("inf")], ids=["neg", "nan", "inf"])
+def test_bad_turnover_raises_data_error(turnover):
+    with pytest.raises(DataError, match="is not a finite value >= 0"):
+        FrictionModel().cost(turnover)
