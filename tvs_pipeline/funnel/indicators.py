@@ -58,6 +58,7 @@ def _previous(values: np.ndarray) -> np.ndarray:
 
 
 def _smooth(values: np.ndarray, n: int) -> np.ndarray:
+    """Wilder's RMA down each column: seeded with the mean of its first n values, NaN skipped."""
     valid = ~np.isnan(values)
     count = np.cumsum(valid, axis=0)
     seed = np.nancumsum(values, axis=0) / n
@@ -68,6 +69,7 @@ def _smooth(values: np.ndarray, n: int) -> np.ndarray:
 
 
 def _true_range(high: np.ndarray, low: np.ndarray, close: np.ndarray) -> np.ndarray:
+    """True range per bar; ``high - low`` on a column's first bar (no previous close)."""
     prev_close = _previous(close)
     widest = np.fmax(high - low, np.fmax(np.abs(high - prev_close), np.abs(low - prev_close)))
     return np.where(np.isnan(high) | np.isnan(low) | np.isnan(close), np.nan, widest)
@@ -76,6 +78,7 @@ def _true_range(high: np.ndarray, low: np.ndarray, close: np.ndarray) -> np.ndar
 def _dmi(
     high: np.ndarray, low: np.ndarray, close: np.ndarray, n: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """+DI, -DI and ADX arrays; see :func:`wilder_dmi`."""
     has_previous = ~np.isnan(_previous(close))
     up = high - _previous(high)
     down = _previous(low) - low
@@ -105,7 +108,7 @@ def wilder_smooth(values: Frame, n: int) -> Frame:
     Parameters
     ----------
     values : DataFrame or Series
-        Index: dates (any monotonic index); columns: symbols; NaN where a listing has no value.
+        Index: dates in ascending order; columns: symbols; NaN where a listing has no value.
     n : int
         Smoothing period (``alpha = 1/n``).
 
@@ -137,7 +140,7 @@ def true_range(high: Frame, low: Frame, close: Frame) -> Frame:
     Parameters
     ----------
     high, low, close : DataFrame or Series
-        Identically indexed; index: dates; columns: symbols; NaN where a listing has no bar.
+        Identically indexed; index: ascending dates; columns: symbols; NaN where no bar.
 
     Returns
     -------
@@ -165,7 +168,7 @@ def wilder_atr(high: Frame, low: Frame, close: Frame, n: int = 14) -> Frame:
     Parameters
     ----------
     high, low, close : DataFrame or Series
-        Identically indexed; index: dates; columns: symbols; NaN where a listing has no bar.
+        Identically indexed; index: ascending dates; columns: symbols; NaN where no bar.
     n : int, default 14
         Smoothing period.
 
@@ -203,7 +206,7 @@ def wilder_dmi(high: Frame, low: Frame, close: Frame, n: int = 14) -> tuple[Fram
     Parameters
     ----------
     high, low, close : DataFrame or Series
-        Identically indexed; index: dates; columns: symbols; NaN where a listing has no bar.
+        Identically indexed; index: ascending dates; columns: symbols; NaN where no bar.
     n : int, default 14
         Period of every smoothing.
 
@@ -236,7 +239,7 @@ def wilder_adx(high: Frame, low: Frame, close: Frame, n: int = 14) -> Frame:
     Parameters
     ----------
     high, low, close : DataFrame or Series
-        Identically indexed; index: dates; columns: symbols; NaN where a listing has no bar.
+        Identically indexed; index: ascending dates; columns: symbols; NaN where no bar.
     n : int, default 14
         Period of every smoothing.
 

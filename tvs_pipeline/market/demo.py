@@ -739,10 +739,9 @@ class DemoMarket:
         kind = self._paths["kind"].to_numpy()[cat["path"].to_numpy()]
         stocks = cat[(cat["asset_class"] == "equity") & (kind == "trend_up")]
         stock_hosts = stocks.sort_values("value", ascending=False).index[:4].tolist()
-        crypto_hosts = []  # a secondary venue of each top base: the base stays tradable
-        for _, venues in cat[cat["rank"] >= 0].groupby("rank", sort=True):
-            if len(venues) > 1:
-                crypto_hosts.append(venues.sort_values("value", ascending=False).index[1])
+        # The second most liquid venue of each top crypto base: the base stays tradable.
+        core = cat[cat["rank"] >= 0].sort_values(["rank", "value"], ascending=[True, False])
+        crypto_hosts = core.index[core.groupby("rank").cumcount() == 1][:5].tolist()
         if len(stock_hosts) < 4 or len(crypto_hosts) < 5:
             raise ConfigError(f"demo market scale {self.scale}: too few listings to plant defects")
         self._events: dict[int, list[tuple[str, int]]] = {}
@@ -801,11 +800,14 @@ class DemoMarket:
         lengths = np.array([len(days) for days in fields["day"]])
         self._offsets = np.concatenate([[0], np.cumsum(lengths)])
         self._day = np.concatenate(fields.pop("day")).astype(np.int64)
-        self._ohlcv = {name: np.concatenate(values) for name, values in fields.items()}
+        self._ohlcv = {name: np.concatenate(fields.pop(name)) for name in OHLCV}
         has_bar = np.zeros((n_days, len(cat)), dtype=np.int32)
         has_bar[self._day, np.repeat(np.arange(len(cat)), lengths)] = 1
-        count = np.cumsum(has_bar, axis=0)
-        self._last = np.where(count > 0, self._offsets[:-1] + count - 1, -1)  # day x listing
+        # _last[day, listing]: row of the listing's last bar at or before the day, -1 before it.
+        self._last = np.cumsum(has_bar, axis=0, dtype=np.int32)
+        before = self._last == 0
+        self._last += (self._offsets[:-1] - 1).astype(np.int32)
+        self._last[before] = -1
         first, last = self._day[self._offsets[:-1]], self._day[self._offsets[1:] - 1]
         through = last >= np.where(cat["calendar"] == "XNYS", self._xnys[-1], n_days - 1)
         dates = {"first_date": CALENDAR[first], "last_date": CALENDAR[last].where(~through, pd.NaT)}
