@@ -30,7 +30,15 @@ def test_config_show_prints_the_resolved_profile(capsys):
         (["sql", "select 1"], "no catalog yet"),
         (["health"], "no data_health partition yet"),
     ],
-    ids=["unknown-profile", "outside-partitions", "bad-date", "run-unknown-profile", "reversed-range", "sql-before-run", "health-before-run"],
+    ids=[
+        "unknown-profile",
+        "outside-partitions",
+        "bad-date",
+        "run-unknown-profile",
+        "reversed-range",
+        "sql-before-run",
+        "health-before-run",
+    ],
 )
 def test_bad_input_is_one_line_and_non_zero(home, capsys, argv, message):
     assert main(argv) == 2

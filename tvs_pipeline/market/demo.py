@@ -161,7 +161,11 @@ MIN_CORE_CRYPTO = 32
 # the kind's two hosts (a liquid up-trending stock, a secondary venue of a top crypto base).
 SCHEDULE = {"frozen": (30, 150), "gap_multi": (60, 150), "spike": (110, 150), "gap_1": (200, 300)}
 RUN_LENGTH = {"frozen": 7, "gap_multi": 5, "spike": 1, "gap_1": 1}
+# Halts: four liquid stocks stop trading for HALT_DAYS every HALT_EVERY days, phases
+# HALT_EVERY / 4 apart, so on any day after the first halt one of them has been halted for at
+# least 75 days (STALE) while still listed by the scanner with its last values.
 STALE_FROM = date(2024, 6, 3)
+HALT_DAYS, HALT_EVERY, HALT_HOSTS = 150, 300, 4
 YOUNG_START, YOUNG_EVERY, YOUNG_DAYS = date(2024, 3, 15), 45, 90
 SHOCK_TAG = 99
 VENUE_NOISE = 0.0004  # log-price noise of a crypto venue around its base's path
@@ -742,14 +746,23 @@ class DemoMarket:
         # The second most liquid venue of each top crypto base: the base stays tradable.
         core = cat[cat["rank"] >= 0].sort_values(["rank", "value"], ascending=[True, False])
         crypto_hosts = core.index[core.groupby("rank").cumcount() == 1][:5].tolist()
-        if len(stock_hosts) < 4 or len(crypto_hosts) < 5:
-            raise ConfigError(f"demo market scale {self.scale}: too few listings to plant defects")
+        # MIN_SCALE and MIN_CORE_CRYPTO guarantee 4 up-trending stocks and 5 multi-venue bases.
         self._events: dict[int, list[tuple[str, int]]] = {}
         for k, (defect, (first, step)) in enumerate(SCHEDULE.items()):
             for j, day in enumerate(range(first, len(CALENDAR) - 30, step)):
                 host = (stock_hosts[k], crypto_hosts[k])[j % 2]
                 self._events.setdefault(host, []).append((defect, day))
-        self._stale = {crypto_hosts[4]: _day(STALE_FROM)}
+        # Halt hosts: the most liquid other stocks, up-trending first (so the gates find them).
+        others = cat[(cat["asset_class"] == "equity") & ~cat.index.isin(stock_hosts)]
+        order = others.assign(down=kind[others.index] != "trend_up")
+        halted = order.sort_values(["down", "value"], ascending=[True, False]).index
+        self._halts: dict[int, list[tuple[int, int]]] = {}
+        for j, host in enumerate(halted[:HALT_HOSTS].tolist()):
+            first = _day(STALE_FROM) + j * HALT_EVERY // HALT_HOSTS
+            self._halts[host] = [
+                (start, min(start + HALT_DAYS, len(CALENDAR)))
+                for start in range(first, len(CALENDAR), HALT_EVERY)
+            ]
 
     def _build_bars(self) -> None:
         """Every listing's bars, concatenated by listing (``_offsets``), with defects planted."""
@@ -761,7 +774,9 @@ class DemoMarket:
         stable = (self._paths["kind"] == "stablecoin").to_numpy()
         for col, row in enumerate(cat.itertuples(index=False)):
             calendar = self._xnys if row.calendar == "XNYS" else np.arange(n_days)
-            days = calendar[(calendar >= row.first_day) & (calendar < self._stale.get(col, n_days))]
+            days = calendar[calendar >= row.first_day]
+            for start, end in self._halts.get(col, ()):
+                days = days[(days < start) | (days >= end)]
             noise = self._draw(row.id, 2, _normal, 5)[days]
             basis = VENUE_NOISE if row.asset_class == "crypto" and not stable[row.path] else 0.0
             close = np.exp(self._x[days, row.path] + basis * noise[:, 0]) * row.multiplier
@@ -790,8 +805,8 @@ class DemoMarket:
                 else:  # frozen: one flat bar repeated
                     flat = slice(k, k + n)
                     close[flat] = open_[flat] = high[flat] = low[flat] = close[k]
-            if col in self._stale:
-                found.append((row.symbol, "stale", self._stale[col], n_days - 1))
+            for start, end in self._halts.get(col, ()):
+                found.append((row.symbol, "stale", start, end - 1))
             if row.asset_class == "crypto" and row.first_day > 0:
                 end = min(row.first_day + YOUNG_DAYS, n_days) - 1
                 found.append((row.symbol, "young", row.first_day, end))

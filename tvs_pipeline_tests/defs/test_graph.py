@@ -181,7 +181,10 @@ def test_single_run_backfill_equals_the_nightly_partition(materialised, tmp_path
             continue  # bars are stored per fetch day; the windows they serve are compared below
         nightly, backfilled = read_day(settings, asset), read_day(filled, asset)
         if "report_path" in nightly:
-            nightly, backfilled = nightly.drop(columns="report_path"), backfilled.drop(columns="report_path")
+            nightly, backfilled = (
+                nightly.drop(columns="report_path"),
+                backfilled.drop(columns="report_path"),
+            )
         pd.testing.assert_frame_equal(nightly, backfilled, obj=asset)
     from tvs_pipeline.funnel.normalization import read_bar_window
 
