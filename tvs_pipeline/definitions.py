@@ -11,7 +11,6 @@ from tvs_pipeline.defs.assets.enrichment import dedup, enrichment
 from tvs_pipeline.defs.assets.normalization import bars, data_health, normalization
 from tvs_pipeline.defs.assets.selection import selection, synthesis
 from tvs_pipeline.defs.jobs import nightly_job, nightly_schedule
-from tvs_pipeline.defs.loggers import progress_logger
 from tvs_pipeline.defs.resources import build_resources
 from tvs_pipeline.settings import Settings, load_settings
 
@@ -40,7 +39,6 @@ def build_definitions(settings: Settings, **resource_options: object) -> dg.Defi
         jobs=[nightly_job],
         schedules=[nightly_schedule(profile.schedule)],
         resources=build_resources(settings, **resource_options),
-        loggers={"progress": progress_logger},
     )
 
 

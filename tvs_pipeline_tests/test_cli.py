@@ -60,3 +60,16 @@ def test_run_then_sql_and_health(home, capsys):
     assert "data_health 2026-06-30" in capsys.readouterr().out
     assert main(["sql", "select * from nope"]) == 2
     assert "sql:" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_corrupt_partition_fails_with_one_line_and_writes_nothing_downstream(home, capsys):
+    assert main(["run", "--date", "2026-06-30"]) == 0
+    corrupt = home / "lake" / "bars" / "date=2026-06-30" / "part.parquet"
+    corrupt.write_bytes(b"not parquet")
+    capsys.readouterr()
+    assert main(["run", "--date", "2026-07-01"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("tvs: error:") and str(corrupt) in err[-1]
+    assert not (home / "lake" / "data_health" / "date=2026-07-01").exists()
+    assert not list((home / "lake").rglob("*.tmp"))

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import sys
+import threading
+import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +15,11 @@ from tvs_pipeline.definitions import build_definitions
 from tvs_pipeline.defs.partitions import DAILY
 from tvs_pipeline.settings import Settings
 
+POLL_SECONDS = 0.25
+# The terminal gets one line per step from `_print_progress`; Dagster's own console logger only
+# stays quiet: failures come back as one line (the full event log is in the instance and UI).
+QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+
 __all__ = ["DAGSTER_YAML", "RunOutcome", "partition_bounds", "prepare_instance", "run_nightly"]
 
 DAGSTER_YAML = """\
@@ -19,7 +28,16 @@ telemetry:
   enabled: false
 nux:
   enabled: false
+# Steps log through Dagster events, not stdout; capturing stdout would also swallow the
+# progress lines `tvs` prints while a run executes in-process.
+compute_logs:
+  module: dagster._core.storage.noop_compute_log_manager
+  class: NoOpComputeLogManager
 """
+PROGRESS_EVENTS = {
+    dg.DagsterEventType.STEP_SUCCESS: "✓",
+    dg.DagsterEventType.STEP_FAILURE: "✗",
+}
 
 
 @dataclass(frozen=True)
@@ -39,6 +57,20 @@ def prepare_instance(settings: Settings) -> Path:
     if not config.exists():
         config.write_text(DAGSTER_YAML, encoding="utf-8")
     return home
+
+
+def _print_progress(instance: dg.DagsterInstance, run_id: str, shown: int, started: float) -> int:
+    """Print step outcomes not shown yet (seconds since the run started); return the count."""
+    entries = [
+        entry
+        for entry in instance.all_logs(run_id, of_type=set(PROGRESS_EVENTS))
+        if entry.dagster_event is not None
+    ]
+    for entry in entries[shown:]:
+        mark = PROGRESS_EVENTS[entry.dagster_event.event_type]
+        at = max(0.0, entry.timestamp - started)
+        print(f"  {mark} {entry.step_key:<20} {at:6.1f}s", file=sys.stderr, flush=True)
+    return max(shown, len(entries))
 
 
 def partition_bounds() -> tuple[str, str]:
@@ -64,14 +96,31 @@ def run_nightly(
             "dagster/asset_partition_range_start": partition_range[0],
             "dagster/asset_partition_range_end": partition_range[1],
         }
+    run_id = str(uuid.uuid4())
+    outcome: list[dg.ExecuteInProcessResult] = []
     with dg.DagsterInstance.from_config(str(home)) as instance:
-        result = job.execute_in_process(
-            instance=instance,
-            partition_key=partition_key,
-            tags=tags,
-            run_config={"loggers": {"progress": {}}},
-            raise_on_error=False,
+        worker = threading.Thread(
+            target=lambda: outcome.append(
+                job.execute_in_process(
+                    instance=instance,
+                    partition_key=partition_key,
+                    tags=tags,
+                    run_id=run_id,
+                    run_config=QUIET_CONSOLE,
+                    raise_on_error=False,
+                )
+            ),
+            daemon=True,
         )
+        started, shown = time.time(), 0
+        worker.start()
+        while worker.is_alive():
+            worker.join(POLL_SECONDS)
+            shown = _print_progress(instance, run_id, shown, started)
+        _print_progress(instance, run_id, shown, started)
+    if not outcome:
+        return RunOutcome(run_id, False, "run did not complete")
+    result = outcome[0]
     if result.success:
         return RunOutcome(result.run_id, True)
     failures = [event for event in result.all_events if event.is_step_failure]
