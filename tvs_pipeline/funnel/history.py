@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from tvs_pipeline.errors import DataError, LookAheadError
+from tvs_pipeline.funnel.calendars import market_date
 from tvs_pipeline.lake.storage import as_day
 from tvs_pipeline.market.base import BAR_COLUMNS, MarketSource
 
@@ -73,17 +74,26 @@ def plan_requests(
     return pd.DataFrame(rows, columns=["symbol", "start", "end", "kind"])
 
 
-def validate_bars(frame: pd.DataFrame, source: str = "source") -> pd.DataFrame:
+def validate_bars(
+    frame: pd.DataFrame,
+    source: str = "source",
+    asset_classes: Mapping[str, str] | None = None,
+) -> pd.DataFrame:
     """Check a source's bar frame and return it in the stored layout.
 
-    Structural faults (missing columns, non-numeric prices, duplicate bars) are errors; value
-    faults (a non-positive or absurd price) are kept for the health policy to judge.
+    A source gives either ``date`` (the market date, as the demo market does) or ``time``, the
+    bar-open instant in UTC (as TradingView does); ``time`` becomes ``market_date`` here, once,
+    by ``calendars.market_date`` and the listing's asset class. Structural faults (missing
+    columns, non-numeric prices, duplicate bars) are errors; value faults (a non-positive or
+    absurd price) are kept for the health policy to judge.
 
     Returns
     -------
     DataFrame
         ``STORED_BAR_COLUMNS`` sorted by symbol and market_date.
     """
+    if "date" not in frame.columns and "time" in frame.columns:
+        frame = frame.assign(date=_market_dates(frame, asset_classes or {}, source))
     missing = [c for c in BAR_COLUMNS if c not in frame.columns]
     if missing:
         raise DataError(f"bars from {source}: missing columns {missing}")
@@ -104,7 +114,24 @@ def validate_bars(frame: pd.DataFrame, source: str = "source") -> pd.DataFrame:
     return out.sort_values(["symbol", "market_date"], kind="mergesort").reset_index(drop=True)
 
 
-def fetch_bars(market: MarketSource, requests: pd.DataFrame, as_of: date) -> pd.DataFrame:
+def _market_dates(frame: pd.DataFrame, asset_classes: Mapping[str, str], source: str) -> pd.Series:
+    """Market date of each bar from its UTC open instant and its listing's asset class."""
+    classes = frame["symbol"].map(asset_classes)
+    if classes.isna().any():
+        unknown = sorted(set(frame.loc[classes.isna(), "symbol"]))[:3]
+        raise DataError(f"bars from {source}: no asset class for {unknown} to date their bars")
+    out = pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns]")
+    for asset_class, rows in frame.groupby(classes).groups.items():
+        out.loc[rows] = market_date(frame.loc[rows, "time"], str(asset_class)).to_numpy()
+    return out
+
+
+def fetch_bars(
+    market: MarketSource,
+    requests: pd.DataFrame,
+    as_of: date,
+    asset_classes: Mapping[str, str] | None = None,
+) -> pd.DataFrame:
     """Fetch the planned requests, batching symbols that share a window.
 
     Returns
@@ -120,7 +147,7 @@ def fetch_bars(market: MarketSource, requests: pd.DataFrame, as_of: date) -> pd.
     frames = []
     for (start, end), group in requests.groupby(["start", "end"], sort=True):
         got = market.bars(list(group["symbol"]), start.date(), end.date())
-        frames.append(validate_bars(got))
+        frames.append(validate_bars(got, type(market).__name__, asset_classes))
     bars = pd.concat(frames, ignore_index=True)
     window = requests.set_index("symbol")
     starts = bars["symbol"].map(window["start"]).to_numpy(dtype="datetime64[ns]")

@@ -94,3 +94,24 @@ def test_assert_not_after():
     frame = pd.DataFrame({"market_date": pd.to_datetime(["2025-07-01"])})
     with pytest.raises(LookAheadError, match="2025-07-01 is after as-of date 2025-06-30"):
         assert_not_after(frame, AS_OF)
+
+
+def test_bar_open_instants_become_market_dates_once():
+    frame = pd.DataFrame(
+        {
+            "symbol": ["NYSE:A", "FX:EURUSD", "BINANCE:BTCUSDT"],
+            "time": pd.to_datetime(
+                ["2025-06-30 13:30", "2025-06-29 21:00", "2025-06-30 00:00"], utc=True
+            ),
+            "open": 1.0,
+            "high": 1.0,
+            "low": 1.0,
+            "close": 1.0,
+            "volume": 1.0,
+        }
+    )
+    classes = {"NYSE:A": "equity", "FX:EURUSD": "forex", "BINANCE:BTCUSDT": "crypto"}
+    out = validate_bars(frame, asset_classes=classes).set_index("symbol")["market_date"]
+    assert (out == pd.Timestamp("2025-06-30")).all()
+    with pytest.raises(DataError, match="no asset class for \\['FX:EURUSD'\\]"):
+        validate_bars(frame, asset_classes={"NYSE:A": "equity", "BINANCE:BTCUSDT": "crypto"})

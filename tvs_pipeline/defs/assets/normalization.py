@@ -55,11 +55,13 @@ def bars(
     last = last_stored_dates(lake.reader(), before=days[0])
     frames, full, tail = [], 0, 0
     for day in days:
-        symbols = day_rows(discovery, day)["symbol"].unique().tolist()
+        found = day_rows(discovery, day).drop_duplicates("symbol")
+        symbols = found["symbol"].tolist()
         requests = plan_requests(
             symbols, last, day, resolved.run.lookback_days, resolved.run.revision_overlap_days
         )
-        fetched = fetch_bars(source, requests, day)
+        classes = dict(zip(found["symbol"], found["asset_class"], strict=True))
+        fetched = fetch_bars(source, requests, day, classes)
         last = advance_last_stored(last, fetched)
         full += int((requests["kind"] == "full").sum()) if len(requests) else 0
         tail += int((requests["kind"] == "tail").sum()) if len(requests) else 0
