@@ -182,7 +182,10 @@ def render_summary(settings: Settings, day: date, run_id: str, elapsed: float) -
             lines.append(f"  {row.symbol:<24} {row.net_weight:+.4f}")
     if len(report):
         metrics = dict(zip(report["metric"], report["value"], strict=True))
-        lines += ["", "walk-forward (net of 5 bps slippage + 1 bp commission by default):"]
+        lines += [
+            "",
+            "walk-forward of today's selection over the lookback (in-sample, net of costs):",
+        ]
         lines.append(
             "  sharpe {sharpe:.2f} · annual return {annual_return:.1%} · max drawdown "
             "{max_drawdown:.1%}".format(
