@@ -139,6 +139,15 @@ def cmd_health(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ledger_verify(args: argparse.Namespace) -> int:
+    """Re-walk the audit ledger; exit 1 and name the first broken record if it is tampered."""
+    from tvs_pipeline.lake.ledger import verify_ledger
+
+    verdict = verify_ledger(load_settings().ledger_dir / "audit.jsonl")
+    print(verdict)
+    return 0 if verdict.ok else 1
+
+
 def render_summary(settings: Settings, day: date, run_id: str, elapsed: float) -> str:
     """The funnel at a glance after a run: counts per stage, winners, weights, where things are."""
     from tvs_pipeline.lake.catalog import LakeReader
@@ -234,6 +243,10 @@ def build_parser() -> argparse.ArgumentParser:
     health = sub.add_parser("health", help="print the data_health table of a day")
     health.add_argument("--date", default=None)
     health.set_defaults(func=cmd_health)
+
+    ledger = sub.add_parser("ledger", help="the hash-chained audit ledger")
+    ledger_sub = ledger.add_subparsers(dest="ledger_command", required=True)
+    ledger_sub.add_parser("verify", help="re-walk the chain").set_defaults(func=cmd_ledger_verify)
 
     config = sub.add_parser("config", help="inspect configuration")
     config_sub = config.add_subparsers(dest="config_command", required=True)

@@ -60,6 +60,15 @@ def test_run_then_sql_and_health(home, capsys):
     assert "data_health 2026-06-30" in capsys.readouterr().out
     assert main(["sql", "select * from nope"]) == 2
     assert "sql:" in capsys.readouterr().err
+    assert main(["ledger", "verify"]) == 0
+    assert "chain intact" in capsys.readouterr().out
+    ledger = home / "ledger" / "audit.jsonl"
+    raw = bytearray(ledger.read_bytes())
+    second_line = raw.index(b"\n") + 10
+    raw[second_line] ^= 0x01
+    ledger.write_bytes(bytes(raw))
+    assert main(["ledger", "verify"]) == 1
+    assert "broken at record 1" in capsys.readouterr().out
 
 
 @pytest.mark.slow

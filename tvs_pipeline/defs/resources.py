@@ -95,7 +95,9 @@ def build_resources(
     """Every resource the definitions need, rooted at ``settings``."""
     return {
         "io_manager": LakeIOManagerResource(
-            root=settings.lake_root, catalog_path=str(settings.catalog_path)
+            root=settings.lake_root,
+            catalog_path=str(settings.catalog_path),
+            ledger_path=str(settings.ledger_dir / "audit.jsonl"),
         ),
         "profile": ProfileResource(name=profile or settings.profile),
         "market": MarketResource(

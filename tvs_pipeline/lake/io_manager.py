@@ -10,6 +10,7 @@ from upath import UPath
 
 from tvs_pipeline.errors import DataError
 from tvs_pipeline.lake.catalog import LakeReader, refresh_catalog
+from tvs_pipeline.lake.ledger import append_record, frame_hash
 from tvs_pipeline.lake.storage import (
     PARTITION_COLUMN,
     as_day,
@@ -46,9 +47,15 @@ class LakeIOManager(dg.UPathIOManager):
 
     extension: str = ".parquet"
 
-    def __init__(self, base_path: UPath, catalog_path: Path | None = None) -> None:
+    def __init__(
+        self,
+        base_path: UPath,
+        catalog_path: Path | None = None,
+        ledger_path: Path | None = None,
+    ) -> None:
         super().__init__(base_path=base_path)
         self._catalog_path = catalog_path
+        self._ledger_path = ledger_path
 
     def get_path_for_partition(
         self, context: dg.InputContext | dg.OutputContext, path: UPath, partition: str
@@ -89,6 +96,24 @@ class LakeIOManager(dg.UPathIOManager):
             )
         if self._catalog_path is not None:
             refresh_catalog(self._catalog_path, str(self._base_path), [context.asset_key.path[-1]])
+        if self._ledger_path is not None:
+            self._record(context, obj)
+
+    def _record(self, context: dg.OutputContext, obj: pd.DataFrame) -> None:
+        """Append the output's content hash and row count to the audit ledger."""
+        keys = sorted(context.asset_partition_keys) if context.has_asset_partitions else []
+        append_record(
+            self._ledger_path,
+            "output",
+            {
+                "run_id": context.run_id,
+                "step": context.step_key,
+                "asset": context.asset_key.to_user_string(),
+                "partitions": [keys[0], keys[-1], len(keys)] if keys else None,
+                "rows": len(obj),
+                "content_hash": frame_hash(obj),
+            },
+        )
 
     def load_input(self, context: dg.InputContext) -> pd.DataFrame:
         """Load one or many partitions as ONE frame with a ``date`` column."""
@@ -116,8 +141,10 @@ class LakeIOManagerResource(dg.ConfigurableIOManagerFactory):
 
     root: str
     catalog_path: str | None = None
+    ledger_path: str | None = None
 
     def create_io_manager(self, context: dg.InitResourceContext) -> LakeIOManager:
         """Build the IO manager for a run."""
         catalog = Path(self.catalog_path) if self.catalog_path else None
-        return LakeIOManager(base_path=UPath(self.root), catalog_path=catalog)
+        ledger = Path(self.ledger_path) if self.ledger_path else None
+        return LakeIOManager(base_path=UPath(self.root), catalog_path=catalog, ledger_path=ledger)

@@ -1,0 +1,190 @@
+"""The hash-chained audit ledger: append under a file lock, verify by re-walking the chain."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from filelock import FileLock
+
+from tvs_pipeline.errors import DataError
+
+__all__ = [
+    "GENESIS",
+    "LedgerVerdict",
+    "append_record",
+    "canonical_json",
+    "frame_hash",
+    "read_records",
+    "verify_ledger",
+]
+
+GENESIS = "0" * 64
+
+
+def canonical_json(record: dict[str, Any]) -> str:
+    """The one serialisation used for both the stored line and its hash.
+
+    Sorted keys, no whitespace, UTF-8 kept as is; values must be JSON-native (str, numbers,
+    bools, None, lists, dicts) so that re-reading a line reproduces it byte for byte.
+    """
+    try:
+        return json.dumps(
+            record, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+        )
+    except (TypeError, ValueError) as err:
+        raise DataError(f"ledger record: not canonical JSON ({err})") from err
+
+
+def _digest(body: dict[str, Any]) -> str:
+    return hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
+
+
+def frame_hash(frame: pd.DataFrame) -> str:
+    """Content hash of a frame: its columns, dtypes and every value, in row order."""
+    digest = hashlib.sha256()
+    digest.update(canonical_json({"columns": [str(c) for c in frame.columns]}).encode())
+    digest.update(canonical_json({"dtypes": [str(t) for t in frame.dtypes]}).encode())
+    if len(frame):
+        nested = [c for c in frame.columns if frame[c].dtype == object]
+        flat = frame.assign(**{c: frame[c].map(_flatten) for c in nested}) if nested else frame
+        digest.update(pd.util.hash_pandas_object(flat, index=False).to_numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _flatten(value: Any) -> Any:
+    """A list-like cell (e.g. ``alternates``) as JSON text, so it can be hashed."""
+    if isinstance(value, list | tuple | np.ndarray):
+        return json.dumps([str(v) for v in value])
+    return value
+
+
+def _last_line(path: Path) -> str | None:
+    """The last non-empty line of a file, read from its end."""
+    if not path.exists() or path.stat().st_size == 0:
+        return None
+    with path.open("rb") as handle:
+        handle.seek(0, os.SEEK_END)
+        end = handle.tell()
+        block, data = 4096, b""
+        while end > 0:
+            start = max(0, end - block)
+            handle.seek(start)
+            data = handle.read(end - start) + data
+            end = start
+            lines = data.rstrip(b"\n").split(b"\n")
+            if len(lines) > 1 or start == 0:
+                return lines[-1].decode("utf-8")
+    return None
+
+
+def append_record(path: Path, kind: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """Append one record to the chain; returns the stored record (with seq, prev and hash).
+
+    The file lock makes concurrent writers (parallel steps, the sensor) take turns; the line is
+    written and fsynced before the lock is released.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(path) + ".lock", timeout=60):
+        last = _last_line(path)
+        if last is None:
+            seq, prev = 0, GENESIS
+        else:
+            try:
+                tail = json.loads(last)
+                seq, prev = int(tail["seq"]) + 1, str(tail["hash"])
+            except (ValueError, KeyError, TypeError) as err:
+                raise DataError(
+                    f"{path}: last ledger record is unreadable; run `tvs ledger verify`"
+                ) from err
+        body = {
+            "seq": seq,
+            "prev": prev,
+            "at": datetime.now(UTC).isoformat(timespec="microseconds"),
+            "kind": kind,
+            "payload": payload,
+        }
+        record = {**body, "hash": _digest(body)}
+        with path.open("a", encoding="utf-8") as handle:
+            handle.write(canonical_json(record) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+    return record
+
+
+def read_records(path: Path) -> list[dict[str, Any]]:
+    """Every record of the ledger, in order (no verification)."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+
+
+@dataclass(frozen=True)
+class LedgerVerdict:
+    """The outcome of re-walking the chain."""
+
+    ok: bool
+    records: int
+    broken_at: int | None = None
+    reason: str = ""
+
+    def __str__(self) -> str:
+        if self.ok:
+            return f"ledger ok: {self.records} records, chain intact"
+        return (
+            f"ledger broken at record {self.broken_at} (line {self.broken_at + 1}): {self.reason}"
+        )
+
+
+def verify_ledger(path: Path) -> LedgerVerdict:
+    """Re-walk the chain and name the first broken record.
+
+    A record is broken if its line is not valid JSON, is not in canonical form, has the wrong
+    sequence number, does not point at the previous record's hash, or its hash does not match
+    its content.
+    """
+    path = Path(path)
+    if not path.exists():
+        return LedgerVerdict(True, 0)
+    raw = path.read_bytes()
+    lines = raw.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines = lines[:-1]
+    prev = GENESIS
+    for index, line in enumerate(lines):
+        try:
+            text = line.decode("utf-8")
+            record = json.loads(text)
+        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            return LedgerVerdict(False, index, index, f"not valid JSON ({err.__class__.__name__})")
+        if not isinstance(record, dict) or set(record) != {
+            "seq",
+            "prev",
+            "at",
+            "kind",
+            "payload",
+            "hash",
+        }:
+            return LedgerVerdict(False, index, index, "unexpected fields")
+        if canonical_json(record) != text:
+            return LedgerVerdict(False, index, index, "line is not in canonical form")
+        if record["seq"] != index:
+            return LedgerVerdict(
+                False, index, index, f"sequence {record['seq']!r}, expected {index}"
+            )
+        if record["prev"] != prev:
+            return LedgerVerdict(False, index, index, "does not chain to the previous record")
+        body = {k: v for k, v in record.items() if k != "hash"}
+        if _digest(body) != record["hash"]:
+            return LedgerVerdict(False, index, index, "hash does not match the content")
+        prev = record["hash"]
+    return LedgerVerdict(True, len(lines))
