@@ -53,8 +53,10 @@ def main() -> None:
     aligned = align_to_shared_sessions(wide_returns(panel), calendars)
     timings["wide + align to shared sessions"] = time.perf_counter() - started
     total = sum(timings.values())
-    print(f"{len(listings)} listings x {LOOKBACK} days: {len(window):,} bars, {len(ok)} OK, "
-          f"matrix {aligned.shape[0]} x {aligned.shape[1]}")
+    print(
+        f"{len(listings)} listings x {LOOKBACK} days: {len(window):,} bars, {len(ok)} OK, "
+        f"matrix {aligned.shape[0]} x {aligned.shape[1]}"
+    )
     for name, seconds in timings.items():
         print(f"  {name:<34} {seconds:6.2f} s")
     print(f"  {'total':<34} {total:6.2f} s   (target <= 5 s: {'ok' if total <= 5 else 'MISSED'})")

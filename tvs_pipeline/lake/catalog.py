@@ -25,9 +25,15 @@ ASSET_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 DATE_COLUMNS = ("date", "market_date", "first_date", "last_date")
 
 
-def _connect(root: str) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB that can read the lake root (fsspec registered for remote roots)."""
-    con = duckdb.connect(":memory:")
+def _connect(
+    root: str, database: str = ":memory:", read_only: bool = False
+) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection that can read the lake root (fsspec registered for remote roots).
+
+    DuckDB's own S3 reader (httpfs) is not bundled and cannot be installed offline; fsspec
+    reads ``s3://`` with the standard ``AWS_*`` settings instead.
+    """
+    con = duckdb.connect(database, read_only=read_only)
     if not is_local(root):
         fs, _ = fsspec.core.url_to_fs(root)
         con.register_filesystem(fs)
@@ -117,7 +123,7 @@ def refresh_catalog(catalog_path: Path, root: str, assets: list[str]) -> None:
     if not present:
         return
     with FileLock(str(catalog_path) + ".lock", timeout=120):
-        con = duckdb.connect(str(catalog_path))
+        con = _connect(root, str(catalog_path))
         try:
             for asset in present:
                 con.execute(
@@ -141,16 +147,13 @@ def query_catalog(catalog_path: Path, root: str, sql: str, retries: int = 20) ->
         raise DataError(f"{catalog_path}: no catalog yet (run `tvs run` first)")
     for attempt in range(retries):
         try:
-            con = duckdb.connect(str(catalog_path), read_only=True)
+            con = _connect(root, str(catalog_path), read_only=True)
             break
         except duckdb.IOException:
             if attempt == retries - 1:
                 raise
             time.sleep(0.25)
     try:
-        if not is_local(root):
-            fs, _ = fsspec.core.url_to_fs(root)
-            con.register_filesystem(fs)
         return con.execute(sql).df()
     except duckdb.Error as err:
         raise DataError(f"sql: {str(err).splitlines()[0]}") from err
