@@ -29,6 +29,8 @@ nightly_job = dg.define_asset_job(
     selection=dg.AssetSelection.assets(*NIGHTLY_ASSETS),
     executor_def=dg.in_process_executor,
     description="The champion path for one as-of date, discovery to performance report.",
+    # dagster.yaml limits runs tagged tvs/path=champion to one at a time.
+    tags={"tvs/path": "champion"},
 )
 
 

@@ -2,17 +2,44 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 
 import dagster as dg
 import pandas as pd
 
-__all__ = ["DAILY", "PARTITIONS_START", "day_rows", "partition_days", "stamp"]
+from tvs_pipeline.errors import SourceError
+
+__all__ = [
+    "DAILY",
+    "PARTITIONS_START",
+    "day_rows",
+    "partition_days",
+    "retry_source_faults",
+    "stamp",
+]
 
 # The first as-of date the lake can hold; history before it is fetched as lookback, not
 # materialised as partitions.
 PARTITIONS_START = "2024-01-01"
 DAILY = dg.DailyPartitionsDefinition(start_date=PARTITIONS_START)
+SOURCE_RETRIES, SOURCE_RETRY_SECONDS = 3, 60
+
+
+@contextmanager
+def retry_source_faults() -> Iterator[None]:
+    """Retry the step on a market-source fault (network, throttling), and only on that.
+
+    The source client already retries single requests; a step retry covers an outage of a few
+    minutes. A data or configuration error fails at once: retrying cannot fix it.
+    """
+    try:
+        yield
+    except SourceError as err:
+        raise dg.RetryRequested(
+            max_retries=SOURCE_RETRIES, seconds_to_wait=SOURCE_RETRY_SECONDS
+        ) from err
 
 
 def partition_days(context: dg.AssetExecutionContext) -> list[date]:

@@ -23,7 +23,8 @@ QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 __all__ = ["DAGSTER_YAML", "RunOutcome", "partition_bounds", "prepare_instance", "run_nightly"]
 
 DAGSTER_YAML = """\
-# Written by `tvs` on first use: the instance shared by `tvs` and `dagster dev`.
+# Written by `tvs` on first use: the instance shared by `tvs` and `dagster dev`
+# (DAGSTER_HOME=$TVS_HOME/dagster). Keep in step with the repository's dagster.yaml.
 telemetry:
   enabled: false
 nux:
@@ -33,6 +34,15 @@ nux:
 compute_logs:
   module: dagster._core.storage.noop_compute_log_manager
   class: NoOpComputeLogManager
+concurrency:
+  runs:
+    tag_concurrency_limits:
+      - key: tvs/path
+        value: champion
+        limit: 1
+run_retries:
+  enabled: true
+  max_retries: 1
 """
 PROGRESS_EVENTS = {
     dg.DagsterEventType.STEP_SUCCESS: "✓",

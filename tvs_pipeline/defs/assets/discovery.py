@@ -6,7 +6,7 @@
 import dagster as dg
 import pandas as pd
 
-from tvs_pipeline.defs.partitions import DAILY, partition_days, stamp
+from tvs_pipeline.defs.partitions import DAILY, partition_days, retry_source_faults, stamp
 from tvs_pipeline.defs.resources import MarketResource, ProfileResource
 from tvs_pipeline.funnel.discovery import discover
 
@@ -25,7 +25,8 @@ def discovery(context: dg.AssetExecutionContext, profile: ProfileResource, marke
     resolved = profile.resolved()
     source = market.market(resolved)
     days = partition_days(context)
-    frames = [stamp(discover(source, resolved.scanners, day), day) for day in days]
+    with retry_source_faults():
+        frames = [stamp(discover(source, resolved.scanners, day), day) for day in days]
     rows = pd.concat(frames, ignore_index=True)
     empty_days = [day.isoformat() for day, frame in zip(days, frames, strict=True) if frame.empty]
     per_scanner = rows.groupby("scanner").size().to_dict()

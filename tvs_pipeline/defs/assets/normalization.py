@@ -6,7 +6,7 @@
 import dagster as dg
 import pandas as pd
 
-from tvs_pipeline.defs.partitions import DAILY, day_rows, partition_days, stamp
+from tvs_pipeline.defs.partitions import DAILY, day_rows, partition_days, retry_source_faults, stamp
 from tvs_pipeline.defs.resources import LakeResource, MarketResource, ProfileResource
 from tvs_pipeline.funnel.health import HealthStatus, classify_health, ok_share_by_sleeve
 from tvs_pipeline.funnel.history import advance_last_stored, fetch_bars, plan_requests
@@ -61,7 +61,8 @@ def bars(
             symbols, last, day, resolved.run.lookback_days, resolved.run.revision_overlap_days
         )
         classes = dict(zip(found["symbol"], found["asset_class"], strict=True))
-        fetched = fetch_bars(source, requests, day, classes)
+        with retry_source_faults():
+            fetched = fetch_bars(source, requests, day, classes)
         last = advance_last_stored(last, fetched)
         full += int((requests["kind"] == "full").sum()) if len(requests) else 0
         tail += int((requests["kind"] == "tail").sum()) if len(requests) else 0
