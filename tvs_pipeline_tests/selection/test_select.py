@@ -1,67 +1,198 @@
+from dataclasses import fields
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from tvs_pipeline.errors import ConfigError, DataError
-from tvs_pipeline.selection import select
+from tvs_pipeline.selection import (
+    ENGINES,
+    FEATURE_COLUMNS,
+    PROBABILITY_COLUMNS,
+    SELECTION_COLUMNS,
+    SelectionParams,
+    select,
+)
 
 
 @pytest.fixture
-def returns():
-    rng = np.random.default_rng(0)
-    idx = pd.date_range("2025-01-01", periods=120, freq="D")
-    drifts = {"UP1": 0.004, "UP2": 0.002, "FLAT": 0.0, "DOWN": -0.004, "YOUNG": 0.01}
-    frame = pd.DataFrame(
-        {k: d + 0.001 * rng.standard_normal(120) for k, d in drifts.items()}, index=idx
-    )
-    frame.loc[frame.index[:100], "YOUNG"] = np.nan
-    return frame
-
-
-@pytest.fixture
-def candidates():
+def candidates(panel):
+    """Factor and noise listings face the way their window went, so clusters have rivals."""
+    rising = panel.sum() >= 0
+    symbols = [*panel.columns, "UP0"]  # UP0 also on a short list: against its window
+    direction = ["SHORT" if s.startswith("DN") or not rising[s] else "LONG" for s in panel]
     return pd.DataFrame(
         {
-            "symbol": ["UP1", "UP2", "FLAT", "DOWN", "DOWN", "YOUNG", "GHOST"],
-            "direction": ["LONG", "LONG", "LONG", "LONG", "SHORT", "LONG", "LONG"],
+            "symbol": symbols,
+            "direction": [*direction, "SHORT"],
             "sleeve": "s",
-            "sessions_per_year": 365,
+            "logic": "trend",
+            "value_traded": np.geomspace(1e6, 1e9, len(symbols)),
         }
     )
 
 
-def test_momentum_top_n_and_reasons(returns, candidates):
-    before = candidates.copy()
-    out = select(returns, candidates, "momentum", top_n=1, min_obs=60)
-    pd.testing.assert_frame_equal(candidates, before)
-    decided = out.set_index(["symbol", "direction"])
-    assert decided.loc[("UP1", "LONG"), "selected"]
-    assert decided.loc[("UP2", "LONG"), "reason"] == "outside the top 1 of its group"
-    assert decided.loc[("DOWN", "LONG"), "reason"] == "momentum against the direction"
-    assert decided.loc[("DOWN", "SHORT"), "selected"]  # the most bearish name leads the short list
-    assert decided.loc[("YOUNG", "LONG"), "reason"] == "fewer than 60 returns"
-    assert decided.loc[("GHOST", "LONG"), "reason"] == "no returns"
-    np.testing.assert_allclose(
-        decided.loc[("UP1", "LONG"), "score"], returns["UP1"].mean() * 365, rtol=1e-12
+@pytest.mark.parametrize("engine", list(ENGINES))
+def test_one_row_per_candidate_in_order_with_every_column(panel, candidates, engine):
+    ghost = pd.DataFrame({"symbol": ["GHOST"], "direction": ["LONG"], "sleeve": "s"})
+    given = pd.concat([candidates, ghost], ignore_index=True).set_index(
+        pd.Index(range(50, 50 + len(candidates) + 1))
     )
-    assert (out["engine"] == "momentum").all() and len(out) == len(candidates)
+    before_panel, before = panel.copy(), given.copy()
+    out = select(panel, given, engine)
+    pd.testing.assert_frame_equal(panel, before_panel)
+    pd.testing.assert_frame_equal(given, before)
+    assert list(out.index) == list(range(len(given)))
+    assert list(out.columns) == [*given.columns, *SELECTION_COLUMNS]
+    assert out["symbol"].tolist() == given["symbol"].tolist()
+    assert (out["engine"] == engine).all()
+    ghost_row = out.iloc[-1]
+    assert not ghost_row["selected"] and ghost_row["reason"] == "missing data: no returns"
+    assert ghost_row["vetoes"] == ["missing_data"] and ghost_row["cluster"] == -1
+    assert out["selected"].dtype == bool and out["stage"].dtype == np.int64
+    assert (out.loc[out["selected"], "stage"] >= 1).all()
+    assert (out.loc[~out["selected"], "stage"] == 0).all()
 
 
-def test_top_n_changes_the_selection(returns, candidates):
-    one = select(returns, candidates, "momentum", top_n=1)["selected"].sum()
-    two = select(returns, candidates, "momentum", top_n=2)["selected"].sum()
-    assert two == one + 1
+def test_nans_inside_the_window_do_not_propagate(panel, candidates):
+    holed = panel.copy()
+    holed.iloc[[10, 11, 250], :5] = np.nan
+    out = select(holed, candidates, "htr_3_4")
+    numeric = [c for c in (*FEATURE_COLUMNS, *PROBABILITY_COLUMNS) if c not in ("adx", "survival")]
+    assert out.loc[out["symbol"] != "YOUNG", numeric].notna().all(axis=None)
+    assert out["score"].notna().all()
 
 
-def test_baseline_passes_through(returns, candidates):
-    out = select(returns, candidates, "baseline")
-    assert out["selected"].tolist() == [True] * 6 + [False]
+def test_absent_optional_columns_are_neutral(panel, candidates):
+    out = select(panel, candidates[["symbol", "direction"]], "htr_3_4")
+    assert (out["p_adx"] == 0.5).all() and (out["p_liquidity"] == 0.5).all()
+    assert "adx" in out.columns and out["adx"].isna().all()
+    given = select(panel, candidates.assign(adx=30.0), "htr_3_4")
+    assert list(given.columns).count("adx") == 1  # the candidates' own column is kept
 
 
-def test_errors(returns, candidates):
-    with pytest.raises(ConfigError, match="unknown"):
-        select(returns, candidates, "nope")
-    with pytest.raises(DataError, match="missing columns \\['direction'\\]"):
-        select(returns, candidates.drop(columns=["direction"]), "momentum")
-    with pytest.raises(ConfigError, match="bad parameters"):
-        select(returns, candidates, "momentum", top_k=3)
+def test_a_short_list_holds_the_most_bearish_names():
+    rng = np.random.default_rng(4)
+    index = pd.date_range("2025-01-01", periods=300, freq="D")
+    factor = rng.standard_normal(300) * 0.01
+    drifts = {"MILD": -0.001, "DEEP": -0.004, "FLAT": 0.0, "UP": 0.002}
+    panel = pd.DataFrame(
+        {k: d + factor + rng.standard_normal(300) * 0.002 for k, d in drifts.items()},
+        index=index,
+    )
+    candidates = pd.DataFrame({"symbol": list(drifts), "direction": "SHORT"})
+    lenient = {"hurst_low": 0.5, "hurst_high": 0.5, "entropy_max": 1.0}  # ranking, not vetoes
+    out = select(panel, candidates, "htr_3_4", top_n=1, min_pool=0, **lenient)
+    out = out.set_index("symbol")
+    assert out["cluster"].nunique() == 1  # one factor: the ranking decides
+    assert out.index[out["selected"]].tolist() == ["DEEP"]
+    assert out.loc["DEEP", "momentum"] > out.loc["MILD", "momentum"] > 0
+    assert out.loc["DEEP", "rank"] == 1 and out.loc["UP", "rank"] == 4
+    assert "low_efficiency" in out.loc["UP", "vetoes"]  # rising: against a short
+
+
+def test_all_four_engines_share_one_frame(panel, candidates):
+    outs = {engine: select(panel, candidates, engine) for engine in ENGINES}
+    shared = [
+        "cluster",
+        "vetoes",
+        "hard_veto",
+        "veto_detail",
+        *FEATURE_COLUMNS,
+        *PROBABILITY_COLUMNS,
+    ]
+    for engine, out in outs.items():
+        pd.testing.assert_frame_equal(out[shared], outs["htr_3_4"][shared], obj=engine)
+    assert outs["baseline"]["selected"].all()
+    assert outs["htr_3_4"]["selected"].sum() < len(candidates)
+
+
+CHANGES = [
+    ("top_n", 1, "htr_3_4", {"min_pool": 0}),
+    ("min_pool", 40, "htr_3_4", {}),
+    ("entropy_order", 4, "htr_3_4", {}),
+    ("entropy_delay", 2, "htr_3_4", {}),
+    ("efficiency_window", 100, "htr_3_4", {}),
+    ("hurst_min_lag", 8, "htr_3_4", {}),
+    ("hurst_max_lag", 32, "htr_3_4", {}),
+    ("stress_windows", 1, "htr_3_4", {}),
+    ("stress_length", 5, "htr_3_4", {}),
+    ("entropy_max", 0.99, "htr_3_4", {}),
+    ("efficiency_min", 0.2, "htr_3_4", {}),
+    ("hurst_low", 0.4, "htr_3_4", {}),
+    ("hurst_high", 0.6, "htr_3_4", {}),
+    ("toxic_hurst", 0.5, "htr_3_4", {}),
+    ("survival_min", 1.0, "htr_3_4", {}),
+    ("min_obs", 150, "htr_3_4", {}),
+    ("entropy_hard_stop", 0.98, "htr_3_4", {"min_pool": 40}),
+    ("cluster_lookbacks", [30], "htr_3_4", {}),
+    ("cluster_shrinkage", 0.6, "htr_3_4", {}),
+    ("cluster_threshold", 2.0, "htr_3_4", {}),
+    ("max_clusters", 3, "htr_3_4", {}),
+    ("weights", {"momentum": 5.0}, "htr_3_4", {}),
+    ("cars_weights", {"momentum": 1.0}, "cars_2_1", {}),
+    ("fragility_penalty", 0.0, "htr_3_4", {}),
+]
+
+
+def test_every_parameter_is_exercised():
+    assert {name for name, *_ in CHANGES} == {f.name for f in fields(SelectionParams)}
+
+
+@pytest.mark.parametrize(("name", "value", "engine", "base"), CHANGES, ids=[c[0] for c in CHANGES])
+def test_each_parameter_changes_the_output(panel, candidates, name, value, engine, base):
+    default = select(panel, candidates, engine, **base)
+    changed = select(panel, candidates, engine, **(base | {name: value}))
+    assert not default.equals(changed)
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (lambda p, c: select(p, c, "nope"), ConfigError, "selection engine 'nope': unknown"),
+        (lambda p, c: select(p, c, "htr_3_4", top_k=3), ConfigError,
+         r"unknown parameter 'top_k' \(did you mean 'top_n'\?\)"),
+        (lambda p, c: select(p, c, "htr_3_4", top_n=0), ConfigError, "top_n 0 must be at least 1"),
+        (lambda p, c: select(p, c, "htr_3_4", min_pool=-1), ConfigError, "min_pool -1"),
+        (lambda p, c: select(p, c, "htr_3_4", efficiency_window=1), ConfigError,
+         "efficiency_window 1"),
+        (lambda p, c: select(p, c, "htr_3_4", stress_length=1), ConfigError, "stress_length 1"),
+        (lambda p, c: select(p, c, "htr_3_4", weights={"alpha": 1}), ConfigError, "unknown metric"),
+        (lambda p, c: select(p, c, "htr_3_4", entropy_order=9), ConfigError, "order 9"),
+        (lambda p, c: select(p, c, "htr_3_4", hurst_low=0.6), ConfigError, "reversed"),
+        (lambda p, c: select(p, c, "htr_3_4", cluster_lookbacks=["a"]), ConfigError,
+         "bad parameter value"),
+        (lambda p, c: select(p, c.drop(columns=["direction"]), "htr_3_4"), DataError,
+         r"missing columns \['direction'\]"),
+        (lambda p, c: select(p, c.assign(direction="FLAT"), "htr_3_4"), DataError, "LONG or SHORT"),
+        (lambda p, c: select(p, c.assign(score=1.0), "htr_3_4"), DataError,
+         r"columns \['score'\] clash"),
+    ],
+    ids=["engine", "unknown-param", "top-n", "min-pool", "window", "stress", "weights", "order",
+         "band", "lookbacks", "no-direction", "bad-direction", "clash"],
+)  # fmt: skip
+def test_errors(panel, candidates, call, error, message):
+    with pytest.raises(error, match=message):
+        call(panel, candidates)
+
+
+def test_empty_day(panel):
+    none = pd.DataFrame({"symbol": pd.Series(dtype="str"), "direction": pd.Series(dtype="str")})
+    for engine in ENGINES:
+        out = select(panel, none, engine)
+        assert out.empty and list(out.columns) == ["symbol", "direction", *SELECTION_COLUMNS]
+    empty_returns = pd.DataFrame(index=pd.DatetimeIndex([], name="market_date"))
+    out = select(empty_returns, pd.DataFrame({"symbol": ["A"], "direction": ["LONG"]}), "htr_3_4")
+    assert out["reason"].tolist() == ["missing data: no returns"]
+
+
+def test_identity_gives_one_winner_per_asset_and_side(panel):
+    twin = panel.assign(UP0_PERP=panel["UP0"] * 1.001)
+    candidates = pd.DataFrame(
+        {"symbol": ["UP0", "UP0_PERP"], "direction": "LONG", "identity": ["UP", "UP"]}
+    )
+    out = select(twin, candidates, "htr_3_4", min_pool=0).set_index("symbol")
+    assert out["selected"].sum() == 1 and out.loc["UP0", "selected"]
+    assert out.loc["UP0_PERP", "reason"] == "another listing of UP LONG was selected"
+    separate = select(twin, candidates.drop(columns="identity"), "htr_3_4", min_pool=0)
+    assert separate["selected"].sum() == 2  # no identity: each symbol is its own asset

@@ -1,0 +1,221 @@
+"""Selection vetoes: calibrated predictability gates (soft) and data and risk gates (hard)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+
+from tvs_pipeline.errors import ConfigError
+
+__all__ = [
+    "EFFICIENCY_RELAXATION",
+    "ENTROPY_RELAXATION",
+    "HARD_VETOES",
+    "SOFT_VETOES",
+    "VETO_CODES",
+    "VetoThresholds",
+    "hard_veto_flags",
+    "hard_veto_reasons",
+    "soft_veto_flags",
+    "veto_table",
+]
+
+SOFT_VETOES = ("high_entropy", "low_efficiency", "random_walk")
+HARD_VETOES = ("missing_data", "toxic_persistence", "failed_survival")
+VETO_CODES = (*HARD_VETOES, *SOFT_VETOES)
+ENTROPY_RELAXATION = 1.2  # stage 2 multiplies the entropy ceiling by this
+EFFICIENCY_RELAXATION = 0.8  # and the efficiency floor by this
+
+
+@dataclass(frozen=True)
+class VetoThresholds:
+    """Thresholds of the vetoes (docs/methodology.md, section 8, gives each null distribution).
+
+    Attributes
+    ----------
+    entropy_max : float
+        Soft: permutation entropy above it reads as noise (``high_entropy``).
+    efficiency_min : float
+        Soft: directional efficiency ``sum r~ / sum |r|`` below it (``low_efficiency``); a
+        candidate whose window moved against its direction is always below it.
+    hurst_low, hurst_high : float
+        Soft: a Hurst exponent strictly inside ``(hurst_low, hurst_high)`` reads as a random walk
+        (``random_walk``).
+    toxic_hurst : float
+        Hard: Hurst above it with negative direction-adjusted momentum is persistent and
+        falling (``toxic_persistence``).
+    survival_min : float
+        Hard: a survival share below it failed the stress windows (``failed_survival``).
+    min_obs : int
+        Hard: fewer own returns in the window is missing data (``missing_data``).
+    entropy_hard_stop : float
+        The relaxation fallbacks (stages 3 and 4) never take a candidate above it.
+    """
+
+    entropy_max: float = 0.999
+    efficiency_min: float = 0.08
+    hurst_low: float = 0.495
+    hurst_high: float = 0.505
+    toxic_hurst: float = 0.55
+    survival_min: float = 0.5
+    min_obs: int = 60
+    entropy_hard_stop: float = 0.999
+
+    def __post_init__(self) -> None:
+        if not self.hurst_low <= self.hurst_high:
+            raise ConfigError(
+                f"vetoes: hurst band [{self.hurst_low}, {self.hurst_high}] is reversed"
+            )
+        if self.min_obs < 1:
+            raise ConfigError(f"vetoes: min_obs {self.min_obs} must be at least 1")
+        for name in ("entropy_max", "entropy_hard_stop", "survival_min"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ConfigError(f"vetoes: {name} {value} is outside [0, 1]")
+
+    def relaxed(self) -> VetoThresholds:
+        """Stage 2: entropy ceiling x1.2 and efficiency floor x0.8; hard vetoes unchanged."""
+        return replace(
+            self,
+            entropy_max=min(1.0, self.entropy_max * ENTROPY_RELAXATION),
+            efficiency_min=self.efficiency_min * EFFICIENCY_RELAXATION,
+        )
+
+
+def hard_veto_flags(features: pd.DataFrame, thresholds: VetoThresholds) -> pd.DataFrame:
+    """Hard vetoes of every candidate; they hold in every relaxation stage.
+
+    Parameters
+    ----------
+    features : DataFrame
+        The feature frame (`build_features`): ``n_obs``, ``hurst``, ``momentum``,
+        ``survival``.
+    thresholds : VetoThresholds
+        Only ``min_obs``, ``toxic_hurst`` and ``survival_min`` are read.
+
+    Returns
+    -------
+    DataFrame
+        Same index; one boolean column per code of ``HARD_VETOES``:
+
+        - ``missing_data``: no returns, or fewer than ``min_obs`` (health already drops
+          MISSING, SHORT_HISTORY, GAPS, STALE and TOXIC listings before selection);
+        - ``toxic_persistence``: ``hurst > toxic_hurst`` and direction-adjusted momentum below 0;
+        - ``failed_survival``: ``survival < survival_min`` (NaN survival, a listing younger than
+          every stress window, does not fail).
+    """
+    missing = features["n_obs"] < thresholds.min_obs
+    toxic = (features["hurst"] > thresholds.toxic_hurst) & (features["momentum"] < 0)
+    failed = features["survival"] < thresholds.survival_min
+    return pd.DataFrame(
+        {
+            "missing_data": missing.to_numpy(),
+            "toxic_persistence": (toxic & ~missing).to_numpy(),
+            "failed_survival": (failed & ~missing).to_numpy(),
+        },
+        index=features.index,
+    )
+
+
+def soft_veto_flags(features: pd.DataFrame, thresholds: VetoThresholds) -> pd.DataFrame:
+    """Predictability vetoes (soft: the relaxation ladder loosens or lifts them).
+
+    Parameters
+    ----------
+    features : DataFrame
+        The feature frame: ``entropy``, ``efficiency_dir``, ``hurst``.
+    thresholds : VetoThresholds
+        ``entropy_max``, ``efficiency_min``, ``hurst_low``, ``hurst_high``.
+
+    Returns
+    -------
+    DataFrame
+        Same index; one boolean column per code of ``SOFT_VETOES``: ``high_entropy``
+        (``entropy > entropy_max``), ``low_efficiency`` (``efficiency_dir < efficiency_min``),
+        ``random_walk`` (``hurst_low < hurst < hurst_high``). A NaN metric raises no soft veto
+        (its candidate already carries ``missing_data``).
+    """
+    hurst = features["hurst"]
+    return pd.DataFrame(
+        {
+            "high_entropy": (features["entropy"] > thresholds.entropy_max).to_numpy(),
+            "low_efficiency": (features["efficiency_dir"] < thresholds.efficiency_min).to_numpy(),
+            "random_walk": (
+                (hurst > thresholds.hurst_low) & (hurst < thresholds.hurst_high)
+            ).to_numpy(),
+        },
+        index=features.index,
+    )
+
+
+def _explain(code: str, row: dict[str, float], t: VetoThresholds) -> str:
+    if code == "missing_data":
+        return (
+            "missing data: no returns"
+            if row["n_obs"] == 0
+            else (f"missing data: {row['n_obs']} returns < {t.min_obs}")
+        )
+    if code == "toxic_persistence":
+        return (
+            f"toxic persistence: hurst {row['hurst']:.3f} > {t.toxic_hurst} "
+            f"with momentum {row['momentum']:+.1%}"
+        )
+    if code == "failed_survival":
+        return f"failed survival: {row['survival']:.2f} < {t.survival_min}"
+    if code == "high_entropy":
+        return f"high entropy: {row['entropy']:.4f} > {t.entropy_max}"
+    if code == "low_efficiency":
+        return f"low efficiency: {row['efficiency_dir']:+.3f} < {t.efficiency_min}"
+    return f"random walk: hurst {row['hurst']:.3f} in ({t.hurst_low}, {t.hurst_high})"
+
+
+def hard_veto_reasons(features: pd.DataFrame, thresholds: VetoThresholds) -> list[str]:
+    """Each candidate's hard vetoes in words (``"missing data: no returns"``), ``""`` if none."""
+    flags = hard_veto_flags(features, thresholds)[list(HARD_VETOES)].to_numpy()
+    columns = ["n_obs", "hurst", "momentum", "survival"]
+    rows = features[columns].to_dict("records")
+    return [
+        "; ".join(_explain(HARD_VETOES[j], row, thresholds) for j in np.flatnonzero(raised))
+        for row, raised in zip(rows, flags, strict=True)
+    ]
+
+
+def veto_table(features: pd.DataFrame, thresholds: VetoThresholds) -> pd.DataFrame:
+    """Every veto of every candidate at the given (strict) thresholds.
+
+    Parameters
+    ----------
+    features : DataFrame
+        The feature frame (`build_features`).
+    thresholds : VetoThresholds
+        The stage-1 thresholds.
+
+    Returns
+    -------
+    DataFrame
+        Same index; ``vetoes`` (list of codes, hard first, in ``VETO_CODES`` order),
+        ``hard_veto`` and ``soft_veto`` (bool), ``veto_detail`` (str: each veto with its
+        value and threshold, ``"; "``-joined, empty when none).
+    """
+    flags = pd.concat(
+        [hard_veto_flags(features, thresholds), soft_veto_flags(features, thresholds)], axis=1
+    )
+    raised = flags[list(VETO_CODES)].to_numpy()
+    codes = [[VETO_CODES[j] for j in np.flatnonzero(row)] for row in raised]
+    columns = ["n_obs", "hurst", "momentum", "survival", "entropy", "efficiency_dir"]
+    rows = features[columns].to_dict("records")
+    details = [
+        "; ".join(_explain(code, row, thresholds) for code in row_codes)
+        for row, row_codes in zip(rows, codes, strict=True)
+    ]
+    return pd.DataFrame(
+        {
+            "vetoes": pd.Series(codes, index=features.index, dtype="object"),
+            "hard_veto": flags[list(HARD_VETOES)].any(axis=1),
+            "soft_veto": flags[list(SOFT_VETOES)].any(axis=1),
+            "veto_detail": pd.Series(details, index=features.index, dtype="str"),
+        },
+        index=features.index,
+    )
