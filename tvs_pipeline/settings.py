@@ -3,13 +3,93 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["Settings", "load_settings"]
+from tvs_pipeline.errors import ConfigError
+
+__all__ = ["Settings", "TradingViewSettings", "load_settings"]
 
 DEFAULT_HOME = "./data"
 DEFAULT_PROFILE = "demo"
+ANONYMOUS_TOKEN = "unauthorized_user_token"
+
+
+@dataclass(frozen=True)
+class TradingViewSettings:
+    """How the live TradingView source reaches the service, and how politely.
+
+    Every field has a ``TVS_TV_*`` environment variable (docs/runbook.md lists them).
+
+    Attributes
+    ----------
+    scanner_url : str
+        ``$TVS_TV_SCANNER_URL``: base of the scanner API; queries go to ``<base>/<market>/scan``.
+    ws_url : str
+        ``$TVS_TV_WS_URL``: the chart websocket.
+    token : str
+        ``$TVS_TV_TOKEN``: the auth token sent with ``set_auth_token`` (a JWT of a logged-in
+        account); anonymous when unset.
+    requests_per_second : float
+        ``$TVS_TV_RPS``: scanner requests per second, across every scanner of the process.
+    page_size : int
+        ``$TVS_TV_PAGE_SIZE``: scanner rows per ``range`` page.
+    http_timeout : float
+        ``$TVS_TV_HTTP_TIMEOUT``: seconds to connect and to read one scanner response.
+    http_attempts : int
+        ``$TVS_TV_HTTP_ATTEMPTS``: tries of one scanner request (429, 5xx, timeouts, resets).
+    backoff_max : float
+        ``$TVS_TV_BACKOFF_MAX``: longest wait between two tries, in seconds.
+    connections : int
+        ``$TVS_TV_CONNECTIONS``: websocket connections open at once.
+    pool_size : int
+        ``$TVS_TV_POOL_SIZE``: chart sessions fetching at once, spread over the connections.
+    series_per_second : float
+        ``$TVS_TV_SERIES_PER_SECOND``: new series requests per second, across the pool.
+    idle_timeout : float
+        ``$TVS_TV_IDLE_TIMEOUT``: seconds without a message for a series before it is abandoned.
+    reconnects : int
+        ``$TVS_TV_RECONNECTS``: reconnections of one websocket after a drop, per batch.
+    scan_max_lag_hours : float
+        ``$TVS_TV_SCAN_MAX_LAG_HOURS``: the scanner answers "now", so day D may be scanned only
+        from 00:00 UTC of D+1 until this many hours later.
+    """
+
+    scanner_url: str = "https://scanner.tradingview.com"
+    ws_url: str = "wss://data.tradingview.com/socket.io/websocket"
+    token: str = field(default=ANONYMOUS_TOKEN, repr=False)
+    requests_per_second: float = 1.0
+    page_size: int = 1000
+    http_timeout: float = 20.0
+    http_attempts: int = 5
+    backoff_max: float = 60.0
+    connections: int = 2
+    pool_size: int = 4
+    series_per_second: float = 5.0
+    idle_timeout: float = 15.0
+    reconnects: int = 3
+    scan_max_lag_hours: float = 13.0
+
+    @property
+    def anonymous(self) -> bool:
+        """True when no token is configured (delayed data, free-plan limits)."""
+        return self.token == ANONYMOUS_TOKEN
+
+
+# environment variable -> (field, type, lowest allowed value)
+TV_ENV: dict[str, tuple[str, type, float]] = {
+    "TVS_TV_RPS": ("requests_per_second", float, 0.01),
+    "TVS_TV_PAGE_SIZE": ("page_size", int, 1),
+    "TVS_TV_HTTP_TIMEOUT": ("http_timeout", float, 0.01),
+    "TVS_TV_HTTP_ATTEMPTS": ("http_attempts", int, 1),
+    "TVS_TV_BACKOFF_MAX": ("backoff_max", float, 0.0),
+    "TVS_TV_CONNECTIONS": ("connections", int, 1),
+    "TVS_TV_POOL_SIZE": ("pool_size", int, 1),
+    "TVS_TV_SERIES_PER_SECOND": ("series_per_second", float, 0.01),
+    "TVS_TV_IDLE_TIMEOUT": ("idle_timeout", float, 0.01),
+    "TVS_TV_RECONNECTS": ("reconnects", int, 0),
+    "TVS_TV_SCAN_MAX_LAG_HOURS": ("scan_max_lag_hours", float, 0.0),
+}
 
 
 @dataclass(frozen=True)
@@ -26,12 +106,15 @@ class Settings:
         Name of the profile run by default (``$TVS_PROFILE``).
     source : str or None
         Market source overriding the profile's (``$TVS_SOURCE``), ``demo`` or ``tradingview``.
+    tradingview : TradingViewSettings
+        Endpoints, token and pacing of the live TradingView source (``$TVS_TV_*``).
     """
 
     home: Path
     lake_root: str
     profile: str
     source: str | None
+    tradingview: TradingViewSettings = field(default_factory=TradingViewSettings)
 
     @property
     def catalog_path(self) -> Path:
@@ -55,7 +138,7 @@ class Settings:
 
 
 def load_settings(env: dict[str, str] | None = None) -> Settings:
-    """Read ``TVS_HOME``, ``TVS_LAKE``, ``TVS_PROFILE`` and ``TVS_SOURCE`` from the environment.
+    """Read ``TVS_HOME``, ``TVS_LAKE``, ``TVS_PROFILE``, ``TVS_SOURCE`` and ``TVS_TV_*``.
 
     Parameters
     ----------
@@ -66,6 +149,11 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     -------
     Settings
         Absolute paths; the lake defaults to ``$TVS_HOME/lake``.
+
+    Raises
+    ------
+    ConfigError
+        A ``TVS_TV_*`` number is not a number or is below its floor, or a URL has no scheme.
     """
     env = dict(os.environ if env is None else env)
     home = Path(env.get("TVS_HOME") or DEFAULT_HOME).expanduser().resolve()
@@ -75,4 +163,33 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         lake_root=lake_root,
         profile=env.get("TVS_PROFILE") or DEFAULT_PROFILE,
         source=env.get("TVS_SOURCE") or None,
+        tradingview=_tradingview_settings(env),
     )
+
+
+def _tradingview_settings(env: dict[str, str]) -> TradingViewSettings:
+    """The ``TVS_TV_*`` variables over the defaults, each checked."""
+    values: dict[str, object] = {}
+    for name, key, schemes in (
+        ("TVS_TV_SCANNER_URL", "scanner_url", ("http://", "https://")),
+        ("TVS_TV_WS_URL", "ws_url", ("ws://", "wss://")),
+    ):
+        url = env.get(name, "").strip()
+        if url:
+            if not url.startswith(schemes):
+                raise ConfigError(f"{name}={url!r}: expected a URL starting with {schemes[1]}")
+            values[key] = url.rstrip("/") if key == "scanner_url" else url
+    if env.get("TVS_TV_TOKEN", "").strip():
+        values["token"] = env["TVS_TV_TOKEN"].strip()
+    for name, (key, kind, floor) in TV_ENV.items():
+        text = env.get(name, "").strip()
+        if not text:
+            continue
+        try:
+            value = kind(text)
+        except ValueError as err:
+            raise ConfigError(f"{name}={text!r}: expected {kind.__name__}") from err
+        if value < floor:
+            raise ConfigError(f"{name}={text!r}: must be >= {floor:g}")
+        values[key] = value
+    return TradingViewSettings(**values)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
 __all__ = [
     "AllocationConfig",
@@ -258,7 +258,11 @@ class CarsWeights(_Strict):
 class SelectionConfig(_Strict):
     """Which engine picks the subset, and its parameters (docs/methodology.md, section 8)."""
 
-    engine: SelectionEngine = "htr_3_4"
+    # The cutover is one line: swap these two. `engine` is accepted as the champion's old name.
+    champion: SelectionEngine = Field(
+        "htr_3_4", validation_alias=AliasChoices("champion", "engine")
+    )
+    challenger: SelectionEngine = "cars_2_1"
     top_n: int = Field(2, ge=1, le=50)
     min_pool: int = Field(15, ge=0, le=1000)
     fragility_penalty: float = Field(0.5, ge=0, lt=1)
@@ -267,6 +271,15 @@ class SelectionConfig(_Strict):
     clustering: SelectionClusteringConfig = Field(default_factory=SelectionClusteringConfig)
     weights: ConvictionWeights = Field(default_factory=ConvictionWeights)
     cars_weights: CarsWeights = Field(default_factory=CarsWeights)
+
+    @property
+    def engine(self) -> str:
+        """The champion's engine (the one the `selection` asset runs)."""
+        return self.champion
+
+    def engine_for(self, role: Literal["champion", "challenger"]) -> str:
+        """The engine playing a role."""
+        return self.champion if role == "champion" else self.challenger
 
     def params(self) -> dict[str, Any]:
         """The flat keyword parameters of ``tvs_pipeline.selection.select``."""

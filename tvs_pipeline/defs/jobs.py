@@ -6,7 +6,7 @@ import dagster as dg
 
 from tvs_pipeline.config.schema import ScheduleConfig
 
-__all__ = ["NIGHTLY_ASSETS", "nightly_job", "nightly_schedule"]
+__all__ = ["NIGHTLY_ASSETS", "SHADOW_ASSETS", "nightly_job", "nightly_schedule", "shadow_job"]
 
 NIGHTLY_ASSETS = [
     "discovery",
@@ -31,6 +31,22 @@ nightly_job = dg.define_asset_job(
     description="The champion path for one as-of date, discovery to performance report.",
     # dagster.yaml limits runs tagged tvs/path=champion to one at a time.
     tags={"tvs/path": "champion"},
+)
+
+
+SHADOW_ASSETS = [
+    "selection_challenger",
+    "synthesis_challenger",
+    "allocation_challenger",
+    "simulation_challenger",
+]
+
+shadow_job = dg.define_asset_job(
+    "shadow",
+    selection=dg.AssetSelection.assets(*SHADOW_ASSETS),
+    executor_def=dg.in_process_executor,
+    description="The challenger path for one as-of date, run after the champion's nightly.",
+    tags={"tvs/path": "challenger"},
 )
 
 

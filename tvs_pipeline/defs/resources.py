@@ -12,7 +12,7 @@ from tvs_pipeline.config import ResolvedProfile, load_profile
 from tvs_pipeline.lake.catalog import LakeReader
 from tvs_pipeline.lake.io_manager import LakeIOManagerResource
 from tvs_pipeline.market.base import MarketSource, make_source
-from tvs_pipeline.settings import Settings
+from tvs_pipeline.settings import Settings, TradingViewSettings, load_settings
 
 __all__ = [
     "LakeResource",
@@ -29,9 +29,15 @@ def _profile(name: str) -> ResolvedProfile:
 
 
 @lru_cache(maxsize=4)
-def _market(source: str, seed: int, scale: int, shock_after: str | None) -> MarketSource:
+def _market(
+    source: str,
+    seed: int,
+    scale: int,
+    shock_after: str | None,
+    tradingview: TradingViewSettings | None = None,
+) -> MarketSource:
     shock = date.fromisoformat(shock_after) if shock_after else None
-    return make_source(source, seed=seed, scale=scale, shock_after=shock)
+    return make_source(source, seed=seed, scale=scale, shock_after=shock, tradingview=tradingview)
 
 
 class ProfileResource(dg.ConfigurableResource):
@@ -56,10 +62,14 @@ class MarketResource(dg.ConfigurableResource):
     shock_after: str = ""
 
     def market(self, profile: ResolvedProfile) -> MarketSource:
-        """The source object (cached per process: the demo market builds its history once)."""
-        return _market(
-            self.source or profile.source, profile.seed, self.scale, self.shock_after or None
-        )
+        """The source object (cached per process: the demo market builds its history once).
+
+        The live source reads its endpoints and token from the environment here (``TVS_TV_*``
+        through ``load_settings``), so the token never enters run config.
+        """
+        source = self.source or profile.source
+        tradingview = load_settings().tradingview if source == "tradingview" else None
+        return _market(source, profile.seed, self.scale, self.shock_after or None, tradingview)
 
 
 class LakeResource(dg.ConfigurableResource):

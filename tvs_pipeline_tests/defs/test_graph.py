@@ -30,6 +30,12 @@ EXPECTED_GROUPS = {
     "simulation": "simulation",
     "performance_report": "simulation",
 }
+CHALLENGER_GROUPS = {
+    "selection_challenger": "selection",
+    "synthesis_challenger": "synthesis",
+    "allocation_challenger": "allocation",
+    "simulation_challenger": "simulation",
+}
 PACKAGE = Path(__file__).resolve().parents[2] / "tvs_pipeline"
 
 
@@ -56,8 +62,15 @@ def test_asset_keys_and_groups_are_pinned():
     defs = build_definitions(load_settings({"TVS_HOME": "/tmp/unused"}))
     graph = defs.resolve_asset_graph()
     groups = {key.to_user_string(): graph.get(key).group_name for key in graph.get_all_asset_keys()}
-    assert groups == EXPECTED_GROUPS
+    assert groups == {**EXPECTED_GROUPS, **CHALLENGER_GROUPS}
     assert defs.resolve_job_def("nightly").name == "nightly"
+    assert defs.resolve_job_def("shadow").name == "shadow"
+    code = {
+        key.to_user_string(): graph.get(key).code_version
+        for key in graph.get_all_asset_keys()
+        if key.to_user_string().startswith("selection")
+    }
+    assert code == {"selection": "htr_3_4", "selection_challenger": "cars_2_1"}
     schedule = defs.resolve_schedule_def("nightly_schedule")
     assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED
 

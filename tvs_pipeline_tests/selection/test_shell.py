@@ -31,7 +31,7 @@ def read_day(settings, asset):
 
 def profile_with(tmp_path, engine):
     doc = yaml.safe_load((PRESETS_ROOT / "profiles" / "demo.yaml").read_text())
-    doc["selection"]["engine"] = engine
+    doc["selection"]["champion"] = engine
     path = tmp_path / f"demo_{engine}.yaml"
     path.write_text(yaml.safe_dump(doc))
     return str(path)

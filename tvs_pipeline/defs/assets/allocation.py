@@ -1,4 +1,4 @@
-"""Allocation and simulation stages: target weights, the walk-forward ledger, the report."""
+"""Allocation and simulation for one day, and the champion's performance report."""
 
 # No `from __future__ import annotations`: Dagster reads the context and resource
 # annotations at definition time and rejects string annotations.
@@ -8,7 +8,7 @@ import pandas as pd
 
 from tvs_pipeline.allocation import allocate, check_exposure, flatten_weights, target_exposure
 from tvs_pipeline.defs.partitions import DAILY, day_rows, partition_days, stamp
-from tvs_pipeline.defs.resources import ProfileResource, ReportResource
+from tvs_pipeline.defs.resources import ReportResource
 from tvs_pipeline.simulation import (
     LEDGER_COLUMNS,
     FrictionModel,
@@ -18,7 +18,7 @@ from tvs_pipeline.simulation import (
 from tvs_pipeline.simulation.report import render_report, write_text_atomic
 from tvs_pipeline.synthesis import atom_matrix, composition, periods_per_year
 
-__all__ = ["allocation", "performance_report", "simulation"]
+__all__ = ["performance_report", "target_weights", "walk_forward_ledger"]
 
 
 def target_weights(atoms: pd.DataFrame, config) -> pd.DataFrame:
@@ -32,33 +32,6 @@ def target_weights(atoms: pd.DataFrame, config) -> pd.DataFrame:
     check_exposure(physical, target_exposure(weights[["atom_id", "weight"]], comp))
     return pd.concat(
         [atom_rows.assign(kind="atom"), physical.assign(kind="physical")], ignore_index=True
-    )
-
-
-@dg.asset(
-    partitions_def=DAILY,
-    group_name="allocation",
-    kinds={"pandas", "parquet", "skfolio"},
-    backfill_policy=dg.BackfillPolicy.single_run(),
-)
-def allocation(
-    context: dg.AssetExecutionContext, synthesis: pd.DataFrame, profile: ProfileResource
-) -> dg.Output[pd.DataFrame]:
-    """Target weights decided at the close of D (held over D+1): per atom and per listing."""
-    config = profile.resolved().allocation
-    frames = [
-        stamp(target_weights(day_rows(synthesis, day), config), day)
-        for day in partition_days(context)
-    ]
-    table = pd.concat(frames, ignore_index=True)
-    last = day_rows(table, partition_days(context)[-1])
-    physical = last.loc[last["kind"] == "physical", ["symbol", "net_weight"]]
-    return dg.Output(
-        table,
-        metadata={
-            "engine": dg.MetadataValue.text(f"{config.engine}/{config.profile}"),
-            "weights": dg.MetadataValue.md(physical.to_markdown(index=False) or "_none_"),
-        },
     )
 
 
@@ -78,36 +51,6 @@ def walk_forward_ledger(atoms: pd.DataFrame, profile) -> pd.DataFrame:
         step=profile.run.step,
         warmup=config.estimation_days,
         friction=FrictionModel.from_config(profile.simulation),
-    )
-
-
-@dg.asset(
-    partitions_def=DAILY,
-    group_name="simulation",
-    kinds={"pandas", "parquet"},
-    backfill_policy=dg.BackfillPolicy.single_run(),
-)
-def simulation(
-    context: dg.AssetExecutionContext, synthesis: pd.DataFrame, profile: ProfileResource
-) -> dg.Output[pd.DataFrame]:
-    """Daily P&L ledger of day D's atoms walked forward over the lookback, with friction.
-
-    Weights decided at a rebalance close are traded and held from the next session; only data
-    up to D is used.
-    """
-    resolved = profile.resolved()
-    frames = []
-    for day in partition_days(context):
-        atoms = day_rows(synthesis, day)
-        frames.append(stamp(walk_forward_ledger(atoms, resolved), day))
-    table = pd.concat(frames, ignore_index=True)
-    last_day = partition_days(context)[-1]
-    summary = performance_summary(
-        day_rows(table, last_day), periods_per_year(day_rows(synthesis, last_day))
-    )
-    return dg.Output(
-        table,
-        metadata={k: dg.MetadataValue.float(float(v)) for k, v in summary.items()},
     )
 
 

@@ -1,0 +1,86 @@
+"""Sensors: the challenger's shadow run after each champion run, and run outcomes in the ledger.
+
+A run-status sensor rather than Declarative Automation launches the shadow run: automation
+conditions fire as soon as an input updates (mid-run, after `selection` but before
+`allocation`) and only for the latest partition, while the shadow run must follow a *finished*
+champion run of the same partition, whichever partition that was.
+"""
+
+# No `from __future__ import annotations`: Dagster reads the context annotations at definition
+# time and rejects string annotations.
+
+import dagster as dg
+
+from tvs_pipeline.defs.jobs import nightly_job, shadow_job
+from tvs_pipeline.defs.shadow import FinishedRun, shadow_run_requests
+from tvs_pipeline.lake.ledger import append_record
+from tvs_pipeline.settings import load_settings
+
+__all__ = ["record_run_failure", "record_run_success", "shadow_after_nightly"]
+
+
+def _ledger_path():
+    return load_settings().ledger_dir / "audit.jsonl"
+
+
+@dg.run_status_sensor(
+    run_status=dg.DagsterRunStatus.SUCCESS,
+    name="shadow_after_nightly",
+    monitored_jobs=[nightly_job],
+    request_job=shadow_job,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Launch the challenger's shadow run for the partition a nightly run finished.",
+)
+def shadow_after_nightly(context: dg.RunStatusSensorContext):
+    """One shadow run per successful single-partition nightly run (range runs are skipped)."""
+    run = context.dagster_run
+    requests, skipped = shadow_run_requests([FinishedRun(run.run_id, run.job_name, run.tags)])
+    if not requests:
+        return dg.SkipReason("; ".join(skipped))
+    request = requests[0]
+    return dg.RunRequest(
+        run_key=request.run_key,
+        partition_key=request.partition_key,
+        tags={"tvs/champion_run_id": request.champion_run_id},
+    )
+
+
+@dg.run_status_sensor(
+    run_status=dg.DagsterRunStatus.SUCCESS,
+    name="record_run_success",
+    monitor_all_code_locations=False,
+    monitored_jobs=[nightly_job, shadow_job],
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Append each successful run's outcome to the audit ledger.",
+)
+def record_run_success(context: dg.RunStatusSensorContext) -> None:
+    """Ledger record: the run, its job, partition and outcome."""
+    run = context.dagster_run
+    append_record(
+        _ledger_path(),
+        "run_outcome",
+        {"run_id": run.run_id, "job": run.job_name, "status": "SUCCESS", "tags": dict(run.tags)},
+    )
+
+
+@dg.run_failure_sensor(
+    name="record_run_failure",
+    monitored_jobs=[nightly_job, shadow_job],
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Append each failed run, with its failure message, to the audit ledger.",
+)
+def record_run_failure(context: dg.RunFailureSensorContext) -> None:
+    """Ledger record: the failed run and the first line of its failure."""
+    run = context.dagster_run
+    message = (context.failure_event.message or "").strip().splitlines()
+    append_record(
+        _ledger_path(),
+        "run_outcome",
+        {
+            "run_id": run.run_id,
+            "job": run.job_name,
+            "status": "FAILURE",
+            "tags": dict(run.tags),
+            "failure": message[0] if message else "",
+        },
+    )

@@ -1,0 +1,68 @@
+"""The shadow-run sensor launches the challenger after a finished nightly run."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from tvs_pipeline.definitions import build_definitions
+from tvs_pipeline.defs.sensors import record_run_success, shadow_after_nightly
+from tvs_pipeline.lake.ledger import read_records, verify_ledger
+
+DAY = "2025-06-30"
+
+
+def test_nightly_success_requests_the_shadow_run_for_its_partition(settings, monkeypatch):
+    monkeypatch.setenv("TVS_HOME", str(settings.home))
+    defs = build_definitions(settings)
+    with dg.instance_for_test() as instance:
+        result = defs.resolve_job_def("nightly").execute_in_process(
+            partition_key=DAY, instance=instance
+        )
+        assert result.success
+        run = instance.get_run_by_id(result.run_id)
+        success = next(
+            e
+            for e in instance.all_logs(result.run_id)
+            if e.dagster_event and e.dagster_event.event_type_value == "PIPELINE_SUCCESS"
+        )
+        context = dg.build_run_status_sensor_context(
+            sensor_name="shadow_after_nightly",
+            dagster_event=success.dagster_event,
+            dagster_instance=instance,
+            dagster_run=run,
+        )
+        request = shadow_after_nightly(context)
+        assert isinstance(request, dg.RunRequest)
+        assert request.partition_key == DAY
+        assert request.run_key == f"{DAY}:{result.run_id}"
+        assert request.tags["tvs/champion_run_id"] == result.run_id
+        record_run_success(context)
+        shadow = defs.resolve_job_def("shadow").execute_in_process(
+            partition_key=request.partition_key, instance=instance, tags=request.tags
+        )
+        assert shadow.success
+    outcomes = [
+        r for r in read_records(settings.ledger_dir / "audit.jsonl") if r["kind"] == "run_outcome"
+    ]
+    assert outcomes[-1]["payload"]["run_id"] == result.run_id
+    assert verify_ledger(settings.ledger_dir / "audit.jsonl").ok
+
+
+def test_range_run_is_skipped(settings):
+    with dg.instance_for_test() as instance:
+        run = instance.create_run_for_job(
+            build_definitions(settings).resolve_job_def("nightly"),
+            tags={
+                "dagster/asset_partition_range_start": "2025-06-01",
+                "dagster/asset_partition_range_end": "2025-06-30",
+            },
+        )
+        context = dg.build_run_status_sensor_context(
+            sensor_name="shadow_after_nightly",
+            dagster_event=dg.DagsterEvent(event_type_value="PIPELINE_SUCCESS", job_name="nightly"),
+            dagster_instance=instance,
+            dagster_run=run,
+        )
+        skipped = shadow_after_nightly(context)
+    assert isinstance(skipped, dg.SkipReason)
+    assert "range run" in skipped.skip_message

@@ -1,0 +1,183 @@
+"""`tvs run --source tradingview` end to end against the local scanner and chart servers."""
+
+from datetime import UTC, date, datetime
+
+import pandas as pd
+import pytest
+
+from tvs_pipeline.cli import main
+from tvs_pipeline.config import load_profile
+from tvs_pipeline.funnel.discovery import discover
+from tvs_pipeline.lake.catalog import LakeReader
+from tvs_pipeline.market.demo import DemoMarket
+from tvs_pipeline.market.tradingview.testing import (
+    ChartOptions,
+    ChartServer,
+    DemoFeed,
+    ScannerServer,
+    SimulatedClock,
+)
+
+DAY, NEXT = "2026-06-30", "2026-07-01"
+
+
+@pytest.fixture(scope="module")
+def demo():
+    return DemoMarket(seed=7, scale=300)
+
+
+@pytest.fixture(scope="module")
+def picks(demo):
+    """Two discovered listings: one the chart service does not know, one whose socket drops."""
+    rows = demo.scan(load_profile("demo").scanners[0], date.fromisoformat(DAY))
+    return rows["ticker"].iloc[3], rows["ticker"].iloc[5]
+
+
+def environment(monkeypatch, tmp_path, scanner_url, ws_url, **extra):
+    values = {
+        "TVS_HOME": str(tmp_path / "home"),
+        "TVS_TV_SCANNER_URL": scanner_url,
+        "TVS_TV_WS_URL": ws_url,
+        "TVS_TV_RPS": "200",
+        "TVS_TV_SERIES_PER_SECOND": "500",
+        "TVS_TV_POOL_SIZE": "8",
+        "TVS_TV_BACKOFF_MAX": "0.05",
+        "TVS_TV_IDLE_TIMEOUT": "5",
+        **extra,
+    }
+    for key, value in values.items():
+        monkeypatch.setenv(key, value)
+    return tmp_path / "home"
+
+
+def read(home, asset, day):
+    return LakeReader(str(home / "lake")).read(
+        asset, where="date = ?", params=[date.fromisoformat(day)]
+    )
+
+
+@pytest.mark.slow
+def test_tvs_run_on_the_live_source_then_an_incremental_rerun(
+    demo, picks, monkeypatch, tmp_path, capsys
+):
+    unknown, dropping = picks
+    clock = SimulatedClock(datetime(2026, 7, 1, 2, 0, tzinfo=UTC))
+    feed = DemoFeed(demo, unknown=(unknown,))
+    with (
+        ScannerServer(feed.universe(clock), clock) as scanner,
+        ChartServer(
+            feed.history,
+            clock,
+            ChartOptions(heartbeat_interval=0.5),
+            faults={dropping: "disconnect"},
+        ) as chart,
+    ):
+        home = environment(monkeypatch, tmp_path, scanner.url, chart.url)
+        assert main(["run", "--date", DAY, "--source", "tradingview"]) == 0
+        out = capsys.readouterr()
+        assert "source tradingview" in out.err and "funnel:" in out.out
+
+        discovery = read(home, "discovery", DAY)
+        expected = discover(demo, load_profile("demo").scanners, date.fromisoformat(DAY))
+        pd.testing.assert_frame_equal(
+            discovery.drop(columns="date").reset_index(drop=True), expected, check_dtype=False
+        )
+        bars = read(home, "bars", DAY)
+        assert unknown not in set(bars["symbol"]) and dropping in set(bars["symbol"])
+        assert not bars.duplicated(["symbol", "market_date"]).any()
+        health = read(home, "data_health", DAY).set_index("symbol")
+        assert health.loc[unknown, "status"] == "MISSING"
+        assert (health["status"] == "OK").mean() > 0.5
+        first = {
+            "create": len(chart.stats.create_counts),
+            "bars": chart.stats.bars_sent,
+            "more": len(chart.stats.more_counts),
+        }
+        # Every listing once, the dropped one twice, the unknown one refused before its series.
+        assert first["create"] == discovery["symbol"].nunique() + 1 - 1
+        assert max(chart.stats.create_counts) <= 500 + 4  # the window, not the whole history
+
+        # The next night: the service's clock moves a day; only the tail is asked for.
+        clock.set(datetime(2026, 7, 2, 2, 0, tzinfo=UTC))
+        series_before, bars_before = len(chart.stats.series), chart.stats.bars_sent
+        assert main(["run", "--date", NEXT, "--source", "tradingview"]) == 0
+        capsys.readouterr()
+        asked = dict(chart.stats.series[series_before:])
+        sent = chart.stats.bars_sent - bars_before
+        known = set(bars["symbol"])
+        new = set(read(home, "discovery", NEXT)["symbol"]) - known - {unknown}
+        print(
+            f"\nfirst run: {first['create']} series, {first['bars']} bars, {first['more']} pages;"
+            f" rerun: {len(asked)} series ({len(new)} new listings), {sent} bars"
+        )
+        assert set(asked) == (known & set(asked)) | new
+        # A stored listing asks from its last day minus the 3-day overlap (06-27) to now
+        # (07-02 02:00): 6 days + 2 to spare; a new listing asks for its whole window once.
+        assert max(count for symbol, count in asked.items() if symbol in known) <= 8
+        assert all(asked[symbol] > 400 for symbol in new)
+        assert len(chart.stats.more_counts) == first["more"]  # no paging on a tail
+        assert sent <= 8 * len(known & set(asked)) + 505 * len(new)
+        rerun = read(home, "bars", NEXT)
+        assert rerun["market_date"].max() == pd.Timestamp(NEXT)
+
+
+@pytest.mark.slow
+def test_a_discovery_with_zero_rows_fails_its_check_loudly(monkeypatch, tmp_path, capsys):
+    clock = SimulatedClock(datetime(2026, 7, 1, 2, 0, tzinfo=UTC))
+    empty = pd.DataFrame({"ticker": pd.Series(dtype="str")})
+
+    def universe(market):
+        return empty.assign(**{c: pd.Series(dtype="float64") for c in COLUMNS})
+
+    with ScannerServer(universe, clock) as scanner, ChartServer(lambda s, n: None, clock) as chart:
+        home = environment(monkeypatch, tmp_path, scanner.url, chart.url)
+        assert main(["run", "--date", DAY, "--source", "tradingview"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("tvs: error:") and "discovery_not_empty" in err[-1]
+    assert not (home / "lake" / "bars").exists()
+
+
+def test_a_past_day_on_the_live_source_is_a_one_line_error(monkeypatch, tmp_path, capsys):
+    clock = SimulatedClock(datetime(2026, 7, 1, 2, 0, tzinfo=UTC))
+    frame = pd.DataFrame({"ticker": pd.Series(dtype="str")})
+    with ScannerServer(lambda m: frame.assign(**{c: 0.0 for c in COLUMNS}), clock) as scanner:
+        home = environment(
+            monkeypatch, tmp_path, scanner.url, "ws://127.0.0.1:9/socket.io/websocket"
+        )
+        assert main(["run", "--date", "2026-06-01", "--source", "tradingview"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert "keeps no past" in err[-1] and "2026-06-01" in err[-1]
+    assert not (home / "lake" / "discovery").exists()
+
+
+def test_a_bad_endpoint_setting_is_a_one_line_error(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("TVS_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("TVS_TV_WS_URL", "http://wrong")
+    assert main(["run", "--date", DAY, "--source", "tradingview"]) == 2
+    assert "TVS_TV_WS_URL='http://wrong': expected a URL starting with wss://" in (
+        capsys.readouterr().err
+    )
+
+
+COLUMNS = [
+    "name",
+    "description",
+    "type",
+    "exchange",
+    "currency",
+    "base_currency",
+    "sector",
+    "close",
+    "volume",
+    "Value.Traded",
+    "market_cap_basic",
+    "ADX",
+    "Recommend.All",
+    "Recommend.MA",
+    "Recommend.Other",
+    "Perf.W",
+    "Perf.1M",
+    "Perf.3M",
+    "Volatility.D",
+    "ATR",
+]

@@ -1,0 +1,134 @@
+"""The source against both local servers with the demo market behind them."""
+
+from datetime import UTC, date, datetime, timedelta
+
+import pandas as pd
+import pytest
+
+from tvs_pipeline.config import load_profile
+from tvs_pipeline.errors import LookAheadError
+from tvs_pipeline.funnel.history import validate_bars
+from tvs_pipeline.market.base import MarketSource, make_source
+from tvs_pipeline.market.demo import DemoMarket
+from tvs_pipeline.market.tradingview import TradingViewSource, check_scan_day
+from tvs_pipeline.market.tradingview.testing import (
+    ChartServer,
+    DemoFeed,
+    ScannerServer,
+    SimulatedClock,
+)
+from tvs_pipeline.settings import TradingViewSettings
+
+AS_OF = date(2026, 6, 30)
+NOW = datetime(2026, 7, 1, 2, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def demo():
+    return DemoMarket(seed=7, scale=300)
+
+
+@pytest.fixture(scope="module")
+def live(demo):
+    clock = SimulatedClock(NOW)
+    feed = DemoFeed(demo, unknown=("NASDAQ:AAPL",))
+    with (
+        ScannerServer(feed.universe(clock), clock) as scanner,
+        ChartServer(feed.history, clock) as chart,
+    ):
+        yield scanner, chart, clock
+
+
+@pytest.fixture
+def source(live, fast):
+    scanner, chart, _ = live
+    return TradingViewSource(fast(scanner_url=scanner.url, ws_url=chart.url))
+
+
+def test_the_registry_builds_the_live_source():
+    assert isinstance(make_source("tradingview"), TradingViewSource)
+    assert isinstance(make_source("tradingview"), MarketSource)
+    settings = TradingViewSettings(scanner_url="http://127.0.0.1:1")
+    assert make_source("tradingview", tradingview=settings).settings is settings
+
+
+@pytest.mark.parametrize(
+    ("as_of", "now", "message"),
+    [
+        (date(2026, 6, 30), datetime(2026, 7, 1, 2, 0, tzinfo=UTC), None),
+        (date(2026, 6, 30), datetime(2026, 7, 1, 12, 59, tzinfo=UTC), None),
+        (date(2026, 6, 29), datetime(2026, 7, 1, 2, 0, tzinfo=UTC), "keeps no past"),
+        (date(2026, 7, 1), datetime(2026, 7, 1, 2, 0, tzinfo=UTC), "only the latest complete"),
+        (date(2026, 6, 30), datetime(2026, 7, 1, 14, 0, tzinfo=UTC), "14.0 h into 2026-07-01"),
+    ],
+    ids=["nightly", "late-morning", "past-day", "today", "too-late"],
+)
+def test_only_the_latest_complete_day_can_be_scanned(as_of, now, message):
+    if message is None:
+        check_scan_day(as_of, now, 13.0, "scanner s")
+    else:
+        with pytest.raises(LookAheadError, match=message):
+            check_scan_day(as_of, now, 13.0, "scanner s")
+
+
+def test_the_scan_lag_is_a_setting():
+    check_scan_day(AS_OF, datetime(2026, 7, 1, 20, 0, tzinfo=UTC), 21.0, "s")
+
+
+@pytest.mark.slow
+def test_scans_through_the_wire_equal_the_demo_market(source, demo):
+    for scanner in load_profile("demo").scanners:
+        got = source.scan(scanner, AS_OF)
+        pd.testing.assert_frame_equal(got, demo.scan(scanner, AS_OF), check_dtype=False)
+
+
+def test_a_backfill_day_is_refused_not_given_todays_universe(source):
+    scanner = load_profile("demo").scanners[0]
+    with pytest.raises(LookAheadError, match="as_of 2026-06-01: the TradingView scanner answers"):
+        source.scan(scanner, date(2026, 6, 1))
+
+
+@pytest.mark.slow
+def test_bars_through_the_wire_give_the_demo_market_dates(source, demo):
+    listings = demo.listings
+    symbols = [*listings.loc[listings["first_date"] <= pd.Timestamp(AS_OF), "symbol"][:120]]
+    start = AS_OF - timedelta(days=199)  # spans the March DST switch
+    raw = source.bars(symbols, start, AS_OF)
+    assert str(raw["time"].dtype) == "datetime64[ns, UTC]"
+    classes = dict(zip(listings["symbol"], listings["asset_class"], strict=True))
+    got = validate_bars(raw, "tradingview", classes)
+    got = got.loc[got["market_date"] >= pd.Timestamp(start)].reset_index(drop=True)
+    want = validate_bars(demo.bars(symbols, start, AS_OF))
+    pd.testing.assert_frame_equal(got, want)
+    equity = raw.loc[raw["symbol"].isin(listings.loc[listings["calendar"] == "XNYS", "symbol"])]
+    assert set(equity["time"].dt.strftime("%H:%M")) == {"13:30", "14:30"}  # session opens
+
+
+def test_an_unknown_symbol_is_missing_and_the_rest_arrive(source, demo):
+    good = demo.listings["symbol"].iloc[0]
+    raw = source.bars(["NASDAQ:AAPL", good], AS_OF - timedelta(days=9), AS_OF)
+    assert set(raw["symbol"]) == {good}
+    assert source.last_errors == {"NASDAQ:AAPL": "symbol_error: invalid symbol (NASDAQ:AAPL)"}
+    report = source.fetch_report(clear=True)
+    assert report.set_index("symbol").loc["NASDAQ:AAPL", "status"] == "MISSING"
+    assert source.fetch_report().empty
+
+
+def test_the_forming_bar_is_left_out(source, demo, live):
+    crypto = demo.listings.loc[demo.listings["asset_class"] == "crypto", "symbol"].iloc[0]
+    raw = source.bars([crypto], AS_OF - timedelta(days=3), AS_OF + timedelta(days=1))
+    # 2026-07-01 00:00 UTC opened at 02:00 but closes at 24:00: it is still forming.
+    assert raw["time"].max() == pd.Timestamp("2026-06-30", tz="UTC")
+
+
+def test_no_symbols_means_no_request(source):
+    raw = source.bars([], AS_OF, AS_OF)
+    assert raw.empty and list(raw.columns) == [
+        "symbol",
+        "time",
+        "open",
+        "high",
+        "low",
+        "close",
+        "volume",
+    ]
