@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from enum import StrEnum
 
@@ -81,6 +82,7 @@ def classify_health(
     lookback_days: int,
     history_floor: int,
     policy: HealthConfig,
+    fetch_errors: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """Classify every listing by the health policy of DESIGN §5.
 
@@ -98,6 +100,10 @@ def classify_health(
         Window length in calendar days; fewest bars an OK listing has.
     policy : HealthConfig
         Thresholds (toxic moves, frozen run, tolerated missing sessions, freshness per class).
+    fetch_errors : mapping, optional
+        Symbol -> why the source could not deliver its bars on ``as_of`` (unknown symbol,
+        timeout ...): a listing without bars is MISSING with that reason; one with stored bars
+        keeps its status, with the failure noted.
 
     Returns
     -------
@@ -152,6 +158,15 @@ def classify_health(
     verdicts = [_verdict(row, history_floor, policy) for row in out.itertuples()]
     out["status"] = [v[0] for v in verdicts]
     out["reason"] = [v[1] for v in verdicts]
+    for symbol, error in (fetch_errors or {}).items():
+        if symbol not in out.index:
+            continue
+        if out.at[symbol, "status"] == HealthStatus.MISSING.value:
+            out.at[symbol, "reason"] = f"fetch failed: {error}"
+        else:
+            note = f"last fetch failed: {error}"
+            current = out.at[symbol, "reason"]
+            out.at[symbol, "reason"] = f"{current}; {note}" if current else note
     out["severity"] = out["status"].map(SEVERITY).astype("int64")
     out = out.reset_index()
     out = out.sort_values(["severity", "sleeve", "symbol"], kind="mergesort")

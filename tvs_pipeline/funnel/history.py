@@ -19,6 +19,7 @@ __all__ = [
     "assert_not_after",
     "days_between",
     "fetch_bars",
+    "fetch_failures",
     "plan_requests",
     "validate_bars",
 ]
@@ -157,6 +158,20 @@ def fetch_bars(
     bars = bars.loc[inside].reset_index(drop=True)
     assert_not_after(bars, as_of)
     return bars
+
+
+def fetch_failures(market: MarketSource) -> dict[str, str]:
+    """Symbols the source failed to deliver since last asked, with the reason (and forget them).
+
+    Only sources that keep a fetch report (``fetch_report(clear=True)``) have any; the demo
+    market never fails a known symbol.
+    """
+    report = getattr(market, "fetch_report", None)
+    if report is None:
+        return {}
+    frame = report(clear=True)
+    failed = frame.loc[frame["status"] == "MISSING"]
+    return dict(zip(failed["symbol"].astype("str"), failed["reason"].astype("str"), strict=True))
 
 
 def advance_last_stored(

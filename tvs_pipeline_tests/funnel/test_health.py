@@ -174,3 +174,18 @@ def test_changing_the_frozen_limit_changes_the_verdict():
         frame, listings, AS_OF, LOOKBACK, FLOOR, HealthConfig(frozen_sessions=5)
     )
     assert strict.loc[0, "status"] == "TOXIC" and loose.loc[0, "status"] == "OK"
+
+
+def test_fetch_failures_give_the_reason():
+    bars = bars_on("E:A", equity_days())
+    listings = pd.DataFrame(
+        {"symbol": ["E:A", "E:GONE"], "sleeve": "s", "asset_class": "equity", "calendar": "XNYS"}
+    )
+    errors = {"E:GONE": "symbol_error: invalid symbol", "E:A": "no answer within 15s"}
+    table = classify_health(
+        bars, listings, AS_OF, LOOKBACK, FLOOR, HealthConfig(), fetch_errors=errors
+    ).set_index("symbol")
+    assert table.loc["E:GONE", "status"] == "MISSING"
+    assert table.loc["E:GONE", "reason"] == "fetch failed: symbol_error: invalid symbol"
+    assert table.loc["E:A", "status"] == "OK"
+    assert table.loc["E:A", "reason"] == "last fetch failed: no answer within 15s"

@@ -9,7 +9,12 @@ import pandas as pd
 from tvs_pipeline.defs.partitions import DAILY, day_rows, partition_days, retry_source_faults, stamp
 from tvs_pipeline.defs.resources import LakeResource, MarketResource, ProfileResource
 from tvs_pipeline.funnel.health import HealthStatus, classify_health, ok_share_by_sleeve
-from tvs_pipeline.funnel.history import advance_last_stored, fetch_bars, plan_requests
+from tvs_pipeline.funnel.history import (
+    advance_last_stored,
+    fetch_bars,
+    fetch_failures,
+    plan_requests,
+)
 from tvs_pipeline.funnel.normalization import (
     bar_window,
     check_panel,
@@ -53,7 +58,7 @@ def bars(
     source = market.market(resolved)
     days = partition_days(context)
     last = last_stored_dates(lake.reader(), before=days[0])
-    frames, full, tail = [], 0, 0
+    frames, full, tail, failures = [], 0, 0, {}
     for day in days:
         found = day_rows(discovery, day).drop_duplicates("symbol")
         symbols = found["symbol"].tolist()
@@ -64,6 +69,9 @@ def bars(
         with retry_source_faults():
             fetched = fetch_bars(source, requests, day, classes)
         last = advance_last_stored(last, fetched)
+        failed = fetch_failures(source)
+        if failed:
+            failures[day.isoformat()] = failed
         full += int((requests["kind"] == "full").sum()) if len(requests) else 0
         tail += int((requests["kind"] == "tail").sum()) if len(requests) else 0
         frames.append(stamp(fetched, day))
@@ -74,8 +82,22 @@ def bars(
             "listings": dg.MetadataValue.int(int(rows["symbol"].nunique())),
             "full_window_requests": dg.MetadataValue.int(full),
             "tail_requests": dg.MetadataValue.int(tail),
+            "fetch_failures": dg.MetadataValue.json(failures),
         },
     )
+
+
+def recorded_fetch_failures(context: dg.AssetExecutionContext, day) -> dict[str, str]:
+    """The symbols the `bars` step of this day could not fetch, from its materialisation."""
+    found = context.instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey("bars"), asset_partitions=[day.isoformat()]),
+        limit=1,
+    )
+    if not found.records:
+        return {}
+    metadata = found.records[0].asset_materialization.metadata
+    value = metadata.get("fetch_failures")
+    return dict((value.value or {}).get(day.isoformat(), {})) if value is not None else {}
 
 
 @dg.asset(
@@ -103,7 +125,13 @@ def data_health(
         listings = day_rows(discovery, day)[LISTING_COLUMNS]
         window = bar_window(span, day, run.lookback_days, listings["symbol"].tolist())
         health = classify_health(
-            window, listings, day, run.lookback_days, run.history_floor, resolved.health
+            window,
+            listings,
+            day,
+            run.lookback_days,
+            run.history_floor,
+            resolved.health,
+            fetch_errors=recorded_fetch_failures(context, day),
         )
         shares = ok_share_by_sleeve(health)
         low = shares.loc[shares["ok_share"] < resolved.health.min_ok_share]

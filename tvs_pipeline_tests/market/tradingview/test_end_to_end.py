@@ -87,6 +87,7 @@ def test_tvs_run_on_the_live_source_then_an_incremental_rerun(
         assert not bars.duplicated(["symbol", "market_date"]).any()
         health = read(home, "data_health", DAY).set_index("symbol")
         assert health.loc[unknown, "status"] == "MISSING"
+        assert health.loc[unknown, "reason"].startswith("fetch failed: ")  # the service's reason
         assert (health["status"] == "OK").mean() > 0.5
         first = {
             "create": len(chart.stats.create_counts),
