@@ -34,14 +34,16 @@ def _check_day(text: str | None, first: str, last: str) -> str:
     return day
 
 
-def _execute(settings: Settings, args: argparse.Namespace, **run: object) -> str:
-    from tvs_pipeline.defs.runner import run_nightly
+def _execute(
+    settings: Settings, args: argparse.Namespace, job: str = "nightly", **run: object
+) -> str:
+    from tvs_pipeline.defs.runner import run_job
 
-    outcome = run_nightly(
-        settings, profile=args.profile, source=args.source or "", scale=args.scale, **run
+    outcome = run_job(
+        settings, job, profile=args.profile, source=args.source or "", scale=args.scale, **run
     )
     if not outcome.success:
-        raise CommandError(f"run {outcome.run_id[:8]} failed at {outcome.failure}")
+        raise CommandError(f"{job} run {outcome.run_id[:8]} failed at {outcome.failure}")
     return outcome.run_id
 
 
@@ -64,6 +66,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     started = time.perf_counter()
     run_id = _execute(settings, args, partition_key=day)
+    print("shadow (challenger) for the same day:", file=sys.stderr)
+    _execute(settings, args, "shadow", partition_key=day, tags={"tvs/champion_run_id": run_id})
     elapsed = time.perf_counter() - started
     print(render_summary(settings, date.fromisoformat(day), run_id, elapsed))
     return 0
@@ -79,7 +83,10 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         raise CommandError(f"backfill: start {start} is after end {end}")
     print(f"tvs backfill {start}..{end} as one run", file=sys.stderr)
     started = time.perf_counter()
+    # The champion first: the challenger's parity reads both paths.
     run_id = _execute(settings, args, partition_range=(start, end))
+    print("shadow (challenger) over the same range:", file=sys.stderr)
+    _execute(settings, args, "shadow", partition_range=(start, end))
     days = (date.fromisoformat(end) - date.fromisoformat(start)).days + 1
     print(
         f"backfilled {days} days in one run ({run_id[:8]}) "

@@ -20,7 +20,14 @@ POLL_SECONDS = 0.25
 # stays quiet: failures come back as one line (the full event log is in the instance and UI).
 QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
-__all__ = ["DAGSTER_YAML", "RunOutcome", "partition_bounds", "prepare_instance", "run_nightly"]
+__all__ = [
+    "DAGSTER_YAML",
+    "RunOutcome",
+    "partition_bounds",
+    "prepare_instance",
+    "run_job",
+    "run_nightly",
+]
 
 DAGSTER_YAML = """\
 # Written by `tvs` on first use: the instance shared by `tvs` and `dagster dev`
@@ -79,7 +86,7 @@ def _print_progress(instance: dg.DagsterInstance, run_id: str, shown: int, start
     for entry in entries[shown:]:
         mark = PROGRESS_EVENTS[entry.dagster_event.event_type]
         at = max(0.0, entry.timestamp - started)
-        print(f"  {mark} {entry.step_key:<20} {at:6.1f}s", file=sys.stderr, flush=True)
+        print(f"  {mark} {entry.step_key:<22} {at:6.1f}s", file=sys.stderr, flush=True)
     return max(shown, len(entries))
 
 
@@ -89,20 +96,31 @@ def partition_bounds() -> tuple[str, str]:
     return keys[0], keys[-1]
 
 
-def run_nightly(
+def run_nightly(settings: Settings, **kwargs: object) -> RunOutcome:
+    """Execute the champion path (``nightly``); see ``run_job``."""
+    return run_job(settings, "nightly", **kwargs)
+
+
+def run_job(
     settings: Settings,
+    job_name: str,
     *,
     partition_key: str | None = None,
     partition_range: tuple[str, str] | None = None,
+    tags: dict[str, str] | None = None,
     **options: object,
 ) -> RunOutcome:
-    """Execute ``nightly`` for one partition or, as a single run, for a range of partitions."""
+    """Execute a job for one partition or, as a single run, for a range of partitions.
+
+    The run lands in the shared instance under ``$TVS_HOME/dagster`` (visible in the UI) and
+    prints one line per finished step.
+    """
     home = prepare_instance(settings)
     defs = build_definitions(settings, **options)
-    job = defs.resolve_job_def("nightly")
-    tags = {}
+    job = defs.resolve_job_def(job_name)
+    tags = dict(tags or {})
     if partition_range is not None:
-        tags = {
+        tags |= {
             "dagster/asset_partition_range_start": partition_range[0],
             "dagster/asset_partition_range_end": partition_range[1],
         }
