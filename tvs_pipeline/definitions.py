@@ -11,6 +11,7 @@ from tvs_pipeline.defs.assets.discovery import discovery
 from tvs_pipeline.defs.assets.enrichment import dedup, enrichment
 from tvs_pipeline.defs.assets.normalization import bars, data_health, normalization
 from tvs_pipeline.defs.assets.roles import role_assets
+from tvs_pipeline.defs.checks import freshness_job, freshness_schedule, latest_partition_fresh
 from tvs_pipeline.defs.jobs import nightly_job, nightly_schedule, shadow_job
 from tvs_pipeline.defs.resources import build_resources
 from tvs_pipeline.defs.sensors import record_run_failure, record_run_success, shadow_after_nightly
@@ -51,8 +52,9 @@ def build_definitions(settings: Settings, **resource_options: object) -> dg.Defi
     profile = load_profile(str(resource_options.get("profile") or settings.profile))
     return dg.Definitions(
         assets=[*champion_assets(profile), *challenger_assets(profile)],
-        jobs=[nightly_job, shadow_job],
-        schedules=[nightly_schedule(profile.schedule)],
+        asset_checks=[latest_partition_fresh],
+        jobs=[nightly_job, shadow_job, freshness_job],
+        schedules=[nightly_schedule(profile.schedule), freshness_schedule],
         sensors=[shadow_after_nightly, record_run_success, record_run_failure],
         resources=build_resources(settings, **resource_options),
     )

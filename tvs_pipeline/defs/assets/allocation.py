@@ -7,6 +7,7 @@ import dagster as dg
 import pandas as pd
 
 from tvs_pipeline.allocation import allocate, check_exposure, flatten_weights, target_exposure
+from tvs_pipeline.defs.checks import NIGHTLY_FRESHNESS
 from tvs_pipeline.defs.partitions import DAILY, day_rows, partition_days, stamp
 from tvs_pipeline.defs.resources import ReportResource
 from tvs_pipeline.simulation import (
@@ -58,6 +59,7 @@ def walk_forward_ledger(atoms: pd.DataFrame, profile) -> pd.DataFrame:
     partitions_def=DAILY,
     group_name="simulation",
     kinds={"pandas", "parquet", "markdown"},
+    freshness_policy=NIGHTLY_FRESHNESS,
     backfill_policy=dg.BackfillPolicy.single_run(),
 )
 def performance_report(
