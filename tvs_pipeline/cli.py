@@ -155,6 +155,24 @@ def cmd_ledger_verify(args: argparse.Namespace) -> int:
     return 0 if verdict.ok else 1
 
 
+def cmd_promotion(args: argparse.Namespace) -> int:
+    """Print the promotion report: the challenger against the champion over the last 20 days."""
+    from tvs_pipeline.lake.catalog import LakeReader
+
+    reader = LakeReader(load_settings().lake_root)
+    latest = reader.read("promotion_report", columns="max(date) as d")
+    if latest is None or latest["d"].isna().all():
+        raise CommandError("promotion: no promotion_report partition yet (run `tvs run` first)")
+    day = pd.Timestamp(args.date or latest["d"].iloc[0]).date()
+    table = reader.read("promotion_report", where="date = ?", params=[day])
+    if table is None or table.empty:
+        raise CommandError(f"promotion: no promotion_report partition for {day}")
+    print(f"promotion report {day} (last 20 days of parity and simulated returns)")
+    with pd.option_context("display.width", 200):
+        print(table.drop(columns=["date"]).to_string(index=False))
+    return 0
+
+
 def render_summary(settings: Settings, day: date, run_id: str, elapsed: float) -> str:
     """The funnel at a glance after a run: counts per stage, winners, weights, where things are."""
     from tvs_pipeline.lake.catalog import LakeReader
@@ -167,6 +185,7 @@ def render_summary(settings: Settings, day: date, run_id: str, elapsed: float) -
         return frame if frame is not None else pd.DataFrame()
 
     discovery, health, dedup = read("discovery"), read("data_health"), read("dedup")
+    parity = read("selection_parity")
     selection, allocation, report = (
         read("selection"),
         read("allocation"),
@@ -191,6 +210,15 @@ def render_summary(settings: Settings, day: date, run_id: str, elapsed: float) -
             lines.append(
                 f"  {row.symbol:<24} {row.sleeve:<10} {row.direction:<5} score {row.score:+.3f}"
             )
+    if len(parity):
+        row = parity.iloc[0]
+        verdict = "agree" if row["passed"] else f"DIFFER ({row['reasons']})"
+        lines += [
+            "",
+            f"parity {row['champion_engine']} vs {row['challenger_engine']} (challenger in "
+            f"shadow): jaccard {row['jaccard']:.2f}, spearman {row['spearman']:.2f}, "
+            f"weight L1 {row['weight_l1']:.2f} -> {verdict}",
+        ]
     physical = allocation.loc[allocation["kind"] == "physical"] if len(allocation) else allocation
     if len(physical):
         lines += ["", "target weights (held over the next session):"]
@@ -250,6 +278,10 @@ def build_parser() -> argparse.ArgumentParser:
     health = sub.add_parser("health", help="print the data_health table of a day")
     health.add_argument("--date", default=None)
     health.set_defaults(func=cmd_health)
+
+    promotion = sub.add_parser("promotion", help="print the champion/challenger promotion report")
+    promotion.add_argument("--date", default=None)
+    promotion.set_defaults(func=cmd_promotion)
 
     ledger = sub.add_parser("ledger", help="the hash-chained audit ledger")
     ledger_sub = ledger.add_subparsers(dest="ledger_command", required=True)

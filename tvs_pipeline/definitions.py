@@ -10,6 +10,7 @@ from tvs_pipeline.defs.assets.allocation import performance_report
 from tvs_pipeline.defs.assets.discovery import discovery
 from tvs_pipeline.defs.assets.enrichment import dedup, enrichment
 from tvs_pipeline.defs.assets.normalization import bars, data_health, normalization
+from tvs_pipeline.defs.assets.parity import promotion_report, selection_parity
 from tvs_pipeline.defs.assets.roles import role_assets
 from tvs_pipeline.defs.checks import freshness_job, freshness_schedule, latest_partition_fresh
 from tvs_pipeline.defs.jobs import nightly_job, nightly_schedule, shadow_job
@@ -39,8 +40,15 @@ def champion_assets(profile: ResolvedProfile) -> list[dg.AssetsDefinition]:
 
 
 def challenger_assets(profile: ResolvedProfile) -> list[dg.AssetsDefinition]:
-    """The shadow path: the challenger's role assets (they read the funnel from the lake)."""
-    return role_assets("challenger", profile.selection.challenger)
+    """The shadow path: the challenger's role assets, the parity and the promotion report.
+
+    The challenger reads the funnel (dedup, normalization) and the champion from the lake.
+    """
+    return [
+        *role_assets("challenger", profile.selection.challenger),
+        selection_parity,
+        promotion_report,
+    ]
 
 
 # The champion path of the default profile: what tests materialise as "the nightly graph".

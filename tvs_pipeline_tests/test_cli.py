@@ -52,6 +52,7 @@ def test_run_then_sql_and_health(home, capsys):
     assert main(["run", "--date", "2026-06-30"]) == 0
     out = capsys.readouterr().out
     assert "funnel:" in out and "target weights" in out and "report:" in out
+    assert "parity htr_3_4 vs" in out
     assert (home / "reports" / "2026-06-30" / "report.md").exists()
     assert main(["sql", "select sleeve, count(*) as n from discovery group by 1 order by 1"]) == 0
     out = capsys.readouterr().out
@@ -60,6 +61,9 @@ def test_run_then_sql_and_health(home, capsys):
     assert "data_health 2026-06-30" in capsys.readouterr().out
     assert main(["sql", "select * from nope"]) == 2
     assert "sql:" in capsys.readouterr().err
+    assert main(["promotion"]) == 0
+    out = capsys.readouterr().out
+    assert "promotion report 2026-06-30" in out and "champion" in out and "challenger" in out
     assert main(["ledger", "verify"]) == 0
     assert "chain intact" in capsys.readouterr().out
     ledger = home / "ledger" / "audit.jsonl"

@@ -39,7 +39,7 @@ Market = Literal[
 AssetClass = Literal["equity", "etf", "crypto", "forex", "futures"]
 Logic = Literal["trend", "mean_reversion", "rating", "breakout", "momentum"]
 Direction = Literal["LONG", "SHORT"]
-SelectionEngine = Literal["htr_3_4", "cars_2_1", "liquid_htr", "baseline"]
+SelectionEngine = Literal["htr_3_4", "cars_2_1", "liquid_htr", "baseline", "v4"]
 AllocationEngine = Literal["custom", "skfolio"]
 AllocationProfile = Literal["equal_weight", "min_variance"]
 # A layer named by file, or given inline (optionally with a `base:` file and overrides).
@@ -262,7 +262,7 @@ class SelectionConfig(_Strict):
     champion: SelectionEngine = Field(
         "htr_3_4", validation_alias=AliasChoices("champion", "engine")
     )
-    challenger: SelectionEngine = "cars_2_1"
+    challenger: SelectionEngine = "v4"
     top_n: int = Field(2, ge=1, le=50)
     min_pool: int = Field(15, ge=0, le=1000)
     fragility_penalty: float = Field(0.5, ge=0, lt=1)

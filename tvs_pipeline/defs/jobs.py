@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from tvs_pipeline.config.schema import ScheduleConfig
+from tvs_pipeline.defs.checks import latest_partition_fresh
 
 __all__ = ["NIGHTLY_ASSETS", "SHADOW_ASSETS", "nightly_job", "nightly_schedule", "shadow_job"]
 
@@ -26,7 +27,9 @@ NIGHTLY_ASSETS = [
 # and library start-up (~3 s) per step that a multiprocess executor would.
 nightly_job = dg.define_asset_job(
     "nightly",
-    selection=dg.AssetSelection.assets(*NIGHTLY_ASSETS),
+    # The freshness check audits the latest partition; it runs in its own job, not per night.
+    selection=dg.AssetSelection.assets(*NIGHTLY_ASSETS)
+    - dg.AssetSelection.checks(latest_partition_fresh),
     executor_def=dg.in_process_executor,
     description="The champion path for one as-of date, discovery to performance report.",
     # dagster.yaml limits runs tagged tvs/path=champion to one at a time.
@@ -39,6 +42,8 @@ SHADOW_ASSETS = [
     "synthesis_challenger",
     "allocation_challenger",
     "simulation_challenger",
+    "selection_parity",
+    "promotion_report",
 ]
 
 shadow_job = dg.define_asset_job(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
@@ -11,9 +12,15 @@ from scipy.spatial.distance import squareform
 
 from tvs_pipeline.errors import ConfigError
 
+if TYPE_CHECKING:
+    from tvs_pipeline.selection.params import SelectionParams
+
 __all__ = [
     "DEFAULT_LOOKBACKS",
+    "LINKAGE_METHODS",
     "MIN_OVERLAP",
+    "Linkage",
+    "assign_clusters",
     "cluster_listings",
     "correlation_distance",
     "pairwise_correlation",
@@ -21,6 +28,8 @@ __all__ = [
 
 DEFAULT_LOOKBACKS = (60, 120, 200)
 MIN_OVERLAP = 20  # fewer common returns than this: the pair is treated as uncorrelated
+Linkage = Literal["ward", "average", "complete", "single"]
+LINKAGE_METHODS: tuple[str, ...] = ("ward", "average", "complete", "single")
 
 
 def pairwise_correlation(values: np.ndarray, min_overlap: int = MIN_OVERLAP) -> np.ndarray:
@@ -117,6 +126,7 @@ def cluster_listings(
     max_clusters: int = 25,
     lookbacks: Sequence[int] = DEFAULT_LOOKBACKS,
     shrinkage: float = 0.05,
+    method: Linkage = "ward",
 ) -> pd.Series:
     """Ward clusters of the listings, cut at a distance threshold with a ceiling on their number.
 
@@ -137,6 +147,9 @@ def cluster_listings(
         Ceiling on the number of clusters (never a floor).
     lookbacks, shrinkage
         See `correlation_distance`.
+    method : {"ward", "average", "complete", "single"}, default "ward"
+        SciPy linkage method. Ward is the shipped one; the others are options of the v4
+        challenger (``average`` cuts at the mean pairwise distance between two clusters).
 
     Returns
     -------
@@ -147,9 +160,13 @@ def cluster_listings(
     Raises
     ------
     ConfigError
-        ``threshold`` not positive or ``max_clusters`` below 1 (and see
+        ``threshold`` not positive, ``max_clusters`` below 1 or an unknown ``method`` (and see
         `correlation_distance`).
     """
+    if method not in LINKAGE_METHODS:
+        raise ConfigError(
+            f"clustering: linkage {method!r} unknown (known: {', '.join(LINKAGE_METHODS)})"
+        )
     if not threshold > 0:
         raise ConfigError(f"clustering: threshold {threshold} must be positive")
     if max_clusters < 1:
@@ -158,7 +175,7 @@ def cluster_listings(
     if len(columns) < 2:
         return pd.Series(np.ones(len(columns), dtype=np.int64), index=columns, name="cluster")
     distance = correlation_distance(returns, lookbacks, shrinkage)
-    tree = linkage(squareform(distance, checks=False), method="ward")
+    tree = linkage(squareform(distance, checks=False), method=method)
     labels = fcluster(tree, t=threshold, criterion="distance")
     if len(np.unique(labels)) > max_clusters:
         labels = fcluster(tree, t=max_clusters, criterion="maxclust")
@@ -166,3 +183,44 @@ def cluster_listings(
     renumber = {labels[i]: k + 1 for k, i in enumerate(sorted(first))}
     ids = np.array([renumber[label] for label in labels], dtype=np.int64)
     return pd.Series(ids, index=columns, name="cluster")
+
+
+def assign_clusters(
+    returns: pd.DataFrame,
+    features: pd.DataFrame,
+    params: SelectionParams,
+    method: Linkage = "ward",
+) -> pd.Series:
+    """The cluster of every candidate: its listing's cluster among the day's listings.
+
+    Listings with at least ``min_obs`` returns are clustered together (`cluster_listings`,
+    columns in symbol order so ids are reproducible); a candidate with missing data gets -1.
+
+    Parameters
+    ----------
+    returns : DataFrame
+        The day's returns (dates x symbols).
+    features : DataFrame
+        The feature frame (`build_features`): ``symbol`` and ``n_obs`` are read.
+    params : SelectionParams
+        ``min_obs`` and the ``cluster_*`` parameters.
+    method : {"ward", "average", "complete", "single"}, default "ward"
+        Linkage method (see `cluster_listings`).
+
+    Returns
+    -------
+    Series
+        Index of ``features``, int64 cluster ids (1, 2, ...) or -1.
+    """
+    enough = features["n_obs"] >= params.min_obs
+    symbols = sorted(set(features.loc[enough, "symbol"]))
+    clusters = cluster_listings(
+        returns.sort_index()[symbols],
+        threshold=params.cluster_threshold,
+        max_clusters=params.max_clusters,
+        lookbacks=params.cluster_lookbacks,
+        shrinkage=params.cluster_shrinkage,
+        method=method,
+    )
+    ids = features["symbol"].map(clusters).where(enough)
+    return ids.fillna(-1).astype("int64")

@@ -29,6 +29,7 @@ __all__ = [
     "FEATURE_COLUMNS",
     "FeatureParams",
     "build_features",
+    "check_candidates",
     "efficiency_ratio",
     "hurst_exponent",
     "permutation_entropy",
@@ -133,7 +134,15 @@ def _moments(aligned: np.ndarray) -> dict[str, np.ndarray]:
             "low": low, "high": high}  # fmt: skip
 
 
-def _check_candidates(candidates: pd.DataFrame) -> pd.Series:
+def check_candidates(candidates: pd.DataFrame) -> pd.Series:
+    """Each candidate's direction in upper case, after checking the required columns.
+
+    Raises
+    ------
+    DataError
+        ``symbol`` or ``direction`` is missing, a direction is not LONG or SHORT, or a symbol
+        is missing.
+    """
     missing = [c for c in ("symbol", "direction") if c not in candidates.columns]
     if missing:
         raise DataError(f"selection candidates: missing columns {missing}")
@@ -204,7 +213,7 @@ def build_features(
         ``params`` out of range.
     """
     params = params or FeatureParams()
-    direction = _check_candidates(candidates)
+    direction = check_candidates(candidates)
     returns = returns.sort_index()
     symbols = candidates["symbol"].astype("str")
     listed = [s for s in dict.fromkeys(symbols) if s in returns.columns]

@@ -35,6 +35,8 @@ CHALLENGER_GROUPS = {
     "synthesis_challenger": "synthesis",
     "allocation_challenger": "allocation",
     "simulation_challenger": "simulation",
+    "selection_parity": "selection",
+    "promotion_report": "simulation",
 }
 PACKAGE = Path(__file__).resolve().parents[2] / "tvs_pipeline"
 
@@ -68,9 +70,9 @@ def test_asset_keys_and_groups_are_pinned():
     code = {
         key.to_user_string(): graph.get(key).code_version
         for key in graph.get_all_asset_keys()
-        if key.to_user_string().startswith("selection")
+        if key.to_user_string() in ("selection", "selection_challenger")
     }
-    assert code == {"selection": "htr_3_4", "selection_challenger": "cars_2_1"}
+    assert code == {"selection": "htr_3_4", "selection_challenger": "v4"}
     schedule = defs.resolve_schedule_def("nightly_schedule")
     assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED
 

@@ -9,6 +9,7 @@ import pytest
 
 from tvs_pipeline.config.schema import ScheduleConfig
 from tvs_pipeline.definitions import ASSETS
+from tvs_pipeline.defs.checks import latest_partition_fresh
 from tvs_pipeline.defs.jobs import nightly_job, nightly_schedule
 from tvs_pipeline.defs.resources import build_resources
 from tvs_pipeline.settings import load_settings
@@ -17,6 +18,7 @@ from tvs_pipeline.settings import load_settings
 def resolved(config: ScheduleConfig) -> dg.ScheduleDefinition:
     defs = dg.Definitions(
         assets=ASSETS,
+        asset_checks=[latest_partition_fresh],
         jobs=[nightly_job],
         schedules=[nightly_schedule(config)],
         resources=build_resources(load_settings({"TVS_HOME": "/tmp/tvs-unused"})),

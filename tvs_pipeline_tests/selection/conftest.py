@@ -1,10 +1,22 @@
-"""Synthetic panels for selection tests: factor blocks, trends, noise, calendars, gaps."""
+"""Selection fixtures: synthetic panels (factor blocks, trends, noise, calendars, gaps) and the
+demo market's own funnel (real candidates and returns of a day)."""
 
 from __future__ import annotations
+
+from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
 import pytest
+
+from tvs_pipeline.config import load_profile
+from tvs_pipeline.funnel.dedup import dedup_listings
+from tvs_pipeline.funnel.discovery import discover
+from tvs_pipeline.funnel.enrichment import enrich
+from tvs_pipeline.funnel.health import classify_health
+from tvs_pipeline.funnel.history import validate_bars
+from tvs_pipeline.funnel.normalization import returns_panel, wide_returns
+from tvs_pipeline.market.demo import DemoMarket
 
 DAYS = 400
 
@@ -77,3 +89,48 @@ def panel() -> pd.DataFrame:
 @pytest.fixture
 def candidates(panel) -> pd.DataFrame:
     return make_candidates(panel)
+
+
+CANDIDATE_COLUMNS = ["symbol", "sleeve", "scanner", "logic", "direction", "asset_class",
+                     "calendar", "sessions_per_year"]  # fmt: skip
+
+
+def funnel_day(market: DemoMarket, day: date) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The returns and candidates of ``day`` exactly as the asset graph builds them (scan,
+    bars, health, enrichment, dedup, returns panel of the OK listings), without Dagster."""
+    profile = load_profile("demo")
+    run = profile.run
+    found = discover(market, profile.scanners, day)
+    symbols = found["symbol"].unique().tolist()
+    start = day - timedelta(days=run.lookback_days - 1)
+    bars = validate_bars(market.bars(symbols, start, day))
+    listings = found.drop_duplicates("symbol")[["symbol", "sleeve", "asset_class", "calendar"]]
+    health = classify_health(
+        bars, listings, day, run.lookback_days, run.history_floor, profile.health
+    )
+    features = enrich(found, health, bars, day)
+    ok = features.loc[features["status"] == "OK"]
+    rows = found[CANDIDATE_COLUMNS].drop_duplicates(["symbol", "logic", "direction"])
+    rows = rows.merge(ok[["symbol", "adv_usd_20", "adx_14", "vol_ann", "sector"]], on="symbol")
+    candidates = dedup_listings(rows.assign(value_traded_usd=rows["adv_usd_20"]))
+    candidates = candidates.rename(columns={"value_traded_usd": "value_traded", "adx_14": "adx"})
+    return wide_returns(returns_panel(bars, ok["symbol"].tolist())), candidates
+
+
+@pytest.fixture(scope="session")
+def demo_funnel():
+    """``demo_funnel(day, seed=7)`` -> (returns, candidates) of the demo market's funnel.
+
+    Cached for the session; every call returns fresh copies, so a test cannot leak a change.
+    """
+    markets: dict[int, DemoMarket] = {}
+    days: dict[tuple[int, date], tuple[pd.DataFrame, pd.DataFrame]] = {}
+
+    def get(day: date, seed: int = 7) -> tuple[pd.DataFrame, pd.DataFrame]:
+        if (seed, day) not in days:
+            market = markets.setdefault(seed, DemoMarket(seed=seed))
+            days[(seed, day)] = funnel_day(market, day)
+        returns, candidates = days[(seed, day)]
+        return returns.copy(), candidates.copy()
+
+    return get

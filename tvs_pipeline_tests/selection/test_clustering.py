@@ -78,3 +78,29 @@ def test_ceiling_and_threshold(panel):
 def test_errors(panel, kwargs, message):
     with pytest.raises(ConfigError, match=message):
         cluster_listings(panel, **kwargs)
+
+
+def test_linkage_method_changes_the_cut():
+    # A chain x - y - z: neighbours correlate at about 0.7, the ends at about 0.5.
+    rng = np.random.default_rng(5)
+    n = 4000
+    x = rng.standard_normal(n)
+    y = 0.7 * x + np.sqrt(1 - 0.49) * rng.standard_normal(n)
+    z = 0.7 * y + np.sqrt(1 - 0.49) * rng.standard_normal(n)
+    frame = pd.DataFrame({"x": x, "y": y, "z": z})
+    d = correlation_distance(frame, lookbacks=[n])
+    near, far = max(d[0, 1], d[1, 2]), d[0, 2]
+    assert near < 0.45 < far  # neighbours link below the cut, the ends above it
+    cut = {"threshold": 0.45, "lookbacks": [n]}
+    # single linkage chains through the neighbours; complete needs the ends close too
+    assert cluster_listings(frame, method="single", **cut).nunique() == 1
+    assert cluster_listings(frame, method="complete", **cut).nunique() == 2
+    assert (
+        cluster_listings(frame, **cut).tolist()
+        == cluster_listings(frame, method="ward", **cut).tolist()
+    )
+
+
+def test_unknown_linkage(panel):
+    with pytest.raises(ConfigError, match="linkage 'median' unknown"):
+        cluster_listings(panel, method="median")

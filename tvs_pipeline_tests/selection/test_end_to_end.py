@@ -1,58 +1,29 @@
-"""All four engines on the demo market's own funnel: planted noise vetoed, planted trends kept.
+"""Every engine on the demo market's own funnel: planted noise vetoed, planted trends kept.
 
-The candidates and returns of each day are built exactly as the asset graph builds them
-(scan, bars, health, enrichment, dedup, returns panel of the OK listings), without Dagster.
+The candidates and returns of each day come from the ``demo_funnel`` fixture (conftest), built
+exactly as the asset graph builds them (scan, bars, health, enrichment, dedup, returns panel of
+the OK listings), without Dagster.
 """
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 import pandas as pd
 import pytest
 
-from tvs_pipeline.config import load_profile
-from tvs_pipeline.funnel.dedup import dedup_listings
-from tvs_pipeline.funnel.discovery import discover
-from tvs_pipeline.funnel.enrichment import enrich
-from tvs_pipeline.funnel.health import classify_health
-from tvs_pipeline.funnel.history import validate_bars
-from tvs_pipeline.funnel.normalization import returns_panel, wide_returns
 from tvs_pipeline.market.demo import DemoMarket
 from tvs_pipeline.selection import ENGINES, FEATURE_COLUMNS, select
 
 DAYS = (date(2025, 6, 30), date(2025, 12, 31), date(2026, 6, 30), date(2026, 12, 31))
-CANDIDATE_COLUMNS = ["symbol", "sleeve", "scanner", "logic", "direction", "asset_class",
-                     "calendar", "sessions_per_year"]  # fmt: skip
-
-
-def funnel_day(market: DemoMarket, day: date) -> tuple[pd.DataFrame, pd.DataFrame]:
-    profile = load_profile("demo")
-    run = profile.run
-    found = discover(market, profile.scanners, day)
-    symbols = found["symbol"].unique().tolist()
-    start = day - timedelta(days=run.lookback_days - 1)
-    bars = validate_bars(market.bars(symbols, start, day))
-    listings = found.drop_duplicates("symbol")[["symbol", "sleeve", "asset_class", "calendar"]]
-    health = classify_health(
-        bars, listings, day, run.lookback_days, run.history_floor, profile.health
-    )
-    features = enrich(found, health, bars, day)
-    ok = features.loc[features["status"] == "OK"]
-    rows = found[CANDIDATE_COLUMNS].drop_duplicates(["symbol", "logic", "direction"])
-    rows = rows.merge(ok[["symbol", "adv_usd_20", "adx_14", "vol_ann", "sector"]], on="symbol")
-    candidates = dedup_listings(rows.assign(value_traded_usd=rows["adv_usd_20"]))
-    candidates = candidates.rename(columns={"value_traded_usd": "value_traded", "adx_14": "adx"})
-    return wide_returns(returns_panel(bars, ok["symbol"].tolist())), candidates
 
 
 @pytest.fixture(scope="module")
-def decisions() -> pd.DataFrame:
-    market = DemoMarket(seed=7)
-    kind = market.ground_truth().set_index("symbol")["kind"]
+def decisions(demo_funnel) -> pd.DataFrame:
+    kind = DemoMarket(seed=7).ground_truth().set_index("symbol")["kind"]
     frames = []
     for day in DAYS:
-        returns, candidates = funnel_day(market, day)
+        returns, candidates = demo_funnel(day)
         for engine in ENGINES:
             out = select(returns, candidates, engine)
             frames.append(out.assign(day=day, kind=out["symbol"].map(kind)))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import get_args
 
 import dagster as dg
 import pandas as pd
@@ -10,13 +11,13 @@ import pytest
 import yaml
 
 from tvs_pipeline.config.loader import PRESETS_ROOT
-from tvs_pipeline.config.schema import SelectionConfig
+from tvs_pipeline.config.schema import SelectionConfig, SelectionEngine
 from tvs_pipeline.definitions import ASSETS
 from tvs_pipeline.defs.assets.selection import select_day, selection_metadata
 from tvs_pipeline.defs.resources import build_resources
 from tvs_pipeline.errors import LookAheadError
 from tvs_pipeline.lake.catalog import LakeReader
-from tvs_pipeline.selection import ENGINES, SELECTION_COLUMNS
+from tvs_pipeline.selection import SELECTION_COLUMNS
 from tvs_pipeline.settings import load_settings
 
 DAY = "2025-06-30"
@@ -56,7 +57,7 @@ def upstream(tmp_path_factory):
 def test_all_four_engines_materialise_the_same_partition(upstream, tmp_path):
     settings, chosen, scores = upstream, {}, {}
     dedup = read_day(settings, "dedup")
-    for engine in ENGINES:
+    for engine in get_args(SelectionEngine):  # the engines a profile may name
         resources = build_resources(settings, profile=profile_with(tmp_path, engine))
         with dg.instance_for_test() as instance:
             result = dg.materialize(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
@@ -10,6 +10,7 @@ import pandas as pd
 __all__ = [
     "DECISION_COLUMNS",
     "Selector",
+    "StagedEngine",
     "claimed",
     "decision_frame",
     "identities",
@@ -28,6 +29,18 @@ class Selector(Protocol):
 
     def fit(self, frame: pd.DataFrame) -> Selector:
         """Decide every candidate of ``frame``."""
+        ...
+
+
+@runtime_checkable
+class StagedEngine(Protocol):
+    """An engine that runs its own stages from the day's returns and candidates (v4).
+
+    ``run`` returns a context whose ``decisions`` is `select`'s output table.
+    """
+
+    def run(self, returns: pd.DataFrame, candidates: pd.DataFrame) -> Any:
+        """Run every stage over one day; the result carries ``decisions``."""
         ...
 
 

@@ -4,66 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import numpy as np
 import pandas as pd
 
 from tvs_pipeline.errors import ConfigError
-from tvs_pipeline.selection.engines.common import (
-    claimed,
-    decision_frame,
-    identities,
-    order_by_score,
-    top_per_cluster,
-)
+from tvs_pipeline.selection.engines.common import decision_frame
+from tvs_pipeline.selection.ladder import ladder_reasons, run_ladder
 from tvs_pipeline.selection.params import DEFAULT_MIN_POOL, DEFAULT_TOP_N
 from tvs_pipeline.selection.scoring import DEFAULT_FRAGILITY_PENALTY, log_mps_score
-from tvs_pipeline.selection.vetoes import (
-    SOFT_VETOES,
-    VetoThresholds,
-    hard_veto_flags,
-    hard_veto_reasons,
-    soft_veto_flags,
-)
+from tvs_pipeline.selection.vetoes import VetoThresholds, hard_veto_reasons
 
 __all__ = ["HtrSelector", "LiquidHtrSelector"]
-
-STAGE_TEXT = {
-    1: "stage 1: top {n} {direction} of cluster {cluster}",
-    2: "stage 2: top {n} {direction} of cluster {cluster}, admitted by the relaxed thresholds",
-    3: "stage 3: representative of fully vetoed cluster {cluster}",
-    4: "stage 4: filled to the minimum pool of {pool}",
-}
-RELAXED_BUT_STRICT = (
-    "stage 2: top {n} {direction} of cluster {cluster}, passes the strict thresholds"
-)
-
-
-def _codes(flags: pd.DataFrame) -> list[list[str]]:
-    names = list(flags.columns)
-    return [[names[j] for j in np.flatnonzero(row)] for row in flags.to_numpy()]
-
-
-def _representatives(
-    frame: pd.DataFrame, passes: pd.Series, calm: pd.Series, score: pd.Series
-) -> pd.Series:
-    """Stage 3: the best calm candidate of each cluster where nobody passes the vetoes."""
-    covered = passes.groupby(frame["cluster"]).transform("any")
-    order = order_by_score(frame, score)
-    ranked = frame.iloc[order][["cluster"]]
-    ranked = ranked.loc[(calm & ~covered).iloc[order].to_numpy()]
-    chosen = ranked.drop_duplicates("cluster").index
-    return pd.Series(frame.index.isin(chosen), index=frame.index)
-
-
-def _fill(frame: pd.DataFrame, allowed: pd.Series, score: pd.Series, count: int) -> pd.Series:
-    """Stage 4: the ``count`` best-scored allowed candidates, one per identity and side."""
-    order = order_by_score(frame, score)
-    ranked = frame.iloc[order][["direction"]].assign(
-        identity=identities(frame).iloc[order].to_numpy()
-    )
-    ranked = ranked.loc[allowed.iloc[order].to_numpy()]
-    chosen = ranked.drop_duplicates(["identity", "direction"]).index[: max(count, 0)]
-    return pd.Series(frame.index.isin(chosen), index=frame.index)
 
 
 class HtrSelector:
@@ -79,6 +29,7 @@ class HtrSelector:
 
     The ladder stops at the first stage whose winners number at least ``min_pool``. Hard vetoes
     (missing data, toxic persistence, failed survival) exclude a candidate from every stage.
+    The ladder is `run_ladder`, which the v4 policy stage calls too.
 
     Parameters
     ----------
@@ -147,85 +98,15 @@ class HtrSelector:
                 f"min_pool {self.min_pool} >= 0"
             )
         strict = self.thresholds or VetoThresholds()
-        relaxed = strict.relaxed()
         score = self._score(frame)
-        hard = hard_veto_flags(frame, strict).any(axis=1) | (frame["cluster"] < 1)
-        strict_soft = soft_veto_flags(frame, strict)
-        relaxed_soft = soft_veto_flags(frame, relaxed)
-        calm = ~hard & (frame["entropy"] <= strict.entropy_hard_stop)  # fallbacks' hard stop
-        final = 1
-        picked = top_per_cluster(frame, ~hard & ~strict_soft.any(axis=1), score, self.top_n)
-        stage = picked.astype("int64")
-        if picked.sum() < self.min_pool:
-            final = 2
-            passes = ~hard & ~relaxed_soft.any(axis=1)
-            picked = top_per_cluster(frame, passes, score, self.top_n)
-            stage = picked * np.where(strict_soft.any(axis=1), 2, 1)
-            if picked.sum() < self.min_pool:
-                final = 3
-                representatives = _representatives(frame, passes, calm, score)
-                representatives &= ~claimed(frame, picked)
-                picked, stage = picked | representatives, stage.mask(representatives, 3)
-            if picked.sum() < self.min_pool:
-                final = 4
-                allowed = calm & ~picked & ~claimed(frame, picked)
-                filled = _fill(frame, allowed, score, self.min_pool - int(picked.sum()))
-                picked, stage = picked | filled, stage.mask(filled, 4)
-        soft_final = relaxed_soft if final > 1 else strict_soft
-        hard_text = hard_veto_reasons(frame, strict)
-        reasons = self._reasons(frame, hard_text, soft_final, stage, final, strict)
-        self.stage_ = final
-        self.thresholds_ = {1: strict, 2: relaxed}
-        self.decisions_ = decision_frame(frame.index, score, stage > 0, stage, reasons)
-        return self
-
-    def _reasons(
-        self,
-        frame: pd.DataFrame,
-        hard_text: list[str],
-        soft: pd.DataFrame,
-        stage: pd.Series,
-        final: int,
-        strict: VetoThresholds,
-    ) -> list[str]:
-        soft_codes = _codes(soft[list(SOFT_VETOES)])
-        above_stop = (frame["entropy"] > strict.entropy_hard_stop).to_numpy()
-        twins = claimed(frame, stage > 0).tolist()
-        out = []
-        rows = zip(
-            frame["direction"].tolist(),
-            frame["cluster"].tolist(),
-            stage.tolist(),
-            hard_text,
-            soft_codes,
-            above_stop.tolist(),
-            twins,
-            identities(frame).tolist(),
-            strict=True,
+        ladder = run_ladder(frame, score, self.top_n, self.min_pool, strict)
+        reasons = ladder_reasons(
+            frame, ladder, self.top_n, self.min_pool, hard_veto_reasons(frame, strict)
         )
-        for direction, cluster, tag, hard, soft_list, stop, twin, identity in rows:
-            if tag:
-                template = RELAXED_BUT_STRICT if tag == 1 and final > 1 else STAGE_TEXT[tag]
-                text = template.format(
-                    n=self.top_n, direction=direction, cluster=cluster, pool=self.min_pool
-                )
-            elif hard:
-                text = hard
-            elif soft_list:
-                stopped = ["entropy above the hard stop"] if final >= 3 and stop else []
-                text = "vetoed: " + ", ".join([*soft_list, *stopped])
-            elif twin:
-                text = f"another listing of {identity} {direction} was selected"
-            elif final == 4:
-                text = (
-                    "vetoed: entropy above the hard stop"
-                    if stop
-                    else f"not needed: the pool of {self.min_pool} was filled by higher scores"
-                )
-            else:
-                text = f"outside the top {self.top_n} {direction} of cluster {cluster}"
-            out.append(text)
-        return out
+        self.stage_ = ladder.final
+        self.thresholds_ = {1: ladder.strict, 2: ladder.relaxed}
+        self.decisions_ = decision_frame(frame.index, score, ladder.picked, ladder.stage, reasons)
+        return self
 
 
 class LiquidHtrSelector(HtrSelector):

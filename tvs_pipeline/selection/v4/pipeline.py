@@ -1,0 +1,159 @@
+"""The v4 engine: the six stages in order over one `SelectionContext`."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from tvs_pipeline.selection.params import SelectionParams
+from tvs_pipeline.selection.v4.context import SelectionContext
+from tvs_pipeline.selection.v4.options import V4Options
+from tvs_pipeline.selection.v4.stages import (
+    ClusteringStage,
+    FeatureEngineeringStage,
+    InferenceStage,
+    IngestionStage,
+    PolicyStage,
+    Stage,
+    SynthesisStage,
+)
+
+__all__ = ["DEFAULT_RUN_ID", "V4Engine", "run_v4", "v4_audit"]
+
+DEFAULT_RUN_ID = "v4"
+
+
+class V4Engine:
+    """The staged v4 selection: ingestion, features, inference, clustering, policy, synthesis.
+
+    Every stage calls the functions ``htr_3_4`` calls (`build_features`,
+    `metric_probabilities`, `log_mps_score`, `assign_clusters`, `veto_table`, `run_ladder`,
+    `decision_table`), so with default options its decisions equal ``htr_3_4``'s: same
+    selected set, same scores. What v4 adds is the explicit context and its audit trail.
+
+    Parameters
+    ----------
+    params : SelectionParams, optional
+        Shared selection parameters (default ``SelectionParams()``).
+    options : V4Options, optional
+        v4's own options (default ``V4Options()``: the ``htr_3_4``-equivalent configuration).
+    """
+
+    def __init__(
+        self, params: SelectionParams | None = None, options: V4Options | None = None
+    ) -> None:
+        self.params = params
+        self.options = options
+
+    def stages(self) -> tuple[Stage, ...]:
+        """The stages, in the order they run."""
+        return (
+            IngestionStage(),
+            FeatureEngineeringStage(),
+            InferenceStage(),
+            ClusteringStage(),
+            PolicyStage(),
+            SynthesisStage(),
+        )
+
+    def start(
+        self, returns: pd.DataFrame, candidates: pd.DataFrame, run_id: str = DEFAULT_RUN_ID
+    ) -> SelectionContext:
+        """The context before any stage: inputs, parameters, an empty audit trail.
+
+        Raises
+        ------
+        pydantic.ValidationError
+            ``run_id`` is not letters, digits and ``_ . : -``, or an input is not a frame.
+        """
+        return SelectionContext(
+            run_id=run_id,
+            params=self.params or SelectionParams(),
+            options=self.options or V4Options(),
+            returns=returns,
+            candidates=candidates,
+        )
+
+    def run(
+        self, returns: pd.DataFrame, candidates: pd.DataFrame, run_id: str = DEFAULT_RUN_ID
+    ) -> SelectionContext:
+        """Run every stage over one day.
+
+        Parameters
+        ----------
+        returns : DataFrame
+            Dates x symbols, daily simple returns up to the as-of date (see `select`).
+        candidates : DataFrame
+            The day's candidates (see `select`). Neither input is modified.
+        run_id : str, default "v4"
+            Recorded in the audit trail.
+
+        Returns
+        -------
+        SelectionContext
+            Every product set; ``decisions`` is `select`'s output table (``engine = "v4"``)
+            and ``audit`` holds six entries.
+
+        Raises
+        ------
+        DataError
+            Bad candidates (as `select`).
+        """
+        context = self.start(returns, candidates, run_id)
+        for stage in self.stages():
+            context = stage.run(context)
+        return context
+
+
+def run_v4(
+    returns: pd.DataFrame,
+    candidates: pd.DataFrame,
+    run_id: str = DEFAULT_RUN_ID,
+    **params: object,
+) -> SelectionContext:
+    """Run v4 over one day and return the whole context (decisions, atoms, audit trail).
+
+    ``select(returns, candidates, "v4", **params)`` returns ``run_v4(...).decisions``.
+
+    Parameters
+    ----------
+    returns, candidates : DataFrame
+        As `select`.
+    run_id : str, default "v4"
+        Identifies the run in the audit trail.
+    **params
+        Fields of `SelectionParams` and v4's options (``max_stage``, ``linkage``).
+
+    Returns
+    -------
+    SelectionContext
+        After the synthesis stage.
+
+    Raises
+    ------
+    ConfigError
+        Unknown parameter, an option out of range.
+    DataError
+        Bad candidates.
+    """
+    from tvs_pipeline.selection.engines import engine_params
+
+    settings, options = engine_params("v4", params)
+    return V4Engine(settings, V4Options.from_kwargs(options)).run(returns, candidates, run_id)
+
+
+def v4_audit(context: SelectionContext) -> pd.DataFrame:
+    """The audit trail of a v4 run, one row per stage, for the shell to record.
+
+    Returns
+    -------
+    DataFrame
+        RangeIndex; ``run_id``, ``stage``, ``started`` (UTC), ``seconds``, ``rows_in``,
+        ``rows_out``, ``note``, ``digest`` (the hash chain).
+
+    Raises
+    ------
+    DataError
+        The trail was altered (see `SelectionContext.verify_audit`).
+    """
+    context.verify_audit()
+    return context.audit_frame()

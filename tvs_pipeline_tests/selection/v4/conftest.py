@@ -1,0 +1,36 @@
+"""Real v4 contexts: the demo funnel's day run stage by stage, each stage's output kept."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from tvs_pipeline.selection.params import SelectionParams
+from tvs_pipeline.selection.v4 import V4Engine, V4Options
+
+# DemoMarket(seed=7): htr_3_4 stops at ladder stage 2 on this day (16 winners, 14 at stage 1).
+DAY = date(2025, 12, 31)
+
+
+def staged_contexts(returns, candidates, params=None, options=None, run_id="test-run"):
+    """{"start": context before any stage, <stage name>: context after it, ...}."""
+    engine = V4Engine(params, options)
+    context = engine.start(returns, candidates, run_id)
+    out = {"start": context}
+    for stage in engine.stages():
+        context = stage.run(context)
+        out[stage.name] = context
+    return out
+
+
+@pytest.fixture(scope="module")
+def day_inputs(demo_funnel):
+    """(returns, candidates) of the demo funnel on ``DAY``."""
+    return demo_funnel(DAY)
+
+
+@pytest.fixture(scope="module")
+def staged(day_inputs):
+    """Every intermediate context of a default v4 run on ``DAY``."""
+    return staged_contexts(*day_inputs, SelectionParams(), V4Options())

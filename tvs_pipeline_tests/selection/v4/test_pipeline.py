@@ -1,0 +1,156 @@
+"""v4 end to end: parity with htr_3_4 on demo days, its own options, the select() entry."""
+
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import pytest
+from pydantic import ValidationError
+
+from tvs_pipeline.errors import ConfigError, DataError
+from tvs_pipeline.selection import (
+    ParityThresholds,
+    SelectionParams,
+    compare_decisions,
+    parity_verdict,
+    select,
+)
+from tvs_pipeline.selection.engines import make_selector
+from tvs_pipeline.selection.v4 import STAGE_NAMES, V4Engine, V4Options, run_v4, v4_audit
+
+# Demo days (DemoMarket seed 7 unless given) and shared parameters: together they reach every
+# ladder stage (1 on 2025-06-30, 2 on 2025-12-31, 3 with top_n 1 on 2025-09-30, 4 with a
+# pool of 40).
+PARITY_CASES = [
+    (7, date(2025, 6, 30), {}),
+    (7, date(2025, 9, 30), {"top_n": 1}),
+    (7, date(2025, 12, 31), {}),
+    (7, date(2026, 6, 30), {"min_pool": 40}),
+    (7, date(2026, 12, 31), {"entropy_max": 0.99, "cluster_threshold": 0.7}),
+    (11, date(2025, 9, 30), {}),
+]
+EQUAL = ParityThresholds(jaccard_min=1.0, spearman_min=1.0, weight_l1_max=0.0, score_diff_max=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("seed", "day", "params"), PARITY_CASES, ids=[f"{s}-{d}" for s, d, _ in PARITY_CASES]
+)
+def test_v4_reaches_the_champions_decisions(demo_funnel, seed, day, params):
+    returns, candidates = demo_funnel(day, seed)
+    kept = returns.copy(), candidates.copy()
+    champion = select(returns, candidates, "htr_3_4", **params)
+    challenger = select(returns, candidates, "v4", **params)
+    pd.testing.assert_frame_equal(returns, kept[0])
+    pd.testing.assert_frame_equal(candidates, kept[1])
+    chosen = champion.loc[champion["selected"]]
+    assert set(chosen["direction"]) == {"LONG", "SHORT"}  # both sides decided
+    key = ["symbol", "direction", "logic"]
+    assert set(map(tuple, chosen[key].to_numpy())) == set(
+        map(tuple, challenger.loc[challenger["selected"], key].to_numpy())
+    )
+    np.testing.assert_allclose(challenger["score"], champion["score"], rtol=0, atol=1e-9)
+    # In fact identical, column for column (only the engine's name differs).
+    pd.testing.assert_frame_equal(
+        challenger.drop(columns="engine"), champion.drop(columns="engine")
+    )
+    row = compare_decisions(champion, challenger)
+    assert parity_verdict(row, EQUAL) == (True, [])
+    assert row.loc[0, "max_score_diff"] == 0.0 and row.loc[0, "jaccard"] == 1.0
+
+
+def test_the_ladder_stages_of_the_parity_cases(demo_funnel):
+    reached = {
+        select(*demo_funnel(day, seed), "htr_3_4", **params)["ladder_stage"].iloc[0]
+        for seed, day, params in PARITY_CASES
+    }
+    assert reached == {1, 2, 3, 4}
+
+
+# Pinned on DemoMarket(seed=7), demo funnel, default shared parameters (computed when v4
+# shipped): what each non-default v4 option changes, as the parity functions report it.
+OPTION_CASES = [
+    (date(2025, 12, 31), {"max_stage": 1},
+     {"selected_champion": 16, "selected_challenger": 14, "both": 14, "champion_only": 2,
+      "challenger_only": 0}, (True, [])),
+    (date(2025, 6, 30), {"linkage": "single"},
+     {"selected_champion": 18, "selected_challenger": 16, "both": 14, "champion_only": 4,
+      "challenger_only": 2},
+     (False, ["jaccard 0.700 < 0.8 (14 both, 4 champion-only, 2 challenger-only)"])),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("day", "option", "counts", "verdict"), OPTION_CASES, ids=["max-stage", "linkage"]
+)
+def test_an_own_option_changes_the_result_and_parity_reports_it(
+    demo_funnel, day, option, counts, verdict
+):
+    returns, candidates = demo_funnel(day)
+    champion = select(returns, candidates, "htr_3_4")
+    challenger = select(returns, candidates, "v4", **option)
+    row = compare_decisions(champion, challenger)
+    assert row[list(counts)].iloc[0].to_dict() == counts
+    union = counts["both"] + counts["champion_only"] + counts["challenger_only"]
+    np.testing.assert_allclose(row.loc[0, "jaccard"], counts["both"] / union, rtol=1e-12)
+    assert row.loc[0, "max_score_diff"] == 0.0  # same conviction; only the decision moved
+    assert row.loc[0, "spearman"] == 1.0
+    assert parity_verdict(row) == verdict
+    passed, reasons = parity_verdict(row, EQUAL)
+    assert not passed and reasons[0].startswith("jaccard")
+
+
+def test_run_v4_returns_the_context(demo_funnel):
+    returns, candidates = demo_funnel(date(2025, 6, 30))
+    context = run_v4(returns, candidates, run_id="2025-06-30:abc", top_n=1, max_stage=3)
+    assert context.params == SelectionParams(top_n=1)
+    assert context.options == V4Options(max_stage=3)
+    assert [e.stage for e in context.audit] == list(STAGE_NAMES)
+    audit = v4_audit(context)
+    assert (audit["run_id"] == "2025-06-30:abc").all()
+    assert audit["rows_in"].iloc[0] == len(candidates)
+    assert audit["rows_out"].iloc[-1] == len(context.atoms) == context.decisions["selected"].sum()
+    pd.testing.assert_frame_equal(
+        context.decisions, select(returns, candidates, "v4", top_n=1, max_stage=3)
+    )
+
+
+def test_engine_defaults_are_the_champions(demo_funnel):
+    engine = make_selector("v4", SelectionParams())
+    assert isinstance(engine, V4Engine) and engine.options.htr_equivalent
+    returns, candidates = demo_funnel(date(2025, 6, 30))
+    context = V4Engine().run(returns, candidates)
+    assert context.run_id == "v4" and context.options == V4Options()
+    pd.testing.assert_frame_equal(context.decisions, select(returns, candidates, "v4"))
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (lambda r, c: select(r, c, "v4", max_stage=5), ConfigError,
+         "selection v4: max_stage: Input should be less than or equal to 4"),
+        (lambda r, c: select(r, c, "v4", max_stage="2"), ConfigError,
+         "max_stage: Input should be a valid integer"),
+        (lambda r, c: select(r, c, "v4", linkage="median"), ConfigError,
+         "selection v4: linkage: Input should be 'ward', 'average', 'complete' or 'single'"),
+        (lambda r, c: select(r, c, "v4", max_stag=2), ConfigError,
+         r"unknown parameter 'max_stag' \(did you mean 'max_stage'\?\)"),
+        (lambda r, c: select(r, c, "v4", top_k=2), ConfigError,
+         r"unknown parameter 'top_k' \(did you mean 'top_n'\?\)"),
+        (lambda r, c: select(r, c, "v4", top_n=0), ConfigError, "top_n 0 must be at least 1"),
+        (lambda r, c: select(r, c, "htr_3_4", max_stage=1), ConfigError,
+         "parameter 'max_stage' is an option of engine 'v4', not of 'htr_3_4'"),
+        (lambda r, c: make_selector("cars_2_1", SelectionParams(), linkage="ward"), ConfigError,
+         r"engine 'cars_2_1': takes no options, got \['linkage'\]"),
+        (lambda r, c: select(r, c.assign(rank=1), "v4"), DataError,
+         r"columns \['rank'\] clash"),
+        (lambda r, c: select(r, c.assign(direction="UP"), "v4"), DataError, "LONG or SHORT"),
+        (lambda r, c: run_v4(r, c, run_id="a/b"), ValidationError, "run_id"),
+        (lambda r, c: run_v4(r, c, lookback=3), ConfigError, "unknown parameter 'lookback'"),
+    ],
+    ids=["max-stage", "max-stage-type", "linkage", "option-typo", "param-typo", "top-n",
+         "foreign-option", "no-options", "clash", "direction", "run-id", "run-v4-param"],
+)  # fmt: skip
+def test_errors(demo_funnel, call, error, message):
+    returns, candidates = demo_funnel(date(2025, 6, 30))
+    with pytest.raises(error, match=message):
+        call(returns, candidates)
