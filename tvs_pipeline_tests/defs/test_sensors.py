@@ -68,3 +68,27 @@ def test_range_run_is_skipped(settings):
         skipped = shadow_after_nightly(context)
     assert isinstance(skipped, dg.SkipReason)
     assert "range run" in skipped.skip_message
+
+
+def test_sensor_through_its_cursor(settings, monkeypatch):
+    """The first tick only sets the cursor; the next one sees the finished nightly run."""
+    monkeypatch.setenv("TVS_HOME", str(settings.home))
+    defs = build_definitions(settings)
+    sensor = defs.resolve_sensor_def("shadow_after_nightly")
+    repository = defs.get_repository_def()
+    with dg.instance_for_test() as instance:
+        first = sensor.evaluate_tick(
+            dg.build_sensor_context(instance=instance, repository_def=repository)
+        )
+        assert not first.run_requests and first.cursor
+        result = defs.resolve_job_def("nightly").execute_in_process(
+            partition_key=DAY, instance=instance
+        )
+        assert result.success
+        second = sensor.evaluate_tick(
+            dg.build_sensor_context(
+                instance=instance, repository_def=repository, cursor=first.cursor
+            )
+        )
+        assert [r.partition_key for r in second.run_requests] == [DAY]
+        assert second.run_requests[0].run_key == f"{DAY}:{result.run_id}"
