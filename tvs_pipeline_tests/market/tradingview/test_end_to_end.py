@@ -10,6 +10,7 @@ from tvs_pipeline.config import load_profile
 from tvs_pipeline.funnel.discovery import discover
 from tvs_pipeline.lake.catalog import LakeReader
 from tvs_pipeline.market.demo import DemoMarket
+from tvs_pipeline.market.query import DEFAULT_COLUMNS
 from tvs_pipeline.market.tradingview.testing import (
     ChartOptions,
     ChartServer,
@@ -160,25 +161,4 @@ def test_a_bad_endpoint_setting_is_a_one_line_error(monkeypatch, tmp_path, capsy
     )
 
 
-COLUMNS = [
-    "name",
-    "description",
-    "type",
-    "exchange",
-    "currency",
-    "base_currency",
-    "sector",
-    "close",
-    "volume",
-    "Value.Traded",
-    "market_cap_basic",
-    "ADX",
-    "Recommend.All",
-    "Recommend.MA",
-    "Recommend.Other",
-    "Perf.W",
-    "Perf.1M",
-    "Perf.3M",
-    "Volatility.D",
-    "ATR",
-]
+COLUMNS = list(DEFAULT_COLUMNS)
