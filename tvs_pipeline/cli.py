@@ -89,7 +89,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     _execute(settings, args, "shadow", partition_range=(start, end))
     days = (date.fromisoformat(end) - date.fromisoformat(start)).days + 1
     print(
-        f"backfilled {days} days in one run ({run_id[:8]}) "
+        f"backfilled {days} days in one run per path (champion {run_id[:8]}, then challenger) "
         f"in {time.perf_counter() - started:.1f}s; lake: {settings.lake_root}"
     )
     return 0

@@ -20,6 +20,13 @@ __all__ = ["PROMOTION_WINDOW", "day_parity", "promotion_report", "selection_pari
 PROMOTION_WINDOW = 20  # days of evidence for a cutover
 
 
+def _window(frame: pd.DataFrame | None, start: pd.Timestamp, day) -> pd.DataFrame | None:
+    """Rows of the partitions dated in ``[start, day]``."""
+    if frame is None or frame.empty:
+        return frame
+    return frame.loc[frame["date"].between(start, pd.Timestamp(day))]
+
+
 def _physical(weights: pd.DataFrame) -> pd.DataFrame:
     return weights.loc[weights["kind"] == "physical", ["symbol", "net_weight"]]
 
@@ -113,21 +120,24 @@ def promotion_report(
     """The last 20 days of parity and of both simulations: the evidence for a cutover."""
     config, reader = profile.resolved().selection, lake.reader()
     engines = {"champion": config.champion, "challenger": config.challenger}
+    days = partition_days(context)
+    # One read per asset for the whole run (a backfill spans many windows), sliced per day.
+    first = (pd.Timestamp(days[0]) - pd.Timedelta(days=PROMOTION_WINDOW - 1)).date()
+    parity = reader.read_days("selection_parity", first, days[-1])
+    ledgers = {
+        role: reader.read_days(name, first, days[-1])
+        for role, name in (("champion", "simulation"), ("challenger", "simulation_challenger"))
+    }
+    daily = {role: last_day_returns(ledger) for role, ledger in ledgers.items()}
     frames = []
-    for day in partition_days(context):
-        start = (pd.Timestamp(day) - pd.Timedelta(days=PROMOTION_WINDOW - 1)).date()
-        parity = reader.read_days("selection_parity", start, day)
-        ledgers = {
-            role: reader.read_days(name, start, day)
-            for role, name in (("champion", "simulation"), ("challenger", "simulation_challenger"))
-        }
-        sims = {role: last_day_returns(ledger) for role, ledger in ledgers.items()}
+    for day in days:
+        start = pd.Timestamp(day) - pd.Timedelta(days=PROMOTION_WINDOW - 1)
         summary = promotion_summary(
-            parity if parity is not None else pd.DataFrame({"jaccard": []}),
-            sims["champion"],
-            sims["challenger"],
+            _window(parity, start, day) if parity is not None else pd.DataFrame({"jaccard": []}),
+            _window(daily["champion"], start, day),
+            _window(daily["challenger"], start, day),
             engines,
-            periods_per_year=sessions_per_year(ledgers["champion"]),
+            periods_per_year=sessions_per_year(_window(ledgers["champion"], start, day)),
         )
         frames.append(stamp(summary, day))
     table = pd.concat(frames, ignore_index=True)
