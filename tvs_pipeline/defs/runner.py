@@ -15,7 +15,7 @@ from tvs_pipeline.definitions import build_definitions
 from tvs_pipeline.defs.partitions import DAILY
 from tvs_pipeline.settings import Settings
 
-POLL_SECONDS = 0.25
+POLL_SECONDS = 1.0
 # The terminal gets one line per step from `_print_progress`; Dagster's own console logger only
 # stays quiet: failures come back as one line (the full event log is in the instance and UI).
 QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
@@ -76,18 +76,23 @@ def prepare_instance(settings: Settings) -> Path:
     return home
 
 
-def _print_progress(instance: dg.DagsterInstance, run_id: str, shown: int, started: float) -> int:
-    """Print step outcomes not shown yet (seconds since the run started); return the count."""
-    entries = [
-        entry
-        for entry in instance.all_logs(run_id, of_type=set(PROGRESS_EVENTS))
-        if entry.dagster_event is not None
-    ]
-    for entry in entries[shown:]:
+def _print_progress(
+    instance: dg.DagsterInstance, run_id: str, cursor: str | None, started: float
+) -> str | None:
+    """Print step outcomes recorded after ``cursor`` (seconds since the run started).
+
+    Reads only the new records: re-reading the whole event log on every poll made the
+    printer's cost grow with the run, and it ran beside the steps on the same two cores.
+    """
+    found = instance.get_records_for_run(run_id, cursor=cursor, of_type=set(PROGRESS_EVENTS))
+    for record in found.records:
+        entry = record.event_log_entry
+        if entry.dagster_event is None:
+            continue
         mark = PROGRESS_EVENTS[entry.dagster_event.event_type]
         at = max(0.0, entry.timestamp - started)
         print(f"  {mark} {entry.step_key:<22} {at:6.1f}s", file=sys.stderr, flush=True)
-    return max(shown, len(entries))
+    return found.cursor if found.records else cursor
 
 
 def partition_bounds() -> tuple[str, str]:
@@ -140,12 +145,12 @@ def run_job(
             ),
             daemon=True,
         )
-        started, shown = time.time(), 0
+        started, cursor = time.time(), None
         worker.start()
         while worker.is_alive():
             worker.join(POLL_SECONDS)
-            shown = _print_progress(instance, run_id, shown, started)
-        _print_progress(instance, run_id, shown, started)
+            cursor = _print_progress(instance, run_id, cursor, started)
+        _print_progress(instance, run_id, cursor, started)
     if not outcome:
         return RunOutcome(run_id, False, "run did not complete")
     result = outcome[0]

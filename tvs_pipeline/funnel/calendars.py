@@ -15,6 +15,7 @@ __all__ = [
     "calendar_for",
     "market_date",
     "sessions",
+    "sessions_before",
     "shared_sessions",
 ]
 
@@ -52,7 +53,15 @@ def sessions(
             f"calendar {calendar}: range {lo.date()}..{hi.date()} is outside "
             f"{CALENDAR_BOUNDS[0].date()}..{CALENDAR_BOUNDS[1].date()}"
         )
-    found = _calendar(calendar).sessions_in_range(lo, hi)
+    exchange = _calendar(calendar)
+    # The bounds may fall on a holiday (2015-01-01); sessions_in_range wants session bounds.
+    first, last = (
+        pd.Timestamp(t).tz_localize(None) for t in (exchange.first_session, exchange.last_session)
+    )
+    lo, hi = max(lo, first), min(hi, last)
+    if hi < lo:
+        return pd.DatetimeIndex([], dtype="datetime64[ns]")
+    found = exchange.sessions_in_range(lo, hi)
     return pd.DatetimeIndex(found.tz_localize(None) if found.tz else found).as_unit("ns")
 
 
@@ -66,6 +75,16 @@ def shared_sessions(
     for name in sorted(set(calendars[1:])):
         common = common.intersection(sessions(name, start, end))
     return common
+
+
+def sessions_before(calendars: list[str], day: date | pd.Timestamp) -> int:
+    """Shared sessions of ``calendars`` from the calendars' first bound up to, not including, day.
+
+    A session's number on a grid fixed for all time: a cadence counted on it (rebalance every
+    20 sessions) falls on the same dates whatever window a computation starts from.
+    """
+    last = pd.Timestamp(day).normalize() - pd.Timedelta(days=1)
+    return len(shared_sessions(sorted(set(calendars)), CALENDAR_BOUNDS[0], last))
 
 
 def calendar_for(asset_class: str) -> str:

@@ -24,7 +24,7 @@ def sessions_per_year(ledgers: pd.DataFrame | None) -> int:
     """365 when the ledgers trade on weekends (an all-crypto book), else 252."""
     if ledgers is None or ledgers.empty:
         return 252
-    return 365 if (pd.to_datetime(ledgers["market_date"]).dt.dayofweek >= 5).any() else 252
+    return 365 if (pd.to_datetime(ledgers["market_date"]).dt.day_of_week >= 5).any() else 252
 
 
 def last_day_returns(ledgers: pd.DataFrame | None) -> pd.DataFrame:

@@ -30,6 +30,8 @@ def walk_forward(
     step: int,
     warmup: int,
     friction: FrictionModel,
+    *,
+    phase: int | None = None,
 ) -> pd.DataFrame:
     """Simulate a book that rebalances every ``step`` rows and pays friction on each trade.
 
@@ -48,6 +50,12 @@ def walk_forward(
     nothing until the next trade. A decision on the last row has no execution day, so
     ``decide`` is not called there.
 
+    With ``phase`` (the position of row 0 on a fixed session grid, e.g. its session count
+    since an epoch), the entry decision stays on row ``warmup − 1`` and later rebalances fall
+    on the grid: rows ``t`` with ``(phase + t) mod step = 0``. Walk-forwards over windows that
+    start on different days then trade on the same dates, so their shared stretch agrees and
+    their decisions can be reused.
+
     Parameters
     ----------
     returns : pandas.DataFrame
@@ -64,6 +72,8 @@ def walk_forward(
         ``warmup − 1`` and the first ledger day is row ``warmup``.
     friction : FrictionModel
         Prices each trade's turnover.
+    phase : int, optional
+        Grid position of row 0; ``None`` counts rebalances from the first decision.
 
     Returns
     -------
@@ -83,6 +93,8 @@ def walk_forward(
         returns something other than finite weights on known atoms.
     """
     _check_cadence(step, warmup)
+    if phase is not None and (isinstance(phase, bool) or not isinstance(phase, int | np.integer)):
+        raise ConfigError(f"walk_forward phase {phase!r}: expected an integer or None")
     _check_returns(returns, warmup)
     columns = returns.columns
     day_returns = np.nan_to_num(returns.to_numpy(dtype=float), nan=0.0)
@@ -94,7 +106,10 @@ def walk_forward(
     records: dict[str, list] = {name: [] for name in LEDGER_COLUMNS}
     for day in range(warmup, n_rows):
         decision_row = day - 1
-        rebalanced = (decision_row - first_decision) % step == 0
+        if phase is None:
+            rebalanced = (decision_row - first_decision) % step == 0
+        else:
+            rebalanced = decision_row == first_decision or (phase + decision_row) % step == 0
         if rebalanced:
             target = _target_weights(
                 decide(returns.iloc[: decision_row + 1]), columns, returns.index[decision_row]

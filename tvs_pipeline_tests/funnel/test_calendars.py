@@ -2,7 +2,13 @@ import pandas as pd
 import pytest
 
 from tvs_pipeline.errors import ConfigError
-from tvs_pipeline.funnel.calendars import market_date, sessions, shared_sessions
+from tvs_pipeline.funnel.calendars import (
+    CALENDAR_BOUNDS,
+    market_date,
+    sessions,
+    sessions_before,
+    shared_sessions,
+)
 
 
 @pytest.mark.parametrize(
@@ -49,3 +55,17 @@ def test_sessions_and_shared_sessions():
 def test_unknown_calendar():
     with pytest.raises(ConfigError, match="calendar 'NOPE': unknown calendar name"):
         sessions("NOPE", "2025-01-01", "2025-01-10")
+
+
+def test_sessions_before_numbers_sessions_on_a_fixed_grid():
+    first = CALENDAR_BOUNDS[0]
+    assert sessions_before(["24/7"], first) == 0
+    assert sessions_before(["24/7"], first + pd.Timedelta(days=10)) == 10
+    # NYSE: 2026-01-02 (Fri) and 2026-01-05 (Mon) are consecutive sessions.
+    friday = sessions_before(["XNYS"], pd.Timestamp("2026-01-02"))
+    assert sessions_before(["XNYS"], pd.Timestamp("2026-01-05")) == friday + 1
+    # A mixed set counts the sessions every calendar shares, whatever the order given.
+    assert sessions_before(["24/7", "XNYS"], "2026-01-05") == sessions_before(
+        ["XNYS", "24/7"], "2026-01-05"
+    )
+    assert sessions_before(["24/7", "XNYS"], "2026-01-05") == friday + 1

@@ -295,3 +295,47 @@ def test_bad_returns_raise_data_error(kind, match):
 def test_bad_decisions_raise_data_error(decide, match):
     with pytest.raises(DataError, match=rf"^walk_forward 2025-03-04: decide returned {match}"):
         walk_forward(_random_returns(), decide, step=5, warmup=2, friction=FRICTION)
+
+
+# ---------------------------------------------------------------- a fixed session grid
+
+
+@pytest.mark.parametrize(
+    ("phase", "rebalance_rows"),
+    [(0, [2, 3, 6]), (1, [2, 5, 8]), (2, [2, 4, 7])],
+    ids=["grid-right-after-entry", "grid-on-entry", "grid-two-after"],
+)
+def test_phase_puts_rebalances_after_the_entry_on_the_grid(phase, rebalance_rows):
+    # step 3, warmup 3: entry decided on row 2, then every row t with (phase + t) % 3 == 0.
+    returns = _random_returns(n_days=10)
+    decided: list[pd.Timestamp] = []
+
+    def recording(history: pd.DataFrame) -> pd.Series:
+        decided.append(history.index[-1])
+        return pd.Series({"atom0": 1.0})
+
+    ledger = walk_forward(returns, recording, 3, 3, FRICTION, phase=phase)
+    assert decided == returns.index[rebalance_rows].tolist()
+    executed = returns.index[[row + 1 for row in rebalance_rows]].tolist()
+    assert ledger.loc[ledger["rebalanced"], "market_date"].tolist() == executed
+
+
+def test_windows_starting_on_different_days_trade_on_the_same_grid_dates():
+    returns = _random_returns(n_days=80)
+    decided: dict[int, list[pd.Timestamp]] = {0: [], 1: []}
+    for shift in (0, 1):
+
+        def recording(history: pd.DataFrame, shift=shift) -> pd.Series:
+            decided[shift].append(history.index[-1])
+            return pd.Series({"atom0": 1.0})
+
+        walk_forward(returns.iloc[shift:], recording, 7, 10, FRICTION, phase=100 + shift)
+    # Only the entries differ (row 9 of each window); every later decision date is shared.
+    assert decided[0][0] == returns.index[9] and decided[1][0] == returns.index[10]
+    assert decided[0][1:] == decided[1][1:] == returns.index[12::7][: len(decided[0]) - 1].tolist()
+
+
+@pytest.mark.parametrize("phase", [1.5, True, "3"])
+def test_bad_phase_raises_config_error(phase):
+    with pytest.raises(ConfigError, match="phase"):
+        walk_forward(_random_returns(), _fixed({"atom0": 1.0}), 5, 2, FRICTION, phase=phase)

@@ -6,10 +6,17 @@
 import dagster as dg
 import pandas as pd
 
-from tvs_pipeline.allocation import allocate, check_exposure, flatten_weights, target_exposure
+from tvs_pipeline.allocation import (
+    AllocationMemo,
+    allocate,
+    check_exposure,
+    flatten_weights,
+    target_exposure,
+)
 from tvs_pipeline.defs.checks import NIGHTLY_FRESHNESS
-from tvs_pipeline.defs.partitions import DAILY, day_rows, partition_days, stamp
+from tvs_pipeline.defs.partitions import DAILY, DaySlices, partition_days, stamp
 from tvs_pipeline.defs.resources import ReportResource
+from tvs_pipeline.funnel.calendars import sessions_before
 from tvs_pipeline.simulation import (
     LEDGER_COLUMNS,
     FrictionModel,
@@ -36,22 +43,30 @@ def target_weights(atoms: pd.DataFrame, config) -> pd.DataFrame:
     )
 
 
-def walk_forward_ledger(atoms: pd.DataFrame, profile) -> pd.DataFrame:
-    """The friction-aware walk-forward of one day's atoms over the window ending D."""
+def walk_forward_ledger(
+    atoms: pd.DataFrame, profile, memo: AllocationMemo | None = None
+) -> pd.DataFrame:
+    """The friction-aware walk-forward of one day's atoms over the window ending D.
+
+    Rebalances after the entry fall on the atoms' shared-session grid, so the walk-forwards of
+    consecutive days trade on the same dates; pass one ``memo`` to every day of a run and each
+    estimation window is solved once.
+    """
     matrix = atom_matrix(atoms)
     if matrix.empty:
         return pd.DataFrame(columns=list(LEDGER_COLUMNS))
-    config = profile.allocation
+    memo = memo if memo is not None else AllocationMemo(profile.allocation)
 
     def decide(history: pd.DataFrame) -> pd.Series:
-        return allocate(history, config).set_index("atom_id")["weight"]
+        return memo(history).set_index("atom_id")["weight"]
 
     return walk_forward(
         matrix,
         decide,
         step=profile.run.step,
-        warmup=config.estimation_days,
+        warmup=profile.allocation.estimation_days,
         friction=FrictionModel.from_config(profile.simulation),
+        phase=sessions_before(atoms["calendar"].unique().tolist(), matrix.index[0]),
     )
 
 
@@ -71,14 +86,14 @@ def performance_report(
     reports: ReportResource,
 ) -> dg.Output[pd.DataFrame]:
     """Performance metrics of day D's simulation, and the Markdown tear sheet beside the lake."""
+    ledgers, atoms = DaySlices(simulation), DaySlices(synthesis)
+    weights, decisions = DaySlices(allocation), DaySlices(selection)
     frames = []
     for day in partition_days(context):
-        ledger = day_rows(simulation, day)
-        summary = performance_summary(ledger, periods_per_year(day_rows(synthesis, day)))
+        ledger = ledgers[day]
+        summary = performance_summary(ledger, periods_per_year(atoms[day]))
         path = reports.path_for(day, "report.md")
-        text = render_report(
-            day, summary, ledger, day_rows(allocation, day), day_rows(selection, day)
-        )
+        text = render_report(day, summary, ledger, weights[day], decisions[day])
         write_text_atomic(path, text)
         metrics = pd.DataFrame(
             {"metric": list(summary), "value": [float(v) for v in summary.values()]}

@@ -7,7 +7,7 @@ import dagster as dg
 import pandas as pd
 
 from tvs_pipeline.defs.assets.normalization import lookback_dep
-from tvs_pipeline.defs.partitions import DAILY, day_rows, partition_days, stamp
+from tvs_pipeline.defs.partitions import DAILY, DaySlices, day_rows, partition_days, stamp
 from tvs_pipeline.defs.resources import LakeResource, ProfileResource
 from tvs_pipeline.funnel.dedup import dedup_listings
 from tvs_pipeline.funnel.enrichment import enrich
@@ -47,11 +47,11 @@ def enrichment(
     span = read_bar_span(
         lake.reader(), discovery["symbol"].unique().tolist(), days[0], days[-1], run.lookback_days
     )
-    frames = []
+    found_on, health_on, frames = DaySlices(discovery), DaySlices(data_health), []
     for day in days:
-        found = day_rows(discovery, day)
+        found = found_on[day]
         window = bar_window(span, day, run.lookback_days, found["symbol"].unique().tolist())
-        frames.append(stamp(enrich(found, day_rows(data_health, day), window, day), day))
+        frames.append(stamp(enrich(found, health_on[day], window, day), day))
     table = pd.concat(frames, ignore_index=True)
     return dg.Output(
         table, metadata={"listings": dg.MetadataValue.int(len(day_rows(table, days[-1])))}
@@ -72,12 +72,12 @@ def dedup(
     Liquidity is the 20-day average traded value in USD; the other listings of the identity
     are kept as ``alternates``.
     """
-    frames = []
+    features_on, found_on, frames = DaySlices(enrichment), DaySlices(discovery), []
     for day in partition_days(context):
-        features = day_rows(enrichment, day)
+        features = features_on[day]
         ok = features.loc[features["status"] == HealthStatus.OK.value]
         # Two scanners of one logic and direction may both list a symbol: one candidate each.
-        found = day_rows(discovery, day)[CANDIDATE_COLUMNS]
+        found = found_on[day][CANDIDATE_COLUMNS]
         found = found.drop_duplicates(["symbol", "logic", "direction"])
         candidates = found.merge(
             ok[["symbol", "adv_usd_20", "adx_14", "vol_ann", "sector"]], on="symbol", how="inner"

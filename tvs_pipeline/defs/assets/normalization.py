@@ -6,7 +6,14 @@
 import dagster as dg
 import pandas as pd
 
-from tvs_pipeline.defs.partitions import DAILY, day_rows, partition_days, retry_source_faults, stamp
+from tvs_pipeline.defs.partitions import (
+    DAILY,
+    DaySlices,
+    day_rows,
+    partition_days,
+    retry_source_faults,
+    stamp,
+)
 from tvs_pipeline.defs.resources import LakeResource, MarketResource, ProfileResource
 from tvs_pipeline.funnel.health import HealthStatus, classify_health, ok_share_by_sleeve
 from tvs_pipeline.funnel.history import (
@@ -58,9 +65,9 @@ def bars(
     source = market.market(resolved)
     days = partition_days(context)
     last = last_stored_dates(lake.reader(), before=days[0])
-    frames, full, tail, failures = [], 0, 0, {}
+    found_on, frames, full, tail, failures = DaySlices(discovery), [], 0, 0, {}
     for day in days:
-        found = day_rows(discovery, day).drop_duplicates("symbol")
+        found = found_on[day].drop_duplicates("symbol")
         symbols = found["symbol"].tolist()
         requests = plan_requests(
             symbols, last, day, resolved.run.lookback_days, resolved.run.revision_overlap_days
@@ -120,9 +127,9 @@ def data_health(
     span = read_bar_span(
         lake.reader(), discovery["symbol"].unique().tolist(), days[0], days[-1], run.lookback_days
     )
-    frames, failures = [], {}
+    found_on, frames, failures = DaySlices(discovery), [], {}
     for day in days:
-        listings = day_rows(discovery, day)[LISTING_COLUMNS]
+        listings = found_on[day][LISTING_COLUMNS]
         window = bar_window(span, day, run.lookback_days, listings["symbol"].tolist())
         health = classify_health(
             window,
@@ -191,9 +198,9 @@ def normalization(
     span = read_bar_span(
         lake.reader(), ok["symbol"].unique().tolist(), days[0], days[-1], run.lookback_days
     )
-    frames, problems = [], {}
+    ok_on, frames, problems = DaySlices(ok), [], {}
     for day in days:
-        symbols = day_rows(ok, day)["symbol"].tolist()
+        symbols = ok_on[day]["symbol"].tolist()
         panel = returns_panel(bar_window(span, day, run.lookback_days, symbols))
         found = check_panel(panel, symbols, day)
         if found:

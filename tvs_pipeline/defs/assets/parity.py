@@ -6,7 +6,7 @@
 import dagster as dg
 import pandas as pd
 
-from tvs_pipeline.defs.partitions import DAILY, day_rows, partition_days, stamp
+from tvs_pipeline.defs.partitions import DAILY, DaySlices, day_rows, partition_days, stamp
 from tvs_pipeline.defs.resources import LakeResource, ProfileResource
 from tvs_pipeline.selection.parity import compare_decisions, parity_verdict
 from tvs_pipeline.simulation.promotion import (
@@ -66,18 +66,10 @@ def selection_parity(
 ):
     """Champion against challenger on day D: selected-set overlap, score ranks, book distance."""
     days = partition_days(context)
-    frames = [
-        stamp(
-            day_parity(
-                day_rows(selection, day),
-                day_rows(selection_challenger, day),
-                day_rows(allocation, day),
-                day_rows(allocation_challenger, day),
-            ),
-            day,
-        )
-        for day in days
+    inputs = [
+        DaySlices(f) for f in (selection, selection_challenger, allocation, allocation_challenger)
     ]
+    frames = [stamp(day_parity(*(by_day[day] for by_day in inputs)), day) for day in days]
     table = pd.concat(frames, ignore_index=True)
     last = day_rows(table, days[-1]).iloc[0]
     numbers = {

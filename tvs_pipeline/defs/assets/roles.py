@@ -12,9 +12,10 @@ from typing import Literal
 import dagster as dg
 import pandas as pd
 
+from tvs_pipeline.allocation import AllocationMemo
 from tvs_pipeline.defs.assets.allocation import target_weights, walk_forward_ledger
 from tvs_pipeline.defs.assets.selection import select_day, selection_metadata
-from tvs_pipeline.defs.partitions import DAILY, day_rows, partition_days, stamp
+from tvs_pipeline.defs.partitions import DAILY, DaySlices, day_rows, partition_days, stamp
 from tvs_pipeline.defs.resources import ProfileResource
 from tvs_pipeline.simulation import performance_summary
 from tvs_pipeline.synthesis import build_atoms, periods_per_year
@@ -58,12 +59,9 @@ def role_assets(role: Role, engine: str) -> list[dg.AssetsDefinition]:
         """Every candidate of day D: this role's decision, stage, cluster, score, vetoes."""
         config, days = profile.resolved().selection, partition_days(context)
         name = config.engine_for(role)
+        panels, candidates = DaySlices(normalization), DaySlices(dedup)
         frames = [
-            stamp(
-                select_day(day_rows(normalization, day), day_rows(dedup, day), config, day, name),
-                day,
-            )
-            for day in days
+            stamp(select_day(panels[day], candidates[day], config, day, name), day) for day in days
         ]
         table = pd.concat(frames, ignore_index=True)
         metadata = selection_metadata(day_rows(table, days[-1]))
@@ -86,10 +84,8 @@ def role_assets(role: Role, engine: str) -> list[dg.AssetsDefinition]:
     ) -> dg.Output[pd.DataFrame]:
         """Return streams of day D's strategy atoms for this role; shorts are synthetic longs."""
         days = partition_days(context)
-        frames = [
-            stamp(build_atoms(day_rows(selection, day), day_rows(normalization, day)), day)
-            for day in days
-        ]
+        decisions, panels = DaySlices(selection), DaySlices(normalization)
+        frames = [stamp(build_atoms(decisions[day], panels[day]), day) for day in days]
         table = pd.concat(frames, ignore_index=True)
         atoms = int(day_rows(table, days[-1])["atom_id"].nunique())
         return dg.Output(table, metadata={"atoms": dg.MetadataValue.int(atoms)})
@@ -108,7 +104,8 @@ def role_assets(role: Role, engine: str) -> list[dg.AssetsDefinition]:
     ) -> dg.Output[pd.DataFrame]:
         """Target weights decided at the close of D (held over D+1): per atom and per listing."""
         config, days = profile.resolved().allocation, partition_days(context)
-        frames = [stamp(target_weights(day_rows(synthesis, day), config), day) for day in days]
+        atoms = DaySlices(synthesis)
+        frames = [stamp(target_weights(atoms[day], config), day) for day in days]
         table = pd.concat(frames, ignore_index=True)
         last = day_rows(table, days[-1])
         physical = last.loc[last["kind"] == "physical", ["symbol", "net_weight"]]
@@ -138,15 +135,13 @@ def role_assets(role: Role, engine: str) -> list[dg.AssetsDefinition]:
         data up to D is used.
         """
         resolved, days = profile.resolved(), partition_days(context)
-        frames = [
-            stamp(walk_forward_ledger(day_rows(synthesis, day), resolved), day) for day in days
-        ]
+        atoms, memo = DaySlices(synthesis), AllocationMemo(resolved.allocation)
+        frames = [stamp(walk_forward_ledger(atoms[day], resolved, memo), day) for day in days]
         table = pd.concat(frames, ignore_index=True)
-        summary = performance_summary(
-            day_rows(table, days[-1]), periods_per_year(day_rows(synthesis, days[-1]))
-        )
-        return dg.Output(
-            table, metadata={k: dg.MetadataValue.float(float(v)) for k, v in summary.items()}
-        )
+        summary = performance_summary(day_rows(table, days[-1]), periods_per_year(atoms[days[-1]]))
+        metadata = {k: dg.MetadataValue.float(float(v)) for k, v in summary.items()}
+        metadata["allocation_solves"] = dg.MetadataValue.int(memo.misses)
+        metadata["allocation_reused"] = dg.MetadataValue.int(memo.hits)
+        return dg.Output(table, metadata=metadata)
 
     return [selection_asset, synthesis_asset, allocation_asset, simulation_asset]
