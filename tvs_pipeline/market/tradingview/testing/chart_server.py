@@ -21,18 +21,18 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from tvs_pipeline.market.tradingview.framing import Heartbeat, PacketDecoder
-from tvs_pipeline.market.tradingview.testing.background import BackgroundLoop
 from tvs_pipeline.market.tradingview.testing.chart_options import (
     RESOLUTIONS,
     ChartOptions,
     ChartStats,
     SeriesData,
 )
+from tvs_pipeline.market.tradingview.testing.wsserver import LocalWebSocketServer
 
 __all__ = ["ChartServer"]
 
@@ -122,7 +122,7 @@ class _Socket:
                     return
 
 
-class ChartServer:
+class ChartServer(LocalWebSocketServer):
     """The chart websocket on ``127.0.0.1:<free port>``, in its own thread; stops itself.
 
     Parameters
@@ -147,61 +147,17 @@ class ChartServer:
         faults: dict[str, str] | None = None,
         max_lifetime: float = 600.0,
     ) -> None:
+        super().__init__(max_lifetime)
         self.history = history
         self.now = clock
         self.options = options or ChartOptions()
         self.faults = dict(faults or {})
         self.stats = ChartStats()
-        self.max_lifetime = max_lifetime
         self._fired: set[str] = set()
         self._open = 0
-        self._loop: BackgroundLoop | None = None
-        self._server: Server | None = None
 
-    @property
-    def url(self) -> str:
-        """``ws://127.0.0.1:<port>/socket.io/websocket``: set ``TVS_TV_WS_URL`` to it."""
-        assert self._server is not None, "server not started"
-        port = next(iter(self._server.sockets)).getsockname()[1]
-        return f"ws://127.0.0.1:{port}/socket.io/websocket"
-
-    def start(self) -> ChartServer:
-        """Bind a free port and serve on a background loop."""
-        self._loop = BackgroundLoop()
-        self._server = self._loop.run(self._start())
-        self._loop.loop.call_later(self.max_lifetime, self._server.close)
-        return self
-
-    async def _start(self) -> Server:
-        return await serve(
-            self._handle,
-            "127.0.0.1",
-            0,
-            process_request=self._check_upgrade,
-            max_size=None,
-            ping_interval=None,
-        )
-
-    def stop(self) -> None:
-        """Close every socket and the port, and end the thread (idempotent)."""
-        if self._loop is not None and self._server is not None:
-            server = self._server
-
-            async def close() -> None:
-                server.close()
-                await server.wait_closed()
-
-            try:
-                self._loop.run(close(), timeout=10)
-            finally:
-                self._loop.stop()
-        self._server, self._loop = None, None
-
-    def __enter__(self) -> ChartServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def _serve_options(self) -> dict[str, Any]:
+        return {"process_request": self._check_upgrade, "max_size": None}
 
     def _check_upgrade(self, connection: ServerConnection, request: Request) -> Response | None:
         options = self.options
