@@ -14,25 +14,25 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import numpy as np
-from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from tvs_pipeline.market.tradingview.framing import Heartbeat, PacketDecoder
-from tvs_pipeline.market.tradingview.testing.background import BackgroundLoop
+from tvs_pipeline.market.tradingview.framing import Heartbeat
 from tvs_pipeline.market.tradingview.testing.chart_options import (
     RESOLUTIONS,
     ChartOptions,
     ChartStats,
     SeriesData,
 )
+from tvs_pipeline.market.tradingview.testing.chart_socket import ChartSocket
+from tvs_pipeline.market.tradingview.testing.wsserver import LocalWebSocketServer
 
 __all__ = ["ChartServer"]
 
@@ -48,81 +48,7 @@ class _Series:
     delivered: int = 0
 
 
-class _Socket:
-    """State and outgoing queue of one client connection."""
-
-    def __init__(self, server: ChartServer, ws: ServerConnection) -> None:
-        self.server, self.ws = server, ws
-        self.outbox: asyncio.Queue[tuple[float, str | None]] = asyncio.Queue()
-        self.authed = False
-        self.silent = False
-        self.sessions: dict[str, dict[str, Any]] = {}
-        self.pending_echo: dict[str, float] = {}
-        self.decoder = PacketDecoder()
-
-    def _encode(self, obj: Any) -> str:
-        mode = self.server.options.length_mode
-        payload = json.dumps(obj, ensure_ascii=mode == "ascii", separators=(",", ":"))
-        if mode == "double_encoded":
-            payload = payload.encode("utf-8").decode("latin-1")
-        length = len(payload.encode("utf-8")) if mode == "utf8_bytes" else len(payload)
-        return f"~m~{length}~m~{payload}"
-
-    def packet(self, method: str, params: list[Any], stamp: bool = True) -> str:
-        body: dict[str, Any] = {"m": method, "p": params}
-        if stamp:
-            now = self.server.now().timestamp()
-            body |= {"t": int(now), "t_ms": int(now * 1000)}
-        return self._encode(body)
-
-    def send(self, frames: list[str]) -> None:
-        """Queue packets; ``batching`` decides how many websocket messages they become."""
-        due = time.monotonic() + self.server.options.latency
-        if self.server.options.batching == "packet":
-            for one in frames:
-                self.outbox.put_nowait((due, one))
-        elif frames:
-            self.outbox.put_nowait((due, "".join(frames)))
-
-    def send_raw(self, *messages: str | None) -> None:
-        """Queue websocket messages as given (None: drop the socket at that point)."""
-        due = time.monotonic() + self.server.options.latency
-        for message in messages:
-            self.outbox.put_nowait((due, message))
-
-    async def pump(self) -> None:
-        while True:
-            due, message = await self.outbox.get()
-            delay = due - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            if message is None:
-                self.ws.transport.abort()  # no close frame: the client sees 1006
-                return
-            await self.ws.send(message)
-            self.server.stats.messages_sent += 1
-
-    async def heartbeat(self) -> None:
-        options, n = self.server.options, 0
-        while True:
-            await asyncio.sleep(options.heartbeat_interval)
-            n += 1
-            text = f"~h~{n}"
-            self.pending_echo[text] = time.monotonic()
-            self.server.stats.heartbeats_sent += 1
-            self.send_raw(f"~m~{len(text)}~m~{text}")
-            if options.heartbeat_timeout is not None:
-                late = [
-                    t
-                    for t, at in self.pending_echo.items()
-                    if time.monotonic() - at > options.heartbeat_timeout + options.latency
-                ]
-                if late:
-                    await self.ws.close(1000, "heartbeat timeout")
-                    return
-
-
-class ChartServer:
+class ChartServer(LocalWebSocketServer):
     """The chart websocket on ``127.0.0.1:<free port>``, in its own thread; stops itself.
 
     Parameters
@@ -147,61 +73,17 @@ class ChartServer:
         faults: dict[str, str] | None = None,
         max_lifetime: float = 600.0,
     ) -> None:
+        super().__init__(max_lifetime)
         self.history = history
         self.now = clock
         self.options = options or ChartOptions()
         self.faults = dict(faults or {})
         self.stats = ChartStats()
-        self.max_lifetime = max_lifetime
         self._fired: set[str] = set()
         self._open = 0
-        self._loop: BackgroundLoop | None = None
-        self._server: Server | None = None
 
-    @property
-    def url(self) -> str:
-        """``ws://127.0.0.1:<port>/socket.io/websocket``: set ``TVS_TV_WS_URL`` to it."""
-        assert self._server is not None, "server not started"
-        port = next(iter(self._server.sockets)).getsockname()[1]
-        return f"ws://127.0.0.1:{port}/socket.io/websocket"
-
-    def start(self) -> ChartServer:
-        """Bind a free port and serve on a background loop."""
-        self._loop = BackgroundLoop()
-        self._server = self._loop.run(self._start())
-        self._loop.loop.call_later(self.max_lifetime, self._server.close)
-        return self
-
-    async def _start(self) -> Server:
-        return await serve(
-            self._handle,
-            "127.0.0.1",
-            0,
-            process_request=self._check_upgrade,
-            max_size=None,
-            ping_interval=None,
-        )
-
-    def stop(self) -> None:
-        """Close every socket and the port, and end the thread (idempotent)."""
-        if self._loop is not None and self._server is not None:
-            server = self._server
-
-            async def close() -> None:
-                server.close()
-                await server.wait_closed()
-
-            try:
-                self._loop.run(close(), timeout=10)
-            finally:
-                self._loop.stop()
-        self._server, self._loop = None, None
-
-    def __enter__(self) -> ChartServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def _serve_options(self) -> dict[str, Any]:
+        return {"process_request": self._check_upgrade, "max_size": None}
 
     def _check_upgrade(self, connection: ServerConnection, request: Request) -> Response | None:
         options = self.options
@@ -220,7 +102,7 @@ class ChartServer:
     async def _handle(self, ws: ServerConnection) -> None:
         self._open += 1
         self.stats.connections += 1
-        sock = _Socket(self, ws)
+        sock = ChartSocket(self, ws)
         tasks = [asyncio.create_task(sock.pump()), asyncio.create_task(sock.heartbeat())]
         try:
             await self._hello(sock)
@@ -252,7 +134,7 @@ class ChartServer:
             for task in tasks:
                 task.cancel()
 
-    async def _hello(self, sock: _Socket) -> None:
+    async def _hello(self, sock: ChartSocket) -> None:
         now = self.now().timestamp()
         hello: dict[str, Any] = {
             "session_id": "<0.1.1>_lcl1-charts-free-1-webchart-1@lcl1-compute-1",
@@ -267,9 +149,9 @@ class ChartServer:
         }
         if self.options.redirect:
             hello["redirect"] = self.options.redirect
-        sock.send([sock._encode(hello)])
+        sock.send([sock.encode(hello)])
 
-    async def _on_packet(self, sock: _Socket, packet: Any) -> bool:
+    async def _on_packet(self, sock: ChartSocket, packet: Any) -> bool:
         """Answer one client packet; True when the socket must stop reading."""
         if isinstance(packet, Heartbeat):
             self.stats.echoes[packet.text] = self.stats.echoes.get(packet.text, 0) + 1
@@ -296,7 +178,7 @@ class ChartServer:
             return False
         return bool(handler(sock, params))
 
-    def _m_chart_create_session(self, sock: _Socket, params: list[Any]) -> bool:
+    def _m_chart_create_session(self, sock: ChartSocket, params: list[Any]) -> bool:
         limit = self.options.max_chart_sessions
         if limit is not None and len(sock.sessions) >= limit:
             sock.send([sock.packet("critical_error", [params[0], "max sessions rate reached", ""])])
@@ -304,11 +186,11 @@ class ChartServer:
         sock.sessions[params[0]] = {"refs": {}, "series": {}}
         return False
 
-    def _m_chart_delete_session(self, sock: _Socket, params: list[Any]) -> bool:
+    def _m_chart_delete_session(self, sock: ChartSocket, params: list[Any]) -> bool:
         sock.sessions.pop(params[0], None)
         return False
 
-    def _m_resolve_symbol(self, sock: _Socket, params: list[Any]) -> bool:
+    def _m_resolve_symbol(self, sock: ChartSocket, params: list[Any]) -> bool:
         session = sock.sessions.get(params[0])
         if session is None:
             return False
@@ -322,7 +204,7 @@ class ChartServer:
             sock.send([sock.packet("symbol_resolved", [cs, ref, data.info])])
         return False
 
-    def _m_create_series(self, sock: _Socket, params: list[Any]) -> bool:
+    def _m_create_series(self, sock: ChartSocket, params: list[Any]) -> bool:
         cs, sid, turnaround, ref, resolution, count = params[:6]
         session = sock.sessions.get(cs)
         if session is None:
@@ -390,12 +272,12 @@ class ChartServer:
         sock.send([*frames, bars, *tail])
         return False
 
-    def _resolved_late(self, sock: _Socket, cs: str, ref: str, data: SeriesData) -> list[str]:
+    def _resolved_late(self, sock: ChartSocket, cs: str, ref: str, data: SeriesData) -> list[str]:
         if self.options.resolved_late:
             return [sock.packet("symbol_resolved", [cs, ref, data.info])]
         return []
 
-    def _m_request_more_data(self, sock: _Socket, params: list[Any]) -> bool:
+    def _m_request_more_data(self, sock: ChartSocket, params: list[Any]) -> bool:
         cs, sid, count = params[0], params[1], params[2]
         session = sock.sessions.get(cs)
         state = session["series"].get(sid) if session else None
@@ -417,7 +299,7 @@ class ChartServer:
         sock.send([bars, self._completed(sock, cs, sid, state)])
         return False
 
-    def _m_remove_series(self, sock: _Socket, params: list[Any]) -> bool:
+    def _m_remove_series(self, sock: ChartSocket, params: list[Any]) -> bool:
         session = sock.sessions.get(params[0])
         if session is not None:
             session["series"].pop(params[1], None)
@@ -432,7 +314,7 @@ class ChartServer:
 
     def _update(
         self,
-        sock: _Socket,
+        sock: ChartSocket,
         cs: str,
         sid: str,
         turnaround: str,
@@ -469,7 +351,7 @@ class ChartServer:
         }
         return sock.packet("timescale_update", [cs, {sid: series}, scale])
 
-    def _completed(self, sock: _Socket, cs: str, sid: str, state: _Series) -> str:
+    def _completed(self, sock: ChartSocket, cs: str, sid: str, state: _Series) -> str:
         extra: dict[str, Any] = {"rt_update_period": 5}
         if self.options.completed_marker == "trailing":
             if state.older_end == 0:

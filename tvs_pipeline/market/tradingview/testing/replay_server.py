@@ -20,11 +20,11 @@ import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from tvs_pipeline.market.tradingview.framing import Heartbeat, PacketDecoder
-from tvs_pipeline.market.tradingview.testing.background import BackgroundLoop
+from tvs_pipeline.market.tradingview.testing.wsserver import LocalWebSocketServer
 
 __all__ = ["ReplayServer", "Script", "load_script"]
 
@@ -58,7 +58,7 @@ def load_script(path: str | Path) -> list[Script]:
     return scripts
 
 
-class ReplayServer:
+class ReplayServer(LocalWebSocketServer):
     """Replays a sequence file to each connection on ``127.0.0.1:<free port>``.
 
     Attributes
@@ -68,49 +68,9 @@ class ReplayServer:
     """
 
     def __init__(self, path: str | Path, max_lifetime: float = 120.0) -> None:
+        super().__init__(max_lifetime)
         self.scripts = load_script(path)
         self.received: list[list[object]] = []
-        self.max_lifetime = max_lifetime
-        self._loop: BackgroundLoop | None = None
-        self._server: Server | None = None
-
-    @property
-    def url(self) -> str:
-        """``ws://127.0.0.1:<port>/socket.io/websocket``."""
-        assert self._server is not None, "server not started"
-        port = next(iter(self._server.sockets)).getsockname()[1]
-        return f"ws://127.0.0.1:{port}/socket.io/websocket"
-
-    def start(self) -> ReplayServer:
-        """Serve on a background loop."""
-        self._loop = BackgroundLoop()
-        self._server = self._loop.run(self._serve())
-        self._loop.loop.call_later(self.max_lifetime, self._server.close)
-        return self
-
-    async def _serve(self) -> Server:
-        return await serve(self._handle, "127.0.0.1", 0, ping_interval=None)
-
-    def stop(self) -> None:
-        """Close the port and end the thread (idempotent)."""
-        if self._loop is not None and self._server is not None:
-            server = self._server
-
-            async def close() -> None:
-                server.close()
-                await server.wait_closed()
-
-            try:
-                self._loop.run(close(), timeout=10)
-            finally:
-                self._loop.stop()
-        self._server, self._loop = None, None
-
-    def __enter__(self) -> ReplayServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def packets(self, method: str) -> list[dict]:
         """Every packet ``method`` the client sent, over all connections."""
