@@ -73,6 +73,26 @@ def _last_valid(wide: pd.DataFrame) -> pd.Series:
     return wide.ffill().iloc[-1] if len(wide) else pd.Series(dtype="float64")
 
 
+def _tail_mean_traded(bars: pd.DataFrame) -> pd.Series:
+    """Mean close x volume over each symbol's last ``ADV_DAYS`` bars where both are known."""
+    ordered = bars.sort_values(["symbol", "market_date"], kind="mergesort")
+    traded = (ordered["close"] * ordered["volume"]).dropna()
+    symbol = ordered.loc[traded.index, "symbol"]
+    last = traded.groupby(symbol, sort=False).tail(ADV_DAYS)
+    return last.groupby(symbol.loc[last.index]).mean()
+
+
+def _tail_return_std(bars: pd.DataFrame) -> pd.Series:
+    """Sample std of each symbol's last ``VOL_DAYS`` own-session returns (bars with a close)."""
+    ordered = bars.loc[bars["close"].notna()].sort_values(
+        ["symbol", "market_date"], kind="mergesort"
+    )
+    returns = ordered.groupby("symbol", sort=False)["close"].pct_change(fill_method=None)
+    # The tail counts the first bar's missing return, as a per-column tail of pct_change does.
+    last = returns.groupby(ordered["symbol"], sort=False).tail(VOL_DAYS)
+    return last.groupby(ordered.loc[last.index, "symbol"]).std(ddof=1)
+
+
 def enrich(
     discovery: pd.DataFrame, health: pd.DataFrame, bars: pd.DataFrame, as_of: date
 ) -> pd.DataFrame:
@@ -117,15 +137,12 @@ def enrich(
         return out.reset_index()[list(ENRICHMENT_COLUMNS)]
 
     close, high, low = _wide(frame, "close"), _wide(frame, "high"), _wide(frame, "low")
-    volume = _wide(frame, "volume")
     out["history_len"] = close.notna().sum().reindex(symbols).fillna(0).astype("int64")
     out["last_close"] = _last_valid(close).reindex(symbols)
-    dollar = (close * volume).apply(lambda col: col.dropna().tail(ADV_DAYS).mean())
-    out["adv_usd_20"] = dollar.reindex(symbols) * rate
+    out["adv_usd_20"] = _tail_mean_traded(frame).reindex(symbols) * rate
     out["adx_14"] = _last_valid(wilder_adx(high, low, close, 14)).reindex(symbols)
     out["atr_14"] = _last_valid(wilder_atr(high, low, close, 14)).reindex(symbols)
-    own_returns = close.apply(lambda col: col.dropna().pct_change(fill_method=None).tail(VOL_DAYS))
-    vol = own_returns.std(ddof=1)
+    vol = _tail_return_std(frame)
     out["vol_ann"] = vol.reindex(symbols) * np.sqrt(out["sessions_per_year"].astype("float64"))
     level = close.ffill()
     for column, days in HORIZONS.items():

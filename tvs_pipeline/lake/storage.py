@@ -7,6 +7,7 @@ import uuid
 from datetime import date
 
 import fsspec
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -107,9 +108,22 @@ def split_by_partition(frame: pd.DataFrame, keys: list[str]) -> dict[str, pd.Dat
         raise DataError(
             f"output spans {len(keys)} partitions but has no '{PARTITION_COLUMN}' column"
         )
-    days = as_day(frame[PARTITION_COLUMN]).dt.strftime("%Y-%m-%d")
-    stray = sorted(set(days) - set(keys))
-    if stray:
-        raise DataError(f"output has rows for {stray[:3]} outside the partitions being written")
+    column = frame[PARTITION_COLUMN]
+    if not (isinstance(column.dtype, np.dtype) and column.dtype == "datetime64[ns]"):
+        column = as_day(column)
+    stamps = column.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
+    wanted = np.array(keys, dtype="datetime64[D]")
+    stray = np.setdiff1d(np.unique(stamps), wanted)
+    if len(stray):
+        shown = [str(d) for d in stray[:3]]
+        raise DataError(f"output has rows for {shown} outside the partitions being written")
+    # One stable sort and a binary search per key: a mask per key is quadratic in the range
+    # (a 500-day normalization output is 26 M rows).
+    order = np.argsort(stamps, kind="stable")
+    stamps = stamps[order]
     body = frame.drop(columns=[PARTITION_COLUMN])
-    return {key: body.loc[(days == key).to_numpy()].reset_index(drop=True) for key in keys}
+    parts = {}
+    for key, day in zip(keys, wanted, strict=True):
+        lo, hi = np.searchsorted(stamps, day, "left"), np.searchsorted(stamps, day, "right")
+        parts[key] = body.iloc[order[lo:hi]].reset_index(drop=True)
+    return parts
