@@ -18,7 +18,11 @@ __all__ = ["discovery"]
     group_name="discovery",
     kinds={"pandas", "parquet"},
     backfill_policy=dg.BackfillPolicy.single_run(),
-    check_specs=[dg.AssetCheckSpec("discovery_not_empty", asset="discovery", blocking=True)],
+    check_specs=[
+        dg.AssetCheckSpec(
+            "discovery_not_empty", asset="discovery", blocking=True, partitions_def=DAILY
+        )
+    ],
 )
 def discovery(context: dg.AssetExecutionContext, profile: ProfileResource, market: MarketResource):
     """Scanner rows of day D: listing, sleeve, scanner, logic, direction and scanner fields."""

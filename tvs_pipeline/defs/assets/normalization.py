@@ -113,7 +113,11 @@ def recorded_fetch_failures(context: dg.AssetExecutionContext, day) -> dict[str,
     kinds={"pandas", "parquet"},
     backfill_policy=dg.BackfillPolicy.single_run(),
     deps=[lookback_dep()],
-    check_specs=[dg.AssetCheckSpec("ok_share_floor", asset="data_health", blocking=True)],
+    check_specs=[
+        dg.AssetCheckSpec(
+            "ok_share_floor", asset="data_health", blocking=True, partitions_def=DAILY
+        )
+    ],
 )
 def data_health(
     context: dg.AssetExecutionContext,
@@ -184,7 +188,11 @@ def data_health(
     kinds={"pandas", "parquet"},
     backfill_policy=dg.BackfillPolicy.single_run(),
     deps=[lookback_dep()],
-    check_specs=[dg.AssetCheckSpec("panel_gap_free", asset="normalization", blocking=True)],
+    check_specs=[
+        dg.AssetCheckSpec(
+            "panel_gap_free", asset="normalization", blocking=True, partitions_def=DAILY
+        )
+    ],
 )
 def normalization(
     context: dg.AssetExecutionContext,

@@ -55,7 +55,11 @@ def day_parity(
     group_name="selection",
     kinds={"pandas", "parquet"},
     backfill_policy=dg.BackfillPolicy.single_run(),
-    check_specs=[dg.AssetCheckSpec("parity_within_thresholds", asset="selection_parity")],
+    check_specs=[
+        dg.AssetCheckSpec(
+            "parity_within_thresholds", asset="selection_parity", partitions_def=DAILY
+        )
+    ],
 )
 def selection_parity(
     context: dg.AssetExecutionContext,
