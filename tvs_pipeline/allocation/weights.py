@@ -8,6 +8,7 @@ import pandas as pd
 from tvs_pipeline.allocation.engines import make_allocator
 from tvs_pipeline.config.schema import AllocationConfig
 from tvs_pipeline.errors import DataError, OptimizationError
+from tvs_pipeline.synthesis.atoms import check_atom_matrix
 
 __all__ = [
     "ALLOCATION_COLUMNS",
@@ -77,7 +78,7 @@ def allocate(returns: pd.DataFrame, config: AllocationConfig) -> pd.DataFrame:
     OptimizationError
         If every engine fails; the message lists each failure.
     """
-    _check_returns(returns)
+    check_atom_matrix(returns, "allocate")
     window = returns.iloc[-config.estimation_days :]
     n_obs = window.notna().sum(axis=0).astype(int)
     eligible = _eligible_atoms(n_obs, len(window))
@@ -230,24 +231,6 @@ def check_exposure(physical: pd.DataFrame, target_net: float, atol: float = 1e-9
             f"by more than {atol:g}"
         )
     return net
-
-
-def _check_returns(returns: pd.DataFrame) -> None:
-    if not isinstance(returns, pd.DataFrame) or returns.shape[0] == 0 or returns.shape[1] == 0:
-        shape = getattr(returns, "shape", None)
-        raise DataError(f"allocate: returns must be a non-empty DataFrame, got shape {shape}")
-    index = returns.index
-    if not isinstance(index, pd.DatetimeIndex) or index.tz is not None:
-        raise DataError(f"allocate: returns index must be naive dates, got {index.dtype}")
-    if not index.is_monotonic_increasing or index.has_duplicates:
-        raise DataError("allocate: returns index must be sorted and unique, it is not")
-    if returns.columns.has_duplicates:
-        dupes = sorted(map(str, returns.columns[returns.columns.duplicated()]))
-        raise DataError(f"allocate: duplicate atom columns {dupes}")
-    values = returns.to_numpy(dtype=float)
-    if np.isinf(values).any():
-        bad = sorted(map(str, returns.columns[np.isinf(values).any(axis=0)]))
-        raise DataError(f"allocate: infinite returns in atoms {bad}, expected finite or NaN")
 
 
 def _eligible_atoms(n_obs: pd.Series, rows: int) -> pd.Index:

@@ -9,6 +9,7 @@ import pandas as pd
 
 from tvs_pipeline.errors import ConfigError, DataError
 from tvs_pipeline.simulation.friction import FrictionModel
+from tvs_pipeline.synthesis.atoms import check_atom_matrix
 
 __all__ = ["LEDGER_COLUMNS", "walk_forward"]
 
@@ -150,23 +151,11 @@ def _check_cadence(step: int, warmup: int) -> None:
 
 
 def _check_returns(returns: pd.DataFrame, warmup: int) -> None:
-    if not isinstance(returns, pd.DataFrame) or returns.shape[1] == 0:
-        shape = getattr(returns, "shape", None)
-        raise DataError(f"walk_forward: returns must be a DataFrame with atoms, got shape {shape}")
-    index = returns.index
-    if not isinstance(index, pd.DatetimeIndex) or index.tz is not None:
-        raise DataError(f"walk_forward: returns index must be naive dates, got {index.dtype}")
-    if not index.is_monotonic_increasing or index.has_duplicates:
-        raise DataError("walk_forward: returns index must be sorted and unique, it is not")
-    if returns.columns.has_duplicates:
-        dupes = sorted(map(str, returns.columns[returns.columns.duplicated()]))
-        raise DataError(f"walk_forward: duplicate atom columns {dupes}")
+    check_atom_matrix(returns, "walk_forward")
     if len(returns) < warmup + 1:
         raise DataError(
             f"walk_forward: {len(returns)} rows, expected at least warmup + 1 = {warmup + 1}"
         )
-    if np.isinf(returns.to_numpy(dtype=float)).any():
-        raise DataError("walk_forward: returns hold an infinite value, expected finite or NaN")
 
 
 def _target_weights(target: pd.Series, columns: pd.Index, when: pd.Timestamp) -> np.ndarray:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from tvs_pipeline.errors import DataError
 from tvs_pipeline.funnel.calendars import ALL_DAYS
 from tvs_pipeline.funnel.normalization import align_to_shared_sessions
 
@@ -13,6 +14,7 @@ __all__ = [
     "atom_id",
     "atom_matrix",
     "build_atoms",
+    "check_atom_matrix",
     "composition",
     "periods_per_year",
 ]
@@ -92,6 +94,34 @@ def atom_matrix(atoms: pd.DataFrame) -> pd.DataFrame:
     wide.columns.name = None
     calendars = atoms.drop_duplicates("atom_id").set_index("atom_id")["calendar"].to_dict()
     return align_to_shared_sessions(wide, calendars)
+
+
+def check_atom_matrix(returns: pd.DataFrame, where: str) -> None:
+    """Refuse a matrix that breaks the contract of ``atom_matrix``'s output.
+
+    Every consumer (allocation, the walk-forward) relies on: at least one row and one atom,
+    a naive sorted unique date index, unique atom columns, and finite-or-NaN values.
+
+    Raises
+    ------
+    DataError
+        Naming ``where`` and the first broken rule.
+    """
+    if not isinstance(returns, pd.DataFrame) or returns.shape[0] == 0 or returns.shape[1] == 0:
+        shape = getattr(returns, "shape", None)
+        raise DataError(f"{where}: returns must be a DataFrame with rows and atoms, got {shape}")
+    index = returns.index
+    if not isinstance(index, pd.DatetimeIndex) or index.tz is not None:
+        raise DataError(f"{where}: returns index must be naive dates, got {index.dtype}")
+    if not index.is_monotonic_increasing or index.has_duplicates:
+        raise DataError(f"{where}: returns index must be sorted and unique, it is not")
+    if returns.columns.has_duplicates:
+        dupes = sorted(map(str, returns.columns[returns.columns.duplicated()]))
+        raise DataError(f"{where}: duplicate atom columns {dupes}")
+    infinite = np.isinf(returns.to_numpy(dtype=float)).any(axis=0)
+    if infinite.any():
+        bad = sorted(map(str, returns.columns[infinite]))
+        raise DataError(f"{where}: infinite returns in atoms {bad}, expected finite or NaN")
 
 
 def periods_per_year(atoms: pd.DataFrame) -> int:

@@ -229,7 +229,7 @@ def _bad_returns(kind: str) -> pd.DataFrame:
 @pytest.mark.parametrize(
     ("kind", "match"),
     [
-        pytest.param("empty", "non-empty DataFrame", id="empty"),
+        pytest.param("empty", "DataFrame with rows and atoms", id="empty"),
         pytest.param("not-dates", "index must be naive dates", id="not-dates"),
         pytest.param("tz-aware", "index must be naive dates", id="tz-aware"),
         pytest.param("unsorted", "sorted and unique", id="unsorted"),

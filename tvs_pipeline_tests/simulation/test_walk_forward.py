@@ -268,13 +268,13 @@ def _bad(kind: str) -> pd.DataFrame:
 @pytest.mark.parametrize(
     ("kind", "match"),
     [
-        pytest.param("no-atoms", "DataFrame with atoms", id="no-atoms"),
+        pytest.param("no-atoms", "DataFrame with rows and atoms", id="no-atoms"),
         pytest.param("not-dates", "naive dates", id="not-dates"),
         pytest.param("tz-aware", "naive dates", id="tz-aware"),
         pytest.param("unsorted", "sorted and unique", id="unsorted"),
         pytest.param("duplicate-atoms", r"duplicate atom columns \['a'\]", id="duplicate-atoms"),
         pytest.param("too-short", "3 rows, expected at least warmup \\+ 1 = 4", id="too-short"),
-        pytest.param("inf", "infinite value", id="inf"),
+        pytest.param("inf", r"infinite returns in atoms \[.atom0.\]", id="inf"),
     ],
 )
 def test_bad_returns_raise_data_error(kind, match):
