@@ -1,4 +1,17 @@
-"""The hash-chained audit ledger: append under a file lock, verify by re-walking the chain."""
+"""The hash-chained audit ledger: append under a file lock, verify by re-walking the chain.
+
+Every record is ``{seq, prev, at, kind, payload, hash}``; ``hash`` is the sha256 of the canonical
+JSON of the other five fields and ``prev`` is the hash of the record before it. The kinds
+written by the pipeline (docs/architecture.md lists their fields):
+
+- ``intent``: a step, once its inputs are loaded and before its body runs: run, step, asset,
+  partitions, code version, profile identity, and per input the sha256 and row count of every
+  partition file it read; windows read directly through DuckDB are listed by range.
+- ``output``: every output the IO manager writes: rows, the frame's content hash, the sha256
+  and row count of every partition file written, the digest of the step's output metadata, and
+  the audit trail the frame carries (``attrs["audit_trail"]``, e.g. the v4 selection's).
+- ``run_outcome``: a finished run (SUCCESS or FAILURE), from the run-status sensors.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import fsspec
 import numpy as np
 import pandas as pd
 from filelock import FileLock
@@ -17,16 +31,23 @@ from filelock import FileLock
 from tvs_pipeline.errors import DataError
 
 __all__ = [
+    "AUDIT_TRAIL_ATTR",
     "GENESIS",
     "LedgerVerdict",
     "append_record",
     "canonical_json",
+    "file_digest",
     "frame_hash",
+    "json_safe",
     "read_records",
     "verify_ledger",
 ]
 
 GENESIS = "0" * 64
+# A frame may carry its producer's audit trail (JSON-native) under this ``attrs`` key; the IO
+# manager copies it into the output record. The v4 selection sets it (``selection.v4.AUDIT_ATTR``).
+AUDIT_TRAIL_ATTR = "audit_trail"
+FILE_BLOCK = 1 << 20
 
 
 def canonical_json(record: dict[str, Any]) -> str:
@@ -43,6 +64,25 @@ def canonical_json(record: dict[str, Any]) -> str:
         raise DataError(f"ledger record: not canonical JSON ({err})") from err
 
 
+def json_safe(value: Any) -> Any:
+    """``value`` made of JSON-native parts only, so that `canonical_json` accepts it.
+
+    Mappings and sequences are walked; numpy scalars become Python numbers; a non-finite float
+    becomes its text (``"nan"``, ``"inf"``); anything else becomes ``str(value)``.
+    """
+    if isinstance(value, np.generic):
+        value = value.item()
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if np.isfinite(value) else repr(value)
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    return str(value)
+
+
 def _digest(body: dict[str, Any]) -> str:
     return hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
 
@@ -56,6 +96,19 @@ def frame_hash(frame: pd.DataFrame) -> str:
         nested = [c for c in frame.columns if frame[c].dtype == object]
         flat = frame.assign(**{c: frame[c].map(_flatten) for c in nested}) if nested else frame
         digest.update(pd.util.hash_pandas_object(flat, index=False).to_numpy().tobytes())
+    return digest.hexdigest()
+
+
+def file_digest(path: str) -> str | None:
+    """sha256 of a stored file's bytes (a local path or an fsspec URL); None if it is missing."""
+    fs, fs_path = fsspec.core.url_to_fs(str(path))
+    digest = hashlib.sha256()
+    try:
+        with fs.open(fs_path, "rb") as handle:
+            while block := handle.read(FILE_BLOCK):
+                digest.update(block)
+    except FileNotFoundError:
+        return None
     return digest.hexdigest()
 
 

@@ -11,7 +11,13 @@ from tvs_pipeline.selection.v4.context import (
     StageClock,
 )
 from tvs_pipeline.selection.v4.options import V4Options
-from tvs_pipeline.selection.v4.pipeline import DEFAULT_RUN_ID, V4Engine, run_v4, v4_audit
+from tvs_pipeline.selection.v4.pipeline import (
+    AUDIT_ATTR,
+    DEFAULT_RUN_ID,
+    V4Engine,
+    run_v4,
+    v4_audit,
+)
 from tvs_pipeline.selection.v4.stages import (
     ATOM_COLUMNS,
     ClusteringStage,
@@ -25,6 +31,7 @@ from tvs_pipeline.selection.v4.stages import (
 
 __all__ = [
     "ATOM_COLUMNS",
+    "AUDIT_ATTR",
     "AUDIT_COLUMNS",
     "DEFAULT_RUN_ID",
     "PRODUCTS",

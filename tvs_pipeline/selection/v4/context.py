@@ -269,6 +269,29 @@ class SelectionContext(BaseModel):
         fields = {name: getattr(self, name) for name in type(self).model_fields}
         return type(self)(**(fields | products | {"audit": (*self.audit, entry)}))
 
+    def audit_record(self) -> dict[str, object]:
+        """The audit trail as JSON-native values, the copy the shell's ledger keeps.
+
+        Returns
+        -------
+        dict
+            ``run_id``; ``digest`` (the last entry's, the run id before any stage);
+            ``entries``: one dict per entry with the fields of `AuditEntry`, ``started`` as the
+            ISO text the digest hashed, so a reader can re-chain them
+            (``AuditEntry.model_validate(entry, strict=False).chained_to(previous)``).
+
+        Raises
+        ------
+        DataError
+            The trail was altered (see `verify_audit`).
+        """
+        self.verify_audit()
+        entries = [
+            entry.model_dump() | {"started": entry.started.isoformat()} for entry in self.audit
+        ]
+        digest = self.audit[-1].digest if self.audit else self.run_id
+        return {"run_id": self.run_id, "digest": digest, "entries": entries}
+
     def audit_frame(self) -> pd.DataFrame:
         """The audit trail as a frame, one row per entry (``AUDIT_COLUMNS``)."""
         rows = [{"run_id": self.run_id, **entry.model_dump()} for entry in self.audit]

@@ -17,9 +17,12 @@ from tvs_pipeline.selection.v4.stages import (
     SynthesisStage,
 )
 
-__all__ = ["DEFAULT_RUN_ID", "V4Engine", "run_v4", "v4_audit"]
+__all__ = ["AUDIT_ATTR", "DEFAULT_RUN_ID", "V4Engine", "run_v4", "v4_audit"]
 
 DEFAULT_RUN_ID = "v4"
+# The decisions frame carries the run's audit trail (`SelectionContext.audit_record`) under
+# this ``attrs`` key, so the shell's ledger can keep it (``lake.ledger.AUDIT_TRAIL_ATTR``).
+AUDIT_ATTR = "audit_trail"
 
 
 class V4Engine:
@@ -91,7 +94,8 @@ class V4Engine:
         -------
         SelectionContext
             Every product set; ``decisions`` is `select`'s output table (``engine = "v4"``)
-            and ``audit`` holds six entries.
+            and ``audit`` holds six entries. ``decisions.attrs[AUDIT_ATTR]`` is the trail
+            (`SelectionContext.audit_record`); the frame's values do not depend on it.
 
         Raises
         ------
@@ -101,6 +105,7 @@ class V4Engine:
         context = self.start(returns, candidates, run_id)
         for stage in self.stages():
             context = stage.run(context)
+        context.decisions.attrs[AUDIT_ATTR] = context.audit_record()
         return context
 
 
