@@ -135,6 +135,9 @@ def test_frame_hash_is_pinned():
     )
     assert frame_hash(frame) == PINNED_FRAME_HASH
     assert frame_hash(frame.iloc[::-1]) != PINNED_FRAME_HASH  # row order counts
+    assert frame_hash(frame[["ret", "symbol", "market_date", "alternates"]]) != PINNED_FRAME_HASH
+    swapped = frame.assign(ret=frame["ret"].iloc[::-1].to_numpy())
+    assert frame_hash(swapped) != PINNED_FRAME_HASH  # a value moved to another row
 
 
-PINNED_FRAME_HASH = "1787c7961cde94c696fb70603cb2917ecab2a334cf8d4e9c01d80718ff54940d"
+PINNED_FRAME_HASH = "9f0344f9d6f02760e13254446d215e7c7c1c2d76952872ec43612e493825bed6"
