@@ -76,6 +76,7 @@ class LakeIOManager(dg.UPathIOManager):
         self._ledger_path = ledger_path
         self._inputs: dict[StepKey, dict[str, dict[str, Any]]] = {}
         self._intended: set[StepKey] = set()
+        self._profiles: dict[str, dict[str, str]] = {}  # name -> identity, for this run
 
     def get_path_for_partition(
         self, context: dg.InputContext | dg.OutputContext, path: UPath, partition: str
@@ -202,12 +203,25 @@ class LakeIOManager(dg.UPathIOManager):
                 "asset": spec.key.to_user_string() if spec else None,
                 "partitions": _span(keys),
                 "code_version": spec.code_version if spec else None,
-                "profile": _profile_identity(step_context),
+                "profile": self._profile_identity(step_context),
                 "inputs": inputs,
                 "reads": reads,
             },
         )
         self._intended.add((step_context.run_id, step_context.step.key))
+
+    def _profile_identity(self, step_context: Any) -> dict[str, str] | None:
+        """The profile a step reads: its name and the sha256 of ``tvs config show <name>``.
+
+        None for a step without the ``profile`` resource (its output does not depend on it).
+        """
+        if "profile" not in getattr(step_context.op_def, "required_resource_keys", set()):
+            return None
+        resource = step_context.resources.profile
+        if resource.name not in self._profiles:
+            text = resolved_to_yaml(resource.resolved())
+            self._profiles[resource.name] = {"name": resource.name, "sha256": _sha256(text)}
+        return self._profiles[resource.name]
 
     def load_input(self, context: dg.InputContext) -> pd.DataFrame:
         """Load one or many partitions as ONE frame with a ``date`` column (and note it)."""
@@ -261,17 +275,6 @@ def _rows_by_partition(frame: pd.DataFrame, keys: list[str]) -> dict[str, int]:
 def _metadata_value(value: object) -> object:
     """A metadata entry's plain value (a ``MetadataValue`` unwrapped)."""
     return value.value if isinstance(value, dg.MetadataValue) else value
-
-
-def _profile_identity(step_context: Any) -> dict[str, str] | None:
-    """The profile a step reads: its name and the sha256 of ``tvs config show <name>``.
-
-    None for a step without the ``profile`` resource (its output does not depend on it).
-    """
-    if "profile" not in getattr(step_context.op_def, "required_resource_keys", set()):
-        return None
-    resource = step_context.resources.profile
-    return {"name": resource.name, "sha256": _sha256(resolved_to_yaml(resource.resolved()))}
 
 
 class LakeIOManagerResource(dg.ConfigurableIOManagerFactory):
