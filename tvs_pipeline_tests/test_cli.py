@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tvs_pipeline.cli import main
+from tvs_pipeline.lake.ledger import read_records
 
 
 @pytest.fixture
@@ -67,6 +68,12 @@ def test_run_then_sql_and_health(home, capsys):
     assert main(["ledger", "verify"]) == 0
     assert "chain intact" in capsys.readouterr().out
     ledger = home / "ledger" / "audit.jsonl"
+    # Without a daemon the CLI records both runs' outcomes itself, once each.
+    outcomes = [r["payload"] for r in read_records(ledger) if r["kind"] == "run_outcome"]
+    assert [(o["job"], o["status"]) for o in outcomes] == [
+        ("nightly", "SUCCESS"),
+        ("shadow", "SUCCESS"),
+    ]
     raw = bytearray(ledger.read_bytes())
     second_line = raw.index(b"\n") + 10
     raw[second_line] ^= 0x01

@@ -13,6 +13,8 @@ import dagster as dg
 
 from tvs_pipeline.definitions import build_definitions
 from tvs_pipeline.defs.partitions import DAILY
+from tvs_pipeline.defs.shadow import CLI_LAUNCHED, LAUNCHER_TAG
+from tvs_pipeline.lake.ledger import append_record
 from tvs_pipeline.settings import Settings
 
 POLL_SECONDS = 1.0
@@ -123,7 +125,7 @@ def run_job(
     home = prepare_instance(settings)
     defs = build_definitions(settings, **options)
     job = defs.resolve_job_def(job_name)
-    tags = dict(tags or {})
+    tags = dict(tags or {}) | {LAUNCHER_TAG: CLI_LAUNCHED}
     if partition_range is not None:
         tags |= {
             "dagster/asset_partition_range_start": partition_range[0],
@@ -151,9 +153,25 @@ def run_job(
             worker.join(POLL_SECONDS)
             cursor = _print_progress(instance, run_id, cursor, started)
         _print_progress(instance, run_id, cursor, started)
-    if not outcome:
+    verdict = _verdict(run_id, outcome[0] if outcome else None)
+    append_record(
+        settings.ledger_dir / "audit.jsonl",
+        "run_outcome",
+        {
+            "run_id": verdict.run_id,
+            "job": job_name,
+            "status": "SUCCESS" if verdict.success else "FAILURE",
+            "tags": tags,
+            **({} if verdict.success else {"failure": verdict.failure}),
+        },
+    )
+    return verdict
+
+
+def _verdict(run_id: str, result: dg.ExecuteInProcessResult | None) -> RunOutcome:
+    """Success, or the first failed step and the last line of its error."""
+    if result is None:
         return RunOutcome(run_id, False, "run did not complete")
-    result = outcome[0]
     if result.success:
         return RunOutcome(result.run_id, True)
     failures = [event for event in result.all_events if event.is_step_failure]

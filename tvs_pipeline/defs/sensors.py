@@ -12,7 +12,7 @@ champion run of the same partition, whichever partition that was.
 import dagster as dg
 
 from tvs_pipeline.defs.jobs import nightly_job, shadow_job
-from tvs_pipeline.defs.shadow import FinishedRun, shadow_run_requests
+from tvs_pipeline.defs.shadow import CLI_LAUNCHED, LAUNCHER_TAG, FinishedRun, shadow_run_requests
 from tvs_pipeline.lake.ledger import append_record
 from tvs_pipeline.settings import load_settings
 
@@ -53,9 +53,11 @@ def shadow_after_nightly(context: dg.RunStatusSensorContext):
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Append each successful run's outcome to the audit ledger.",
 )
-def record_run_success(context: dg.RunStatusSensorContext) -> None:
+def record_run_success(context: dg.RunStatusSensorContext):
     """Ledger record: the run, its job, partition and outcome."""
     run = context.dagster_run
+    if run.tags.get(LAUNCHER_TAG) == CLI_LAUNCHED:
+        return dg.SkipReason(f"{run.run_id}: tvs recorded this run's outcome itself")
     append_record(
         _ledger_path(),
         "run_outcome",
@@ -69,9 +71,11 @@ def record_run_success(context: dg.RunStatusSensorContext) -> None:
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Append each failed run, with its failure message, to the audit ledger.",
 )
-def record_run_failure(context: dg.RunFailureSensorContext) -> None:
+def record_run_failure(context: dg.RunFailureSensorContext):
     """Ledger record: the failed run and the first line of its failure."""
     run = context.dagster_run
+    if run.tags.get(LAUNCHER_TAG) == CLI_LAUNCHED:
+        return dg.SkipReason(f"{run.run_id}: tvs recorded this run's outcome itself")
     message = (context.failure_event.message or "").strip().splitlines()
     append_record(
         _ledger_path(),

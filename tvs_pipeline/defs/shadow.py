@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-__all__ = ["FinishedRun", "ShadowRequest", "shadow_run_requests"]
+__all__ = ["CLI_LAUNCHED", "LAUNCHER_TAG", "FinishedRun", "ShadowRequest", "shadow_run_requests"]
 
 PARTITION_TAG = "dagster/partition"
 BACKFILL_TAG = "dagster/backfill"
 RANGE_TAGS = ("dagster/asset_partition_range_start", "dagster/asset_partition_range_end")
+# `tvs run` / `tvs backfill` tag their runs: they run the shadow path and record the outcome
+# themselves, so the sensors leave those runs alone (a daemon may be up beside the CLI).
+LAUNCHER_TAG, CLI_LAUNCHED = "tvs/launched_by", "cli"
 
 
 @dataclass(frozen=True)
@@ -35,7 +38,8 @@ def shadow_run_requests(
 ) -> tuple[list[ShadowRequest], list[str]]:
     """Shadow runs for successful single-partition champion runs; reasons for the others.
 
-    A range run (single-run backfill) and a run that belongs to a backfill are skipped: the
+    A run launched by ``tvs`` is skipped (the CLI follows it with the shadow run itself). A
+    range run (single-run backfill) and a run that belongs to a backfill are skipped: the
     challenger is backfilled on its own, after the champion, as one run over the range. The run
     key ``<partition>:<champion run id>`` makes a re-evaluated tick idempotent.
 
@@ -49,6 +53,8 @@ def shadow_run_requests(
         tags = dict(run.tags)
         if run.job_name != champion_job:
             skipped.append(f"{run.run_id}: job {run.job_name} is not the champion job")
+        elif tags.get(LAUNCHER_TAG) == CLI_LAUNCHED:
+            skipped.append(f"{run.run_id}: launched by tvs, which runs its own shadow")
         elif BACKFILL_TAG in tags:
             skipped.append(f"{run.run_id}: part of backfill {tags[BACKFILL_TAG]}")
         elif any(tag in tags for tag in RANGE_TAGS) or PARTITION_TAG not in tags:

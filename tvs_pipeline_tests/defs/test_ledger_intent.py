@@ -135,7 +135,9 @@ def test_the_v4_audit_trail_lands_in_the_output_record(ledgered):
     settings, _, records, runs, _ = ledgered
     assert AUDIT_TRAIL_ATTR == AUDIT_ATTR
     outputs = by_step(records, "output")
-    trail = outputs[(runs["shadow"], "selection_challenger")]["payload"][AUDIT_TRAIL_ATTR]
+    trails = outputs[(runs["shadow"], "selection_challenger")]["payload"][AUDIT_TRAIL_ATTR]
+    assert list(trails) == [DAY]  # one trail per day of the run
+    trail = trails[DAY]
     assert [e["stage"] for e in trail["entries"]] == list(STAGE_NAMES)
     previous = trail["run_id"]
     for entry in trail["entries"]:
@@ -226,3 +228,26 @@ def test_a_step_that_fails_leaves_its_intent_and_no_output(tmp_path):
     assert intent["inputs"]["upstream"]["files"] == records[1]["payload"]["files"]
     assert intent["inputs"]["upstream"]["files"][DAY]["rows"] == 2
     assert verify_ledger(ledger).ok
+
+
+@pytest.mark.slow
+def test_a_range_run_records_the_v4_trail_of_every_day(ledgered):
+    settings, path, _, _, _ = ledgered
+    with dg.instance_for_test() as instance:
+        shadow = (
+            build_definitions(settings)
+            .resolve_job_def("shadow")
+            .execute_in_process(instance=instance, tags=RANGE_TAGS)
+        )
+    assert shadow.success
+    (record,) = [
+        r
+        for r in read_records(path)
+        if r["kind"] == "output"
+        and r["payload"]["run_id"] == shadow.run_id
+        and r["payload"]["step"] == "selection_challenger"
+    ]
+    trails = record["payload"][AUDIT_TRAIL_ATTR]
+    assert sorted(trails) == [EVE, DAY]
+    assert trails[EVE]["digest"] != trails[DAY]["digest"]
+    assert all([e["stage"] for e in t["entries"]] == list(STAGE_NAMES) for t in trails.values())

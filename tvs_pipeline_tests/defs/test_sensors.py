@@ -6,6 +6,7 @@ import dagster as dg
 
 from tvs_pipeline.definitions import build_definitions
 from tvs_pipeline.defs.sensors import record_run_success, shadow_after_nightly
+from tvs_pipeline.defs.shadow import CLI_LAUNCHED, LAUNCHER_TAG
 from tvs_pipeline.lake.ledger import read_records, verify_ledger
 
 DAY = "2025-06-30"
@@ -92,3 +93,21 @@ def test_sensor_through_its_cursor(settings, monkeypatch):
         )
         assert [r.partition_key for r in second.run_requests] == [DAY]
         assert second.run_requests[0].run_key == f"{DAY}:{result.run_id}"
+
+
+def test_runs_launched_by_tvs_are_left_to_tvs(settings):
+    """`tvs run` follows its nightly run with the shadow run and records both outcomes."""
+    with dg.instance_for_test() as instance:
+        run = instance.create_run_for_job(
+            build_definitions(settings).resolve_job_def("nightly"),
+            tags={"dagster/partition": DAY, LAUNCHER_TAG: CLI_LAUNCHED},
+        )
+        context = dg.build_run_status_sensor_context(
+            sensor_name="shadow_after_nightly",
+            dagster_event=dg.DagsterEvent(event_type_value="PIPELINE_SUCCESS", job_name="nightly"),
+            dagster_instance=instance,
+            dagster_run=run,
+        )
+        assert "launched by tvs" in shadow_after_nightly(context).skip_message
+        assert "recorded" in record_run_success(context).skip_message
+    assert not (settings.ledger_dir / "audit.jsonl").exists()

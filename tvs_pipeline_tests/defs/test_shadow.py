@@ -1,4 +1,4 @@
-from tvs_pipeline.defs.shadow import FinishedRun, shadow_run_requests
+from tvs_pipeline.defs.shadow import CLI_LAUNCHED, LAUNCHER_TAG, FinishedRun, shadow_run_requests
 
 
 def test_single_partition_champion_runs_get_a_shadow_run():
@@ -15,10 +15,14 @@ def test_single_partition_champion_runs_get_a_shadow_run():
         FinishedRun("r3", "nightly", {"dagster/partition": "2026-06-29", "dagster/backfill": "b1"}),
         FinishedRun("r4", "shadow", {"dagster/partition": "2026-06-30"}),
         FinishedRun("r5", "nightly", {}),
+        FinishedRun(
+            "r6", "nightly", {"dagster/partition": "2026-06-30", LAUNCHER_TAG: CLI_LAUNCHED}
+        ),
     ]
     requests, skipped = shadow_run_requests(runs)
     assert [(r.partition_key, r.run_key) for r in requests] == [("2026-06-30", "2026-06-30:r1")]
-    assert len(skipped) == 4
+    assert len(skipped) == 5
+    assert any("r6: launched by tvs" in s for s in skipped)
     assert any("backfill b1" in s for s in skipped)
     assert any("range run" in s for s in skipped)
 

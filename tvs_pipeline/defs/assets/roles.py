@@ -17,6 +17,7 @@ from tvs_pipeline.defs.assets.allocation import target_weights, walk_forward_led
 from tvs_pipeline.defs.assets.selection import select_day, selection_metadata
 from tvs_pipeline.defs.partitions import DAILY, DaySlices, day_rows, partition_days, stamp
 from tvs_pipeline.defs.resources import ProfileResource
+from tvs_pipeline.lake.ledger import AUDIT_TRAIL_ATTR
 from tvs_pipeline.simulation import performance_summary
 from tvs_pipeline.synthesis import build_atoms, periods_per_year
 
@@ -63,7 +64,14 @@ def role_assets(role: Role, engine: str) -> list[dg.AssetsDefinition]:
         frames = [
             stamp(select_day(panels[day], candidates[day], config, day, name), day) for day in days
         ]
+        # An engine's audit trail (v4's) per day: concat keeps attrs only when all days agree.
+        trails = {
+            day.isoformat(): frame.attrs[AUDIT_TRAIL_ATTR]
+            for day, frame in zip(days, frames, strict=True)
+            if AUDIT_TRAIL_ATTR in frame.attrs
+        }
         table = pd.concat(frames, ignore_index=True)
+        table.attrs = {AUDIT_TRAIL_ATTR: trails} if trails else {}
         metadata = selection_metadata(day_rows(table, days[-1]))
         return dg.Output(table, metadata={**metadata, "role": dg.MetadataValue.text(role)})
 
