@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tvs_pipeline.errors import ConfigError
+from tvs_pipeline.parallel import default_workers
 
 __all__ = ["Settings", "TradingViewSettings", "load_settings"]
 
@@ -108,6 +109,8 @@ class Settings:
         Market source overriding the profile's (``$TVS_SOURCE``), ``demo`` or ``tradingview``.
     tradingview : TradingViewSettings
         Endpoints, token and pacing of the live TradingView source (``$TVS_TV_*``).
+    workers : int
+        Processes a step may spread the days of a backfill over (``$TVS_WORKERS``).
     """
 
     home: Path
@@ -115,6 +118,7 @@ class Settings:
     profile: str
     source: str | None
     tradingview: TradingViewSettings = field(default_factory=TradingViewSettings)
+    workers: int = 1
 
     @property
     def catalog_path(self) -> Path:
@@ -138,7 +142,7 @@ class Settings:
 
 
 def load_settings(env: dict[str, str] | None = None) -> Settings:
-    """Read ``TVS_HOME``, ``TVS_LAKE``, ``TVS_PROFILE``, ``TVS_SOURCE`` and ``TVS_TV_*``.
+    """Read the ``TVS_*`` environment: home, lake, profile, source, workers, TradingView.
 
     Parameters
     ----------
@@ -164,7 +168,21 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         profile=env.get("TVS_PROFILE") or DEFAULT_PROFILE,
         source=env.get("TVS_SOURCE") or None,
         tradingview=_tradingview_settings(env),
+        workers=_workers(env.get("TVS_WORKERS")),
     )
+
+
+def _workers(text: str | None) -> int:
+    """``$TVS_WORKERS``: processes a backfill step spreads its days over (default: the cores)."""
+    if not text:
+        return default_workers()
+    try:
+        workers = int(text)
+    except ValueError:
+        workers = 0
+    if workers < 1:
+        raise ConfigError(f"TVS_WORKERS {text!r}: expected an integer >= 1")
+    return workers
 
 
 def _tradingview_settings(env: dict[str, str]) -> TradingViewSettings:

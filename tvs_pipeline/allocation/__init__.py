@@ -12,7 +12,6 @@ from tvs_pipeline.allocation.engines import (
     make_allocator,
     shrunk_covariance,
 )
-from tvs_pipeline.allocation.memo import AllocationMemo
 from tvs_pipeline.allocation.weights import (
     ALLOCATION_COLUMNS,
     PHYSICAL_COLUMNS,
@@ -28,7 +27,6 @@ __all__ = [
     "ENGINES",
     "PHYSICAL_COLUMNS",
     "PROFILES",
-    "AllocationMemo",
     "BaseAllocator",
     "CustomAllocator",
     "SkfolioAllocator",

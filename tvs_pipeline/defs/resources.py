@@ -12,9 +12,11 @@ from tvs_pipeline.config import ResolvedProfile, load_profile
 from tvs_pipeline.lake.catalog import LakeReader
 from tvs_pipeline.lake.io_manager import LakeIOManagerResource
 from tvs_pipeline.market.base import MarketSource, make_source
+from tvs_pipeline.parallel import MIN_PARALLEL_CALLS, map_calls
 from tvs_pipeline.settings import Settings, TradingViewSettings, load_settings
 
 __all__ = [
+    "ComputeResource",
     "LakeResource",
     "MarketResource",
     "ProfileResource",
@@ -94,6 +96,17 @@ class ReportResource(dg.ConfigurableResource):
         return folder / name
 
 
+class ComputeResource(dg.ConfigurableResource):
+    """How many processes a step may spread its days over (``$TVS_WORKERS``)."""
+
+    workers: int = 1
+    min_calls: int = MIN_PARALLEL_CALLS
+
+    def map(self, function, calls: list[tuple]) -> list:
+        """``[function(*call) for call in calls]``, over the workers when there are many calls."""
+        return map_calls(function, calls, self.workers, self.min_calls)
+
+
 def build_resources(
     settings: Settings,
     *,
@@ -101,6 +114,7 @@ def build_resources(
     source: str = "",
     scale: int = 300,
     shock_after: str = "",
+    min_parallel_calls: int = MIN_PARALLEL_CALLS,
 ) -> dict[str, object]:
     """Every resource the definitions need, rooted at ``settings``."""
     return {
@@ -115,4 +129,5 @@ def build_resources(
         ),
         "lake": LakeResource(root=settings.lake_root),
         "reports": ReportResource(directory=str(settings.reports_dir)),
+        "compute": ComputeResource(workers=settings.workers, min_calls=min_parallel_calls),
     }

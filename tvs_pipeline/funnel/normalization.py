@@ -162,10 +162,27 @@ def align_to_shared_sessions(wide: pd.DataFrame, calendars: Mapping[str, str]) -
         raise DataError(f"align: no calendar for {missing[:3]}")
     names = sorted({calendars[c] for c in wide.columns})
     grid = shared_sessions(names, wide.index.min(), wide.index.max())
-    # Wealth on own sessions, carried over off-session days; NaN before the first observation.
-    wealth = (1.0 + wide).cumprod().reindex(wide.index.union(grid)).ffill()
-    sampled = wealth.reindex(grid)
-    aligned = sampled / sampled.shift(1) - 1.0
+    # Each own session folds into the first shared session at or after it. Compounding only
+    # inside a fold makes a value independent of where the frame starts (a ratio of running
+    # wealth would carry the rounding of every earlier day), so two windows ending on
+    # different days agree to the bit on the sessions they share.
+    fold = np.searchsorted(grid.to_numpy(), wide.index.to_numpy(), side="left")
+    inside = fold < len(grid)
+    values = wide.to_numpy(dtype="float64")[inside]
+    fold = fold[inside]
+    observed = ~np.isnan(values)
+    growth = pd.DataFrame(np.where(observed, 1.0 + values, 1.0)).groupby(fold).prod()
+    plain = pd.DataFrame(np.where(observed, values, 0.0)).groupby(fold).sum()
+    count = pd.DataFrame(observed.astype("int64")).groupby(fold).sum()
+    every = pd.RangeIndex(len(grid))
+    growth, plain, count = (f.reindex(every) for f in (growth, plain, count))
+    # A fold of one session keeps that return exactly; a fold of none is a carried price (0).
+    folded = np.where(count.to_numpy() == 1, plain.to_numpy(), growth.to_numpy() - 1.0)
+    folded = np.where(count.fillna(0).to_numpy() == 0, 0.0, folded)
+    # NaN until the previous shared session has an observation at or before it.
+    seen = np.maximum.accumulate(np.nan_to_num(count.to_numpy(), nan=0.0) > 0, axis=0)
+    started = np.vstack([np.zeros((1, wide.shape[1]), dtype=bool), seen[:-1]])
+    aligned = pd.DataFrame(np.where(started, folded, np.nan), index=grid, columns=wide.columns)
     aligned.index.name = "market_date"
     return aligned
 

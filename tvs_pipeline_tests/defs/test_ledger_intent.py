@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
+from dataclasses import replace
 
 import dagster as dg
 import pandas as pd
@@ -232,14 +233,17 @@ def test_a_step_that_fails_leaves_its_intent_and_no_output(tmp_path):
 
 @pytest.mark.slow
 def test_a_range_run_records_the_v4_trail_of_every_day(ledgered):
+    """Over two worker processes too: the days' decisions and trails come back intact."""
     settings, path, _, _, _ = ledgered
+    stored = f"{settings.lake_root}/selection_challenger/date={DAY}/part.parquet"
+    single_day = pd.read_parquet(stored)
+    parallel = build_definitions(replace(settings, workers=2), min_parallel_calls=2)
     with dg.instance_for_test() as instance:
-        shadow = (
-            build_definitions(settings)
-            .resolve_job_def("shadow")
-            .execute_in_process(instance=instance, tags=RANGE_TAGS)
+        shadow = parallel.resolve_job_def("shadow").execute_in_process(
+            instance=instance, tags=RANGE_TAGS
         )
     assert shadow.success
+    pd.testing.assert_frame_equal(pd.read_parquet(stored), single_day)
     (record,) = [
         r
         for r in read_records(path)

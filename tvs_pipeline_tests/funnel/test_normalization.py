@@ -115,3 +115,18 @@ def test_align_needs_every_calendar():
     wide = pd.DataFrame({"X": [0.1]}, index=pd.to_datetime(["2025-01-02"]))
     with pytest.raises(Exception, match="no calendar"):
         align_to_shared_sessions(wide, {})
+
+
+def test_aligned_values_do_not_depend_on_where_the_frame_starts():
+    # Two windows ending on different days must agree to the bit on the sessions they share:
+    # the simulation reuses allocation answers keyed by those bytes.
+    rng = np.random.default_rng(5)
+    days = pd.date_range("2025-01-01", "2025-06-30")
+    wide = pd.DataFrame(rng.normal(0, 0.02, (len(days), 2)), index=days, columns=["BTC", "SPY"])
+    wide.loc[wide.index.day_of_week >= 5, "SPY"] = np.nan
+    calendars = {"BTC": "24/7", "SPY": "XNYS"}
+    full = align_to_shared_sessions(wide, calendars)
+    later = align_to_shared_sessions(wide.iloc[41:], calendars)
+    shared = later.index[1:]
+    assert later.iloc[0].isna().all()
+    np.testing.assert_array_equal(full.loc[shared].to_numpy(), later.loc[shared].to_numpy())

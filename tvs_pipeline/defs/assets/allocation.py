@@ -7,7 +7,6 @@ import dagster as dg
 import pandas as pd
 
 from tvs_pipeline.allocation import (
-    AllocationMemo,
     allocate,
     check_exposure,
     flatten_weights,
@@ -43,22 +42,18 @@ def target_weights(atoms: pd.DataFrame, config) -> pd.DataFrame:
     )
 
 
-def walk_forward_ledger(
-    atoms: pd.DataFrame, profile, memo: AllocationMemo | None = None
-) -> pd.DataFrame:
+def walk_forward_ledger(atoms: pd.DataFrame, profile) -> pd.DataFrame:
     """The friction-aware walk-forward of one day's atoms over the window ending D.
 
     Rebalances after the entry fall on the atoms' shared-session grid, so the walk-forwards of
-    consecutive days trade on the same dates; pass one ``memo`` to every day of a run and each
-    estimation window is solved once.
+    consecutive days trade on the same dates.
     """
     matrix = atom_matrix(atoms)
     if matrix.empty:
         return pd.DataFrame(columns=list(LEDGER_COLUMNS))
-    memo = memo if memo is not None else AllocationMemo(profile.allocation)
 
     def decide(history: pd.DataFrame) -> pd.Series:
-        return memo(history).set_index("atom_id")["weight"]
+        return allocate(history, profile.allocation).set_index("atom_id")["weight"]
 
     return walk_forward(
         matrix,

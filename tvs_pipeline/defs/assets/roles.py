@@ -12,11 +12,10 @@ from typing import Literal
 import dagster as dg
 import pandas as pd
 
-from tvs_pipeline.allocation import AllocationMemo
 from tvs_pipeline.defs.assets.allocation import target_weights, walk_forward_ledger
 from tvs_pipeline.defs.assets.selection import select_day, selection_metadata
 from tvs_pipeline.defs.partitions import DAILY, DaySlices, day_rows, partition_days, stamp
-from tvs_pipeline.defs.resources import ProfileResource
+from tvs_pipeline.defs.resources import ComputeResource, ProfileResource
 from tvs_pipeline.lake.ledger import AUDIT_TRAIL_ATTR
 from tvs_pipeline.simulation import performance_summary
 from tvs_pipeline.synthesis import build_atoms, periods_per_year
@@ -56,14 +55,16 @@ def role_assets(role: Role, engine: str) -> list[dg.AssetsDefinition]:
         dedup: pd.DataFrame,
         normalization: pd.DataFrame,
         profile: ProfileResource,
+        compute: ComputeResource,
     ) -> dg.Output[pd.DataFrame]:
         """Every candidate of day D: this role's decision, stage, cluster, score, vetoes."""
         config, days = profile.resolved().selection, partition_days(context)
         name = config.engine_for(role)
         panels, candidates = DaySlices(normalization), DaySlices(dedup)
-        frames = [
-            stamp(select_day(panels[day], candidates[day], config, day, name), day) for day in days
-        ]
+        decided = compute.map(
+            select_day, [(panels[day], candidates[day], config, day, name) for day in days]
+        )
+        frames = [stamp(table, day) for table, day in zip(decided, days, strict=True)]
         # An engine's audit trail (v4's) per day: concat keeps attrs only when all days agree.
         trails = {
             day.isoformat(): frame.attrs[AUDIT_TRAIL_ATTR]
@@ -108,12 +109,16 @@ def role_assets(role: Role, engine: str) -> list[dg.AssetsDefinition]:
         ins={"synthesis": dg.AssetIn(asset_name("synthesis", role))},
     )
     def allocation_asset(
-        context: dg.AssetExecutionContext, synthesis: pd.DataFrame, profile: ProfileResource
+        context: dg.AssetExecutionContext,
+        synthesis: pd.DataFrame,
+        profile: ProfileResource,
+        compute: ComputeResource,
     ) -> dg.Output[pd.DataFrame]:
         """Target weights decided at the close of D (held over D+1): per atom and per listing."""
         config, days = profile.resolved().allocation, partition_days(context)
         atoms = DaySlices(synthesis)
-        frames = [stamp(target_weights(atoms[day], config), day) for day in days]
+        books = compute.map(target_weights, [(atoms[day], config) for day in days])
+        frames = [stamp(book, day) for book, day in zip(books, days, strict=True)]
         table = pd.concat(frames, ignore_index=True)
         last = day_rows(table, days[-1])
         physical = last.loc[last["kind"] == "physical", ["symbol", "net_weight"]]
@@ -135,7 +140,10 @@ def role_assets(role: Role, engine: str) -> list[dg.AssetsDefinition]:
         ins={"synthesis": dg.AssetIn(asset_name("synthesis", role))},
     )
     def simulation_asset(
-        context: dg.AssetExecutionContext, synthesis: pd.DataFrame, profile: ProfileResource
+        context: dg.AssetExecutionContext,
+        synthesis: pd.DataFrame,
+        profile: ProfileResource,
+        compute: ComputeResource,
     ) -> dg.Output[pd.DataFrame]:
         """Daily P&L ledger of day D's atoms walked forward over the lookback, with friction.
 
@@ -143,13 +151,13 @@ def role_assets(role: Role, engine: str) -> list[dg.AssetsDefinition]:
         data up to D is used.
         """
         resolved, days = profile.resolved(), partition_days(context)
-        atoms, memo = DaySlices(synthesis), AllocationMemo(resolved.allocation)
-        frames = [stamp(walk_forward_ledger(atoms[day], resolved, memo), day) for day in days]
+        atoms = DaySlices(synthesis)
+        ledgers = compute.map(walk_forward_ledger, [(atoms[day], resolved) for day in days])
+        frames = [stamp(ledger, day) for ledger, day in zip(ledgers, days, strict=True)]
         table = pd.concat(frames, ignore_index=True)
         summary = performance_summary(day_rows(table, days[-1]), periods_per_year(atoms[days[-1]]))
-        metadata = {k: dg.MetadataValue.float(float(v)) for k, v in summary.items()}
-        metadata["allocation_solves"] = dg.MetadataValue.int(memo.misses)
-        metadata["allocation_reused"] = dg.MetadataValue.int(memo.hits)
-        return dg.Output(table, metadata=metadata)
+        return dg.Output(
+            table, metadata={k: dg.MetadataValue.float(float(v)) for k, v in summary.items()}
+        )
 
     return [selection_asset, synthesis_asset, allocation_asset, simulation_asset]
