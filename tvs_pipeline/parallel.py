@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import os
 from collections.abc import Callable, Sequence
@@ -29,19 +30,37 @@ def map_calls(
     calls: Sequence[tuple[Any, ...]],
     workers: int = 1,
     min_calls: int = MIN_PARALLEL_CALLS,
+    shared: tuple[Any, ...] = (),
 ) -> list[T]:
-    """``[function(*call) for call in calls]``, spread over ``workers`` processes.
+    """``[function(*shared, *call) for call in calls]``, spread over ``workers`` processes.
 
     Results come back in call order and equal the sequential ones: each call must be a pure
-    function of its arguments (module-level ``function``, picklable arguments). Workers are
-    spawned, not forked, because the caller may be a thread of a process holding locks
-    (a Dagster run in its worker thread); a worker's exception is raised here unchanged.
+    function of its arguments (module-level ``function``, picklable arguments). ``shared``
+    arguments (a span of bars every day cuts its window from) travel once per worker, not
+    once per call. Workers are spawned, not forked, because the caller may be a thread of a
+    process holding locks (a Dagster run in its worker thread); a worker's exception is
+    raised here unchanged.
     """
     if workers <= 1 or len(calls) < max(2, min_calls):
-        return [function(*call) for call in calls]
+        return [function(*shared, *call) for call in calls]
     context = multiprocessing.get_context("spawn")
     count = min(workers, len(calls))
     # Several calls per message: a day's call is tens of milliseconds, a round trip is not free.
     chunk = max(1, len(calls) // (count * 8))
-    with ProcessPoolExecutor(max_workers=count, mp_context=context) as pool:
-        return list(pool.map(function, *zip(*calls, strict=True), chunksize=chunk))
+    with ProcessPoolExecutor(
+        max_workers=count, mp_context=context, initializer=_install, initargs=(shared,)
+    ) as pool:
+        bound = functools.partial(_with_shared, function)
+        return list(pool.map(bound, *zip(*calls, strict=True), chunksize=chunk))
+
+
+_SHARED: tuple[Any, ...] = ()
+
+
+def _install(shared: tuple[Any, ...]) -> None:
+    global _SHARED
+    _SHARED = shared
+
+
+def _with_shared(function: Callable[..., T], *call: Any) -> T:
+    return function(*_SHARED, *call)

@@ -32,3 +32,11 @@ def test_a_worker_error_is_raised_to_the_caller():
 def test_few_calls_stay_in_the_calling_process():
     # A lambda cannot be pickled: it only works because two calls run here, not in workers.
     assert map_calls(lambda v: v + 1, [(1,), (2,)], workers=2) == [2, 3]
+
+
+def test_shared_arguments_come_first_in_every_call():
+    frame = pd.DataFrame({"x": [1, 2, 3]})
+    calls = [(float(n),) for n in range(20)]
+    expected = [6.0 * n for n in range(20)]
+    assert map_calls(scaled_sum, calls, workers=1, shared=(frame,)) == expected
+    assert map_calls(scaled_sum, calls, workers=2, min_calls=2, shared=(frame,)) == expected

@@ -102,9 +102,9 @@ class ComputeResource(dg.ConfigurableResource):
     workers: int = 1
     min_calls: int = MIN_PARALLEL_CALLS
 
-    def map(self, function, calls: list[tuple]) -> list:
-        """``[function(*call) for call in calls]``, over the workers when there are many calls."""
-        return map_calls(function, calls, self.workers, self.min_calls)
+    def map(self, function, calls: list[tuple], shared: tuple = ()) -> list:
+        """``[function(*shared, *call) for call in calls]``, over the workers when many."""
+        return map_calls(function, calls, self.workers, self.min_calls, shared)
 
 
 def build_resources(

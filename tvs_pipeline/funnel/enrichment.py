@@ -9,8 +9,9 @@ import pandas as pd
 
 from tvs_pipeline.funnel.history import assert_not_after
 from tvs_pipeline.funnel.indicators import wilder_adx, wilder_atr
+from tvs_pipeline.funnel.normalization import bar_window
 
-__all__ = ["ENRICHMENT_COLUMNS", "USD_PER_QUOTE", "enrich", "usd_per_quote"]
+__all__ = ["ENRICHMENT_COLUMNS", "USD_PER_QUOTE", "enrich", "enrich_day", "usd_per_quote"]
 
 # Quote currencies pegged to the US dollar. Any other quote has no USD rate here, and its USD
 # liquidity is left unknown (NaN) rather than guessed.
@@ -150,3 +151,15 @@ def enrich(
         base = past.iloc[-1] if len(past) else pd.Series(np.nan, index=level.columns)
         out[column] = (out["last_close"] / base.reindex(symbols) - 1.0).astype("float64")
     return out.reset_index().sort_values("symbol").reset_index(drop=True)[list(ENRICHMENT_COLUMNS)]
+
+
+def enrich_day(
+    span: pd.DataFrame,
+    lookback_days: int,
+    discovery: pd.DataFrame,
+    health: pd.DataFrame,
+    as_of: date,
+) -> pd.DataFrame:
+    """`enrich` of one day's listings, on their window cut from a span of bars."""
+    window = bar_window(span, as_of, lookback_days, discovery["symbol"].unique().tolist())
+    return enrich(discovery, health, window, as_of)

@@ -12,11 +12,13 @@ import pandas as pd
 from tvs_pipeline.config.schema import HealthConfig
 from tvs_pipeline.funnel.calendars import sessions
 from tvs_pipeline.funnel.history import assert_not_after
+from tvs_pipeline.funnel.normalization import bar_window
 
 __all__ = [
     "HEALTH_COLUMNS",
     "HealthStatus",
     "classify_health",
+    "health_of_day",
     "ok_share_by_sleeve",
 ]
 
@@ -171,6 +173,22 @@ def classify_health(
     out = out.reset_index()
     out = out.sort_values(["severity", "sleeve", "symbol"], kind="mergesort")
     return out[list(HEALTH_COLUMNS)].reset_index(drop=True)
+
+
+def health_of_day(
+    span: pd.DataFrame,
+    lookback_days: int,
+    history_floor: int,
+    policy: HealthConfig,
+    listings: pd.DataFrame,
+    as_of: date,
+    fetch_errors: Mapping[str, str] | None = None,
+) -> pd.DataFrame:
+    """`classify_health` of one day's listings, on their window cut from a span of bars."""
+    window = bar_window(span, as_of, lookback_days, listings["symbol"].tolist())
+    return classify_health(
+        window, listings, as_of, lookback_days, history_floor, policy, fetch_errors=fetch_errors
+    )
 
 
 def _verdict(row, history_floor: int, policy: HealthConfig) -> tuple[str, str]:

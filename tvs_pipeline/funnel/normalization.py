@@ -19,6 +19,7 @@ __all__ = [
     "bar_window",
     "check_panel",
     "last_stored_dates",
+    "panel_of_day",
     "read_bar_span",
     "read_bar_window",
     "returns_panel",
@@ -185,6 +186,14 @@ def align_to_shared_sessions(wide: pd.DataFrame, calendars: Mapping[str, str]) -
     aligned = pd.DataFrame(np.where(started, folded, np.nan), index=grid, columns=wide.columns)
     aligned.index.name = "market_date"
     return aligned
+
+
+def panel_of_day(
+    span: pd.DataFrame, lookback_days: int, symbols: list[str], as_of: date
+) -> tuple[pd.DataFrame, list[str]]:
+    """One day's returns panel of ``symbols`` cut from a span, and its problems (`check_panel`)."""
+    panel = returns_panel(bar_window(span, as_of, lookback_days, symbols))
+    return panel, check_panel(panel, symbols, as_of)
 
 
 def check_panel(panel: pd.DataFrame, ok_symbols: list[str], as_of: date) -> list[str]:

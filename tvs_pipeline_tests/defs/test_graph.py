@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import dagster as dg
@@ -177,13 +178,14 @@ def test_definitions_validate_on_the_workspace():
 
 @pytest.mark.slow
 def test_single_run_backfill_equals_the_nightly_partition(materialised, tmp_path):
+    """One run over three days, its days spread over two worker processes, gives day D."""
     settings, _ = materialised
-    filled = load_settings({"TVS_HOME": str(tmp_path / "filled")})
+    filled = replace(load_settings({"TVS_HOME": str(tmp_path / "filled")}), workers=2)
     with dg.instance_for_test() as instance:
         result = dg.materialize(
             ASSETS,
             instance=instance,
-            resources=build_resources(filled),
+            resources=build_resources(filled, min_parallel_calls=2),
             tags={
                 "dagster/asset_partition_range_start": "2025-06-28",
                 "dagster/asset_partition_range_end": DAY,

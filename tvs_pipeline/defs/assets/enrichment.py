@@ -8,11 +8,11 @@ import pandas as pd
 
 from tvs_pipeline.defs.assets.normalization import lookback_dep
 from tvs_pipeline.defs.partitions import DAILY, DaySlices, day_rows, partition_days, stamp
-from tvs_pipeline.defs.resources import LakeResource, ProfileResource
+from tvs_pipeline.defs.resources import ComputeResource, LakeResource, ProfileResource
 from tvs_pipeline.funnel.dedup import dedup_listings
-from tvs_pipeline.funnel.enrichment import enrich
+from tvs_pipeline.funnel.enrichment import enrich_day
 from tvs_pipeline.funnel.health import HealthStatus
-from tvs_pipeline.funnel.normalization import bar_window, read_bar_span
+from tvs_pipeline.funnel.normalization import read_bar_span
 
 __all__ = ["dedup", "enrichment"]
 
@@ -41,17 +41,20 @@ def enrichment(
     data_health: pd.DataFrame,
     profile: ProfileResource,
     lake: LakeResource,
+    compute: ComputeResource,
 ) -> dg.Output[pd.DataFrame]:
     """Every discovered listing of day D: captured metadata and features from bars up to D."""
     run, days = profile.resolved().run, partition_days(context)
     span = read_bar_span(
         lake.reader(), discovery["symbol"].unique().tolist(), days[0], days[-1], run.lookback_days
     )
-    found_on, health_on, frames = DaySlices(discovery), DaySlices(data_health), []
-    for day in days:
-        found = found_on[day]
-        window = bar_window(span, day, run.lookback_days, found["symbol"].unique().tolist())
-        frames.append(stamp(enrich(found, health_on[day], window, day), day))
+    found_on, health_on = DaySlices(discovery), DaySlices(data_health)
+    tables = compute.map(
+        enrich_day,
+        [(found_on[day], health_on[day], day) for day in days],
+        shared=(span, run.lookback_days),
+    )
+    frames = [stamp(table, day) for table, day in zip(tables, days, strict=True)]
     table = pd.concat(frames, ignore_index=True)
     return dg.Output(
         table, metadata={"listings": dg.MetadataValue.int(len(day_rows(table, days[-1])))}

@@ -14,21 +14,20 @@ from tvs_pipeline.defs.partitions import (
     retry_source_faults,
     stamp,
 )
-from tvs_pipeline.defs.resources import LakeResource, MarketResource, ProfileResource
-from tvs_pipeline.funnel.health import HealthStatus, classify_health, ok_share_by_sleeve
+from tvs_pipeline.defs.resources import (
+    ComputeResource,
+    LakeResource,
+    MarketResource,
+    ProfileResource,
+)
+from tvs_pipeline.funnel.health import HealthStatus, health_of_day, ok_share_by_sleeve
 from tvs_pipeline.funnel.history import (
     advance_last_stored,
     fetch_bars,
     fetch_failures,
     plan_requests,
 )
-from tvs_pipeline.funnel.normalization import (
-    bar_window,
-    check_panel,
-    last_stored_dates,
-    read_bar_span,
-    returns_panel,
-)
+from tvs_pipeline.funnel.normalization import last_stored_dates, panel_of_day, read_bar_span
 
 __all__ = ["bars", "data_health", "lookback_dep", "normalization"]
 
@@ -124,6 +123,7 @@ def data_health(
     discovery: pd.DataFrame,
     profile: ProfileResource,
     lake: LakeResource,
+    compute: ComputeResource,
 ):
     """Every discovered listing of day D with its health status, counts and reason."""
     resolved = profile.resolved()
@@ -132,18 +132,15 @@ def data_health(
         lake.reader(), discovery["symbol"].unique().tolist(), days[0], days[-1], run.lookback_days
     )
     found_on, frames, failures = DaySlices(discovery), [], {}
-    for day in days:
-        listings = found_on[day][LISTING_COLUMNS]
-        window = bar_window(span, day, run.lookback_days, listings["symbol"].tolist())
-        health = classify_health(
-            window,
-            listings,
-            day,
-            run.lookback_days,
-            run.history_floor,
-            resolved.health,
-            fetch_errors=recorded_fetch_failures(context, day),
-        )
+    tables = compute.map(
+        health_of_day,
+        [
+            (found_on[day][LISTING_COLUMNS], day, recorded_fetch_failures(context, day))
+            for day in days
+        ],
+        shared=(span, run.lookback_days, run.history_floor, resolved.health),
+    )
+    for day, health in zip(days, tables, strict=True):
         shares = ok_share_by_sleeve(health)
         low = shares.loc[shares["ok_share"] < resolved.health.min_ok_share]
         if len(low):
@@ -199,6 +196,7 @@ def normalization(
     data_health: pd.DataFrame,
     profile: ProfileResource,
     lake: LakeResource,
+    compute: ComputeResource,
 ):
     """Own-session daily returns of the OK listings over the lookback window ending D."""
     run, days = profile.resolved().run, partition_days(context)
@@ -207,10 +205,12 @@ def normalization(
         lake.reader(), ok["symbol"].unique().tolist(), days[0], days[-1], run.lookback_days
     )
     ok_on, frames, problems = DaySlices(ok), [], {}
-    for day in days:
-        symbols = ok_on[day]["symbol"].tolist()
-        panel = returns_panel(bar_window(span, day, run.lookback_days, symbols))
-        found = check_panel(panel, symbols, day)
+    panels = compute.map(
+        panel_of_day,
+        [(ok_on[day]["symbol"].tolist(), day) for day in days],
+        shared=(span, run.lookback_days),
+    )
+    for day, (panel, found) in zip(days, panels, strict=True):
         if found:
             problems[day.isoformat()] = found
         frames.append(stamp(panel, day))

@@ -89,12 +89,16 @@ def role_assets(role: Role, engine: str) -> list[dg.AssetsDefinition]:
         },
     )
     def synthesis_asset(
-        context: dg.AssetExecutionContext, selection: pd.DataFrame, normalization: pd.DataFrame
+        context: dg.AssetExecutionContext,
+        selection: pd.DataFrame,
+        normalization: pd.DataFrame,
+        compute: ComputeResource,
     ) -> dg.Output[pd.DataFrame]:
         """Return streams of day D's strategy atoms for this role; shorts are synthetic longs."""
         days = partition_days(context)
         decisions, panels = DaySlices(selection), DaySlices(normalization)
-        frames = [stamp(build_atoms(decisions[day], panels[day]), day) for day in days]
+        streams = compute.map(build_atoms, [(decisions[day], panels[day]) for day in days])
+        frames = [stamp(atoms, day) for atoms, day in zip(streams, days, strict=True)]
         table = pd.concat(frames, ignore_index=True)
         atoms = int(day_rows(table, days[-1])["atom_id"].nunique())
         return dg.Output(table, metadata={"atoms": dg.MetadataValue.int(atoms)})
