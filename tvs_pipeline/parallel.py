@@ -15,6 +15,13 @@ T = TypeVar("T")
 # Fewer calls than this run in the calling process: starting a worker (a fresh interpreter
 # importing pandas and the optimisers) costs seconds, a nightly run has one day.
 MIN_PARALLEL_CALLS = 16
+# Forked workers, where the platform has fork. Spawn and forkserver start a fresh interpreter
+# that re-imports the parent's __main__, and a run launched from the UI runs under
+# `python -m dagster`, whose __main__ starts Dagster's CLI when imported: every worker would
+# die. A forked worker inherits the loaded modules (no start-up cost) and runs only pure
+# pandas/numpy/solver code, so the usual hazard of forking a threaded process (a lock held
+# by another thread at fork time) does not reach it.
+_START_METHOD = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
 
 
 def default_workers() -> int:
@@ -37,13 +44,11 @@ def map_calls(
     Results come back in call order and equal the sequential ones: each call must be a pure
     function of its arguments (module-level ``function``, picklable arguments). ``shared``
     arguments (a span of bars every day cuts its window from) travel once per worker, not
-    once per call. Workers are spawned, not forked, because the caller may be a thread of a
-    process holding locks (a Dagster run in its worker thread); a worker's exception is
-    raised here unchanged.
+    once per call. A worker's exception is raised here unchanged.
     """
     if workers <= 1 or len(calls) < max(2, min_calls):
         return [function(*shared, *call) for call in calls]
-    context = multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context(_START_METHOD)
     count = min(workers, len(calls))
     # Several calls per message: a day's call is tens of milliseconds, a round trip is not free.
     chunk = max(1, len(calls) // (count * 8))

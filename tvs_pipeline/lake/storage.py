@@ -51,6 +51,11 @@ def asset_glob(root: str, asset: str) -> str:
 
 def as_day(values: pd.Series | pd.Index) -> pd.Series | pd.Index:
     """Normalise dates to naive midnight ``datetime64[ns]`` in UTC (the one date dtype)."""
+    if isinstance(values, pd.Series) and values.dtype.kind == "M" and values.dt.tz is None:
+        # Already naive dates (a lake read): a cast, not a parse of 26 M stamps.
+        cast = values.astype("datetime64[ns]")
+        midnight = cast.to_numpy().view("int64") % 86_400_000_000_000 == 0
+        return cast if midnight.all() else cast.dt.normalize()
     converted = pd.to_datetime(values, utc=True)
     if isinstance(converted, pd.Index):
         return converted.tz_localize(None).astype("datetime64[ns]").normalize()
@@ -117,13 +122,15 @@ def split_by_partition(frame: pd.DataFrame, keys: list[str]) -> dict[str, pd.Dat
     if len(stray):
         shown = [str(d) for d in stray[:3]]
         raise DataError(f"output has rows for {shown} outside the partitions being written")
-    # One stable sort and a binary search per key: a mask per key is quadratic in the range
-    # (a 500-day normalization output is 26 M rows).
-    order = np.argsort(stamps, kind="stable")
-    stamps = stamps[order]
+    # Rows in date order (a multi-day output is built day by day, so usually already), then
+    # a binary search per key and a slice: a mask per key is quadratic in the range (a
+    # 500-day normalization output is 26 M rows).
     body = frame.drop(columns=[PARTITION_COLUMN])
+    if len(stamps) and not (stamps[1:] >= stamps[:-1]).all():
+        order = np.argsort(stamps, kind="stable")
+        stamps, body = stamps[order], body.iloc[order]
     parts = {}
     for key, day in zip(keys, wanted, strict=True):
         lo, hi = np.searchsorted(stamps, day, "left"), np.searchsorted(stamps, day, "right")
-        parts[key] = body.iloc[order[lo:hi]].reset_index(drop=True)
+        parts[key] = body.iloc[lo:hi].reset_index(drop=True)
     return parts
