@@ -103,6 +103,13 @@ class LakeIOManager(dg.UPathIOManager):
     def handle_output(self, context: dg.OutputContext, obj: pd.DataFrame) -> None:
         """Write every partition the output spans, then refresh the catalog view."""
         written: dict[str, tuple[UPath, int]] = {}
+        # An audit trail rides in attrs for the ledger only. pandas deep-copies attrs into
+        # every frame derived from this one (each partition slice, each hashed column), and a
+        # range run's trail has one entry per day, so it is taken off once, here.
+        trail = obj.attrs.get(AUDIT_TRAIL_ATTR)
+        if obj.attrs:
+            obj = obj.copy(deep=False)
+            obj.attrs = {}
         if not context.has_asset_partitions:
             super().handle_output(context, obj)
         else:
@@ -126,13 +133,14 @@ class LakeIOManager(dg.UPathIOManager):
         if self._catalog_path is not None:
             refresh_catalog(self._catalog_path, str(self._base_path), [context.asset_key.path[-1]])
         if self._ledger_path is not None:
-            self._record_output(context, obj, written)
+            self._record_output(context, obj, written, trail)
 
     def _record_output(
         self,
         context: dg.OutputContext,
         obj: pd.DataFrame,
         written: dict[str, tuple[UPath, int]],
+        trail: object = None,
     ) -> None:
         """Append the output record, after the step's intent if no loaded input wrote it."""
         step = (context.run_id, context.step_key)
@@ -152,7 +160,6 @@ class LakeIOManager(dg.UPathIOManager):
             "files": {key: _file_entry(path, rows) for key, (path, rows) in written.items()},
             "metadata_digest": _sha256(canonical_json(json_safe(metadata))),
         }
-        trail = obj.attrs.get(AUDIT_TRAIL_ATTR)
         if trail is not None:
             payload[AUDIT_TRAIL_ATTR] = json_safe(trail)
         append_record(self._ledger_path, "output", payload)

@@ -126,6 +126,7 @@ def split_by_partition(frame: pd.DataFrame, keys: list[str]) -> dict[str, pd.Dat
     # a binary search per key and a slice: a mask per key is quadratic in the range (a
     # 500-day normalization output is 26 M rows).
     body = frame.drop(columns=[PARTITION_COLUMN])
+    body.attrs = {}  # files hold values only; pandas would deep-copy attrs into every slice
     if len(stamps) and not (stamps[1:] >= stamps[:-1]).all():
         order = np.argsort(stamps, kind="stable")
         stamps, body = stamps[order], body.iloc[order]
