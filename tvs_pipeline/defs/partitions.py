@@ -20,6 +20,7 @@ __all__ = [
     "partition_days",
     "retry_source_faults",
     "stamp",
+    "stamp_days",
 ]
 
 # The first as-of date the lake can hold; history before it is fetched as lookback, not
@@ -52,6 +53,11 @@ def partition_days(context: dg.AssetExecutionContext) -> list[date]:
 def stamp(frame: pd.DataFrame, day: date) -> pd.DataFrame:
     """Add the partition column the lake IO manager splits on."""
     return frame.assign(date=pd.Timestamp(day))
+
+
+def stamp_days(frames: list[pd.DataFrame], days: list[date]) -> list[pd.DataFrame]:
+    """``stamp`` each day's frame with its day (one frame per day, in order)."""
+    return [stamp(frame, day) for frame, day in zip(frames, days, strict=True)]
 
 
 def day_rows(frame: pd.DataFrame, day: date) -> pd.DataFrame:

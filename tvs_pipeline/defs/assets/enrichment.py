@@ -7,7 +7,14 @@ import dagster as dg
 import pandas as pd
 
 from tvs_pipeline.defs.assets.normalization import lookback_dep
-from tvs_pipeline.defs.partitions import DAILY, DaySlices, day_rows, partition_days, stamp
+from tvs_pipeline.defs.partitions import (
+    DAILY,
+    DaySlices,
+    day_rows,
+    partition_days,
+    stamp,
+    stamp_days,
+)
 from tvs_pipeline.defs.resources import ComputeResource, LakeResource, ProfileResource
 from tvs_pipeline.funnel.dedup import dedup_listings
 from tvs_pipeline.funnel.enrichment import enrich_day
@@ -54,7 +61,7 @@ def enrichment(
         [(found_on[day], health_on[day], day) for day in days],
         shared=(span, run.lookback_days),
     )
-    frames = [stamp(table, day) for table, day in zip(tables, days, strict=True)]
+    frames = stamp_days(tables, days)
     table = pd.concat(frames, ignore_index=True)
     return dg.Output(
         table, metadata={"listings": dg.MetadataValue.int(len(day_rows(table, days[-1])))}

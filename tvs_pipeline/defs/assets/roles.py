@@ -14,7 +14,13 @@ import pandas as pd
 
 from tvs_pipeline.defs.assets.allocation import target_weights, walk_forward_ledger
 from tvs_pipeline.defs.assets.selection import select_day, selection_metadata
-from tvs_pipeline.defs.partitions import DAILY, DaySlices, day_rows, partition_days, stamp
+from tvs_pipeline.defs.partitions import (
+    DAILY,
+    DaySlices,
+    day_rows,
+    partition_days,
+    stamp_days,
+)
 from tvs_pipeline.defs.resources import ComputeResource, ProfileResource
 from tvs_pipeline.lake.ledger import AUDIT_TRAIL_ATTR
 from tvs_pipeline.simulation import performance_summary
@@ -64,7 +70,7 @@ def role_assets(role: Role, engine: str) -> list[dg.AssetsDefinition]:
         decided = compute.map(
             select_day, [(panels[day], candidates[day], config, day, name) for day in days]
         )
-        frames = [stamp(table, day) for table, day in zip(decided, days, strict=True)]
+        frames = stamp_days(decided, days)
         # An engine's audit trail (v4's) per day: concat keeps attrs only when all days agree.
         trails = {
             day.isoformat(): frame.attrs[AUDIT_TRAIL_ATTR]
@@ -98,7 +104,7 @@ def role_assets(role: Role, engine: str) -> list[dg.AssetsDefinition]:
         days = partition_days(context)
         decisions, panels = DaySlices(selection), DaySlices(normalization)
         streams = compute.map(build_atoms, [(decisions[day], panels[day]) for day in days])
-        frames = [stamp(atoms, day) for atoms, day in zip(streams, days, strict=True)]
+        frames = stamp_days(streams, days)
         table = pd.concat(frames, ignore_index=True)
         atoms = int(day_rows(table, days[-1])["atom_id"].nunique())
         return dg.Output(table, metadata={"atoms": dg.MetadataValue.int(atoms)})
@@ -122,7 +128,7 @@ def role_assets(role: Role, engine: str) -> list[dg.AssetsDefinition]:
         config, days = profile.resolved().allocation, partition_days(context)
         atoms = DaySlices(synthesis)
         books = compute.map(target_weights, [(atoms[day], config) for day in days])
-        frames = [stamp(book, day) for book, day in zip(books, days, strict=True)]
+        frames = stamp_days(books, days)
         table = pd.concat(frames, ignore_index=True)
         last = day_rows(table, days[-1])
         physical = last.loc[last["kind"] == "physical", ["symbol", "net_weight"]]
@@ -157,7 +163,7 @@ def role_assets(role: Role, engine: str) -> list[dg.AssetsDefinition]:
         resolved, days = profile.resolved(), partition_days(context)
         atoms = DaySlices(synthesis)
         ledgers = compute.map(walk_forward_ledger, [(atoms[day], resolved) for day in days])
-        frames = [stamp(ledger, day) for ledger, day in zip(ledgers, days, strict=True)]
+        frames = stamp_days(ledgers, days)
         table = pd.concat(frames, ignore_index=True)
         summary = performance_summary(day_rows(table, days[-1]), periods_per_year(atoms[days[-1]]))
         return dg.Output(
