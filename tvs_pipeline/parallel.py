@@ -12,8 +12,8 @@ from typing import Any, TypeVar
 __all__ = ["MIN_PARALLEL_CALLS", "default_workers", "map_calls"]
 
 T = TypeVar("T")
-# Fewer calls than this run in the calling process: starting a worker (a fresh interpreter
-# importing pandas and the optimisers) costs seconds, a nightly run has one day.
+# Fewer calls than this run in the calling process: a worker and the pickling of its calls
+# are not free, and a nightly run has one day.
 MIN_PARALLEL_CALLS = 16
 # Forked workers, where the platform has fork. Spawn and forkserver start a fresh interpreter
 # that re-imports the parent's __main__, and a run launched from the UI runs under
