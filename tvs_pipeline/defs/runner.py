@@ -14,7 +14,7 @@ import dagster as dg
 from tvs_pipeline.definitions import build_definitions
 from tvs_pipeline.defs.partitions import DAILY
 from tvs_pipeline.defs.shadow import CLI_LAUNCHED, LAUNCHER_TAG
-from tvs_pipeline.lake.ledger import append_record
+from tvs_pipeline.lake.ledger import append_run_outcome
 from tvs_pipeline.settings import Settings
 
 POLL_SECONDS = 1.0
@@ -154,16 +154,12 @@ def run_job(
             cursor = _print_progress(instance, run_id, cursor, started)
         _print_progress(instance, run_id, cursor, started)
     verdict = _verdict(run_id, outcome[0] if outcome else None)
-    append_record(
+    append_run_outcome(
         settings.ledger_dir / "audit.jsonl",
-        "run_outcome",
-        {
-            "run_id": verdict.run_id,
-            "job": job_name,
-            "status": "SUCCESS" if verdict.success else "FAILURE",
-            "tags": tags,
-            **({} if verdict.success else {"failure": verdict.failure}),
-        },
+        verdict.run_id,
+        job_name,
+        tags,
+        None if verdict.success else verdict.failure,
     )
     return verdict
 

@@ -13,7 +13,7 @@ import dagster as dg
 
 from tvs_pipeline.defs.jobs import nightly_job, shadow_job
 from tvs_pipeline.defs.shadow import CLI_LAUNCHED, LAUNCHER_TAG, FinishedRun, shadow_run_requests
-from tvs_pipeline.lake.ledger import append_record
+from tvs_pipeline.lake.ledger import append_run_outcome
 from tvs_pipeline.settings import load_settings
 
 __all__ = ["record_run_failure", "record_run_success", "shadow_after_nightly"]
@@ -58,11 +58,7 @@ def record_run_success(context: dg.RunStatusSensorContext):
     run = context.dagster_run
     if run.tags.get(LAUNCHER_TAG) == CLI_LAUNCHED:
         return dg.SkipReason(f"{run.run_id}: tvs recorded this run's outcome itself")
-    append_record(
-        _ledger_path(),
-        "run_outcome",
-        {"run_id": run.run_id, "job": run.job_name, "status": "SUCCESS", "tags": dict(run.tags)},
-    )
+    append_run_outcome(_ledger_path(), run.run_id, run.job_name, run.tags)
 
 
 @dg.run_failure_sensor(
@@ -77,14 +73,6 @@ def record_run_failure(context: dg.RunFailureSensorContext):
     if run.tags.get(LAUNCHER_TAG) == CLI_LAUNCHED:
         return dg.SkipReason(f"{run.run_id}: tvs recorded this run's outcome itself")
     message = (context.failure_event.message or "").strip().splitlines()
-    append_record(
-        _ledger_path(),
-        "run_outcome",
-        {
-            "run_id": run.run_id,
-            "job": run.job_name,
-            "status": "FAILURE",
-            "tags": dict(run.tags),
-            "failure": message[0] if message else "",
-        },
+    append_run_outcome(
+        _ledger_path(), run.run_id, run.job_name, run.tags, message[0] if message else ""
     )

@@ -35,6 +35,7 @@ __all__ = [
     "GENESIS",
     "LedgerVerdict",
     "append_record",
+    "append_run_outcome",
     "canonical_json",
     "file_digest",
     "frame_hash",
@@ -180,6 +181,21 @@ def append_record(path: Path, kind: str, payload: dict[str, Any]) -> dict[str, A
             handle.flush()
             os.fsync(handle.fileno())
     return record
+
+
+def append_run_outcome(
+    path: Path, run_id: str, job: str, tags: dict[str, str], failure: str | None = None
+) -> dict[str, Any]:
+    """Append a ``run_outcome`` record: SUCCESS, or FAILURE with the failure's first line."""
+    payload: dict[str, Any] = {
+        "run_id": run_id,
+        "job": job,
+        "status": "SUCCESS" if failure is None else "FAILURE",
+        "tags": dict(tags),
+    }
+    if failure is not None:
+        payload["failure"] = failure
+    return append_record(path, "run_outcome", payload)
 
 
 def read_records(path: Path) -> list[dict[str, Any]]:

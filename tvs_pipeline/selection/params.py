@@ -9,7 +9,6 @@ from dataclasses import asdict, dataclass, field, fields
 from tvs_pipeline.errors import ConfigError
 from tvs_pipeline.selection.clustering import DEFAULT_LOOKBACKS
 from tvs_pipeline.selection.features import FeatureParams
-from tvs_pipeline.selection.hurst import DEFAULT_MAX_LAG, DEFAULT_MIN_LAG
 from tvs_pipeline.selection.scoring import (
     DEFAULT_CARS_WEIGHTS,
     DEFAULT_FRAGILITY_PENALTY,
@@ -23,6 +22,7 @@ __all__ = ["DEFAULT_MIN_POOL", "DEFAULT_TOP_N", "SelectionParams"]
 DEFAULT_TOP_N = 2
 DEFAULT_MIN_POOL = 15
 _VETO_DEFAULTS = VetoThresholds()
+_FEATURE_DEFAULTS = FeatureParams()
 
 
 @dataclass(frozen=True)
@@ -51,13 +51,13 @@ class SelectionParams:
 
     top_n: int = DEFAULT_TOP_N
     min_pool: int = DEFAULT_MIN_POOL
-    entropy_order: int = 3
-    entropy_delay: int = 1
-    efficiency_window: int | None = None
-    hurst_min_lag: int = DEFAULT_MIN_LAG
-    hurst_max_lag: int = DEFAULT_MAX_LAG
-    stress_windows: int = 3
-    stress_length: int = 20
+    entropy_order: int = _FEATURE_DEFAULTS.entropy_order
+    entropy_delay: int = _FEATURE_DEFAULTS.entropy_delay
+    efficiency_window: int | None = _FEATURE_DEFAULTS.efficiency_window
+    hurst_min_lag: int = _FEATURE_DEFAULTS.hurst_min_lag
+    hurst_max_lag: int = _FEATURE_DEFAULTS.hurst_max_lag
+    stress_windows: int = _FEATURE_DEFAULTS.stress_windows
+    stress_length: int = _FEATURE_DEFAULTS.stress_length
     entropy_max: float = _VETO_DEFAULTS.entropy_max
     efficiency_min: float = _VETO_DEFAULTS.efficiency_min
     hurst_low: float = _VETO_DEFAULTS.hurst_low
