@@ -13,11 +13,12 @@ import yaml
 from tvs_pipeline.config.loader import PRESETS_ROOT
 from tvs_pipeline.config.schema import SelectionConfig, SelectionEngine
 from tvs_pipeline.definitions import ASSETS
-from tvs_pipeline.defs.assets.selection import select_day, selection_metadata
+from tvs_pipeline.defs.assets.selection import selection_metadata
 from tvs_pipeline.defs.resources import build_resources
 from tvs_pipeline.errors import LookAheadError
 from tvs_pipeline.lake.catalog import LakeReader
 from tvs_pipeline.selection import SELECTION_COLUMNS
+from tvs_pipeline.selection.day import select_day
 from tvs_pipeline.settings import load_settings
 
 DAY = "2025-06-30"

@@ -13,7 +13,7 @@ import dagster as dg
 import pandas as pd
 
 from tvs_pipeline.defs.assets.allocation import target_weights, walk_forward_ledger
-from tvs_pipeline.defs.assets.selection import select_day, selection_metadata
+from tvs_pipeline.defs.assets.selection import selection_metadata
 from tvs_pipeline.defs.partitions import (
     DAILY,
     DaySlices,
@@ -23,6 +23,7 @@ from tvs_pipeline.defs.partitions import (
 )
 from tvs_pipeline.defs.resources import ComputeResource, ProfileResource
 from tvs_pipeline.lake.ledger import AUDIT_TRAIL_ATTR
+from tvs_pipeline.selection.day import select_day
 from tvs_pipeline.simulation import performance_summary
 from tvs_pipeline.synthesis import build_atoms, periods_per_year
 
