@@ -11,6 +11,7 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 import pytest
+import yaml
 
 from tvs_pipeline.definitions import ASSETS, build_definitions
 from tvs_pipeline.defs.resources import build_resources
@@ -66,8 +67,18 @@ def test_asset_keys_and_groups_are_pinned():
     graph = defs.resolve_asset_graph()
     groups = {key.to_user_string(): graph.get(key).group_name for key in graph.get_all_asset_keys()}
     assert groups == {**EXPECTED_GROUPS, **CHALLENGER_GROUPS}
-    assert defs.resolve_job_def("nightly").name == "nightly"
-    assert defs.resolve_job_def("shadow").name == "shadow"
+    selected = {
+        name: {
+            key.to_user_string()
+            for key in defs.resolve_job_def(name).asset_layer.selected_asset_keys
+        }
+        for name in ("nightly", "shadow")
+    }
+    assert selected == {"nightly": set(EXPECTED_GROUPS), "shadow": set(CHALLENGER_GROUPS)}
+    # dagster.yaml runs one champion run at a time by tag: the nightly job must carry that tag.
+    instance_yaml = yaml.safe_load((PACKAGE.parent / "dagster.yaml").read_text())
+    (limit,) = instance_yaml["concurrency"]["runs"]["tag_concurrency_limits"]
+    assert defs.resolve_job_def("nightly").tags[limit["key"]] == limit["value"] == "champion"
     code = {
         key.to_user_string(): graph.get(key).code_version
         for key in graph.get_all_asset_keys()

@@ -11,21 +11,33 @@ from tvs_pipeline.errors import ConfigError, DataError
 from tvs_pipeline.simulation.friction import FrictionModel
 
 
+# Expected values by hand: 1 bp = 0.0001 of traded value, so 5 + 1 bps = 0.0006 per unit.
 @pytest.mark.parametrize(
-    ("slippage", "commission", "turnover", "expected"),
+    ("slippage", "commission", "turnover", "rate", "expected"),
     [
-        (5.0, 1.0, 1.0, 0.0006),
-        (5.0, 1.0, 0.5, 0.0003),
-        (0.0, 0.0, 2.0, 0.0),
-        (10.0, 2.5, 2.0, 0.0025),
-        (5.0, 1.0, 0.0, 0.0),
+        (5.0, 1.0, 1.0, 0.0006, 0.0006),
+        (5.0, 1.0, 0.5, 0.0006, 0.0003),
+        (0.0, 0.0, 2.0, 0.0, 0.0),
+        (10.0, 2.5, 2.0, 0.00125, 0.0025),
+        (5.0, 1.0, 0.0, 0.0006, 0.0),
+        (100.0, 0.0, 0.3, 0.01, 0.003),
     ],
-    ids=["default-full", "default-half", "free", "custom-rates", "no-trade"],
+    ids=["default-full", "default-half", "free", "custom-rates", "no-trade", "slippage-only"],
 )
-def test_cost_is_rate_times_turnover(slippage, commission, turnover, expected):
+def test_cost_is_rate_times_turnover(slippage, commission, turnover, rate, expected):
     model = FrictionModel(slippage_bps=slippage, commission_bps=commission)
+    assert model.rate == pytest.approx(rate, rel=1e-12, abs=0.0)
     assert model.cost(turnover) == pytest.approx(expected, rel=1e-12, abs=0.0)
-    assert model.rate == pytest.approx((slippage + commission) / 1e4, rel=1e-12, abs=0.0)
+
+
+def test_a_round_trip_pays_both_legs():
+    """Buying 0.3 of A and selling 0.3 of B is a one-way turnover of 0.6 (the docstring's case):
+    at 6 bps that costs 0.6 x 0.0006 = 0.00036 of equity, twice the cost of one leg."""
+    old, new = {"A": 0.2, "B": 0.5}, {"A": 0.5, "B": 0.2}
+    turnover = sum(abs(new[s] - old[s]) for s in old)
+    model = FrictionModel()
+    assert model.cost(turnover) == pytest.approx(0.00036, rel=1e-12)
+    assert model.cost(turnover) == pytest.approx(2 * model.cost(0.3), rel=1e-12)
 
 
 def test_defaults_are_five_and_one_bps():

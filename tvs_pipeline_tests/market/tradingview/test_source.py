@@ -71,8 +71,34 @@ def test_only_the_latest_complete_day_can_be_scanned(as_of, now, message):
             check_scan_day(as_of, now, 13.0, "scanner s")
 
 
-def test_the_scan_lag_is_a_setting():
-    check_scan_day(AS_OF, datetime(2026, 7, 1, 20, 0, tzinfo=UTC), 21.0, "s")
+@pytest.mark.parametrize(
+    ("max_lag_hours", "refused"),
+    [(None, True), (19.5, True), (20.0, False), (21.0, False)],
+    ids=["default-13h", "19.5h", "20h-boundary", "21h"],
+)
+def test_the_scan_lag_is_a_setting(live, fast, demo, max_lag_hours, refused):
+    """A scan answered at 20:00 UTC on the day after AS_OF is 20 h late (counted by hand).
+
+    It is refused under the default 13 h and under any setting below 20 h, and accepted (the
+    same rows as the demo market's scan of AS_OF) once ``scan_max_lag_hours`` allows 20 h.
+    """
+    scanner_server, chart, clock = live
+    changes = {} if max_lag_hours is None else {"scan_max_lag_hours": max_lag_hours}
+    changes |= {"scanner_url": scanner_server.url, "ws_url": chart.url}
+    scanner = load_profile("demo").scanners[0]
+    clock.set(datetime(2026, 7, 1, 20, 0, tzinfo=UTC))
+    try:
+        source = TradingViewSource(fast(**changes))
+        if refused:
+            limit = "13" if max_lag_hours is None else f"{max_lag_hours:g}"
+            with pytest.raises(LookAheadError, match=rf"20\.0 h into 2026-07-01.*within {limit} h"):
+                source.scan(scanner, AS_OF)
+        else:
+            got = source.scan(scanner, AS_OF)
+            assert len(got) > 0
+            pd.testing.assert_frame_equal(got, demo.scan(scanner, AS_OF), check_dtype=False)
+    finally:
+        clock.set(NOW)
 
 
 @pytest.mark.slow
