@@ -13,7 +13,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from tvs_pipeline.definitions import ASSETS, build_definitions
+from tvs_pipeline.config import load_profile
+from tvs_pipeline.definitions import ASSETS, build_definitions, challenger_assets
 from tvs_pipeline.defs.resources import build_resources
 from tvs_pipeline.lake.catalog import LakeReader, query_catalog
 from tvs_pipeline.settings import load_settings
@@ -41,6 +42,8 @@ CHALLENGER_GROUPS = {
     "promotion_report": "simulation",
 }
 PACKAGE = Path(__file__).resolve().parents[2] / "tvs_pipeline"
+# The shadow path of the profile ASSETS (the champion path) was built from.
+CHALLENGER = challenger_assets(load_profile(load_settings().profile))
 
 
 def run(settings, partition_key=None, tags=None, **options):
@@ -54,6 +57,27 @@ def run(settings, partition_key=None, tags=None, **options):
             raise_on_error=False,
         )
     return result
+
+
+def run_shadow(settings, partition_key, **options):
+    """The challenger path of one day, as the shadow job runs it after the nightly one: its
+    upstream partitions (dedup, normalization, the champion's selection, allocation and
+    simulation) are read back from the lake the champion run wrote."""
+    with dg.instance_for_test() as instance:
+        return dg.materialize(
+            [*ASSETS, *CHALLENGER],
+            selection=dg.AssetSelection.assets(*CHALLENGER),
+            partition_key=partition_key,
+            instance=instance,
+            resources=build_resources(settings, **options),
+            raise_on_error=False,
+        )
+
+
+def every_asset():
+    """Every asset key of the definitions, both paths (pinned by the test below)."""
+    defs = build_definitions(load_settings({"TVS_HOME": "/tmp/unused"}))
+    return sorted(key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys())
 
 
 def read_day(settings, asset, day=DAY):
@@ -113,14 +137,15 @@ def test_only_the_shell_imports_dagster():
 def materialised(tmp_path_factory):
     settings = load_settings({"TVS_HOME": str(tmp_path_factory.mktemp("home"))})
     result = run(settings, partition_key=DAY)
-    return settings, result
+    shadow = run_shadow(settings, DAY)
+    return settings, result, shadow
 
 
 @pytest.mark.slow
 def test_whole_graph_materialises_and_reads_back_through_duckdb(materialised):
-    settings, result = materialised
-    assert result.success
-    for asset in EXPECTED_GROUPS:
+    settings, result, shadow = materialised
+    assert result.success and shadow.success
+    for asset in {**EXPECTED_GROUPS, **CHALLENGER_GROUPS}:
         path = Path(settings.lake_root) / asset / f"date={DAY}" / "part.parquet"
         assert path.exists(), asset
         count = query_catalog(
@@ -140,14 +165,20 @@ def test_whole_graph_materialises_and_reads_back_through_duckdb(materialised):
 
 @pytest.mark.slow
 def test_no_look_ahead_perturbing_after_d_leaves_partition_d_unchanged(materialised, tmp_path):
-    settings, _ = materialised
+    """Both paths, every asset: day D rebuilt on a market whose bars after D are replaced
+    (``shock_after=D``) is frame-equal to day D on the untouched market. The champion path
+    runs first, then the challenger path reading it, in each of the two homes."""
+    settings, _, _ = materialised
     shocked = load_settings({"TVS_HOME": str(tmp_path / "shocked")})
-    result = run(shocked, partition_key=DAY, shock_after=DAY)
-    assert result.success
-    for asset in EXPECTED_GROUPS:
+    assert run(shocked, partition_key=DAY, shock_after=DAY).success
+    assert run_shadow(shocked, DAY, shock_after=DAY).success
+    assets = every_asset()
+    assert set(assets) == {**EXPECTED_GROUPS, **CHALLENGER_GROUPS}.keys()
+    for asset in assets:
         original = read_day(settings, asset)
         perturbed = read_day(shocked, asset)
-        if "report_path" in original:
+        assert len(original) > 0, asset
+        if "report_path" in original:  # a path under each home's reports folder
             original, perturbed = (
                 original.drop(columns="report_path"),
                 perturbed.drop(columns="report_path"),
@@ -157,14 +188,25 @@ def test_no_look_ahead_perturbing_after_d_leaves_partition_d_unchanged(materiali
 
 @pytest.mark.slow
 def test_the_shock_does_change_later_partitions(materialised, tmp_path):
-    """The look-ahead test has teeth: the same shock does move a later day."""
+    """The look-ahead test has teeth: the same shock moves every asset of both paths on a later
+    day, so the equality on day D is not equality by default."""
     later = "2025-07-10"
     base = load_settings({"TVS_HOME": str(tmp_path / "a")})
     shocked = load_settings({"TVS_HOME": str(tmp_path / "b")})
     assert run(base, partition_key=later).success
     assert run(shocked, partition_key=later, shock_after=DAY).success
+    assert run_shadow(base, later).success
+    assert run_shadow(shocked, later, shock_after=DAY).success
     a, b = read_day(base, "bars", later), read_day(shocked, "bars", later)
     assert not a["close"].equals(b["close"])
+    unchanged = []
+    for asset in every_asset():
+        before, after = read_day(base, asset, later), read_day(shocked, asset, later)
+        if "report_path" in before:
+            before, after = before.drop(columns="report_path"), after.drop(columns="report_path")
+        if before.equals(after):
+            unchanged.append(asset)
+    assert unchanged == []
 
 
 def test_definitions_validate_on_the_workspace():
@@ -190,7 +232,7 @@ def test_definitions_validate_on_the_workspace():
 @pytest.mark.slow
 def test_single_run_backfill_equals_the_nightly_partition(materialised, tmp_path):
     """One run over three days, its days spread over two worker processes, gives day D."""
-    settings, _ = materialised
+    settings, _, _ = materialised
     filled = replace(load_settings({"TVS_HOME": str(tmp_path / "filled")}), workers=2)
     with dg.instance_for_test() as instance:
         result = dg.materialize(
