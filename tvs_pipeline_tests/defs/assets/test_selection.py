@@ -1,8 +1,7 @@
-"""The selection asset (tvs_pipeline/defs/assets/selection.py), materialised for real."""
+"""The selection asset and its Dagster metadata (funnel counts, winners), run for real."""
 
 from __future__ import annotations
 
-from datetime import date
 from typing import get_args
 
 import dagster as dg
@@ -10,15 +9,12 @@ import pandas as pd
 import pytest
 import yaml
 
+from tvs_pipeline.config import load_profile
 from tvs_pipeline.config.loader import PRESETS_ROOT
-from tvs_pipeline.config.schema import SelectionConfig, SelectionEngine
-from tvs_pipeline.definitions import ASSETS
-from tvs_pipeline.defs.assets.selection import selection_metadata
+from tvs_pipeline.config.schema import SelectionEngine
+from tvs_pipeline.definitions import ASSETS, champion_assets
 from tvs_pipeline.defs.resources import build_resources
-from tvs_pipeline.errors import LookAheadError
 from tvs_pipeline.lake.catalog import LakeReader
-from tvs_pipeline.selection import SELECTION_COLUMNS
-from tvs_pipeline.selection.day import select_day
 from tvs_pipeline.settings import load_settings
 
 DAY = "2025-06-30"
@@ -37,6 +33,49 @@ def profile_with(tmp_path, engine):
     path = tmp_path / f"demo_{engine}.yaml"
     path.write_text(yaml.safe_dump(doc))
     return str(path)
+
+
+def test_one_candidate_day_has_its_own_metadata(tmp_path):
+    """The asset body on a hand-made day: one listing, the baseline engine (which keeps every
+    candidate), so the funnel is 1 candidate, 1 selected at stage 1, and A is the one winner."""
+    profile = profile_with(tmp_path, "baseline")
+    (selection,) = [
+        a for a in champion_assets(load_profile(profile)) if a.key.to_user_string() == "selection"
+    ]
+    resources = build_resources(
+        load_settings({"TVS_HOME": str(tmp_path / "home")}), profile=profile
+    )
+    day = pd.Timestamp("2025-04-10")
+    panel = pd.DataFrame(
+        {
+            "symbol": ["A"] * 100,
+            "market_date": pd.date_range("2025-01-01", periods=100),
+            "ret": [0.01, -0.005] * 50,
+            "date": day,
+        }
+    )
+    dedup = pd.DataFrame(
+        {
+            "symbol": ["A"],
+            "direction": ["LONG"],
+            "value_traded_usd": [5e7],
+            "adx_14": [30.0],
+            "date": [day],
+        }
+    )
+    context = dg.build_asset_context(
+        partition_key="2025-04-10", resources={k: resources[k] for k in ("profile", "compute")}
+    )
+    output = selection(context, dedup=dedup, normalization=panel)
+    meta = {key: getattr(value, "value", value) for key, value in output.metadata.items()}
+    assert meta["engine"] == "baseline" and meta["role"] == "champion"
+    assert meta["selected"] == 1 and meta["ladder_stage"] == 1
+    funnel = meta["funnel"]
+    assert (funnel["candidates"], funnel["selected"], funnel["selected_stage_1"]) == (1, 1, 1)
+    assert funnel["hard_vetoed"] == funnel["soft_vetoed"] == 0
+    winners = meta["winners"].splitlines()
+    assert len(winners) == 3 and winners[2].startswith("| A ")  # header, rule, one row
+    assert output.value["date"].tolist() == [day]
 
 
 @pytest.fixture(scope="module")
@@ -83,25 +122,3 @@ def test_all_four_engines_materialise_the_same_partition(upstream, tmp_path):
     assert chosen["htr_3_4"] < chosen["baseline"] and len(chosen["htr_3_4"]) >= 15
     assert not scores["htr_3_4"].equals(scores["liquid_htr"])  # ranked differently
     assert not scores["htr_3_4"].equals(scores["cars_2_1"])
-
-
-def test_select_day_maps_dedup_columns():
-    panel = pd.DataFrame(
-        {
-            "symbol": ["A"] * 100,
-            "market_date": pd.date_range("2025-01-01", periods=100),
-            "ret": [0.01, -0.005] * 50,
-        }
-    )
-    dedup = pd.DataFrame(
-        {"symbol": ["A"], "direction": ["LONG"], "value_traded_usd": [5e7], "adx_14": [30.0]}
-    )
-    out = select_day(panel, dedup, SelectionConfig(engine="baseline"), date(2025, 4, 10))
-    assert out.loc[0, "value_traded"] == 5e7 and out.loc[0, "adx"] == 30.0
-    assert out.loc[0, "liquidity"] == 5e7 and bool(out.loc[0, "selected"])
-    added = [c for c in SELECTION_COLUMNS if c != "adx"]
-    assert list(out.columns)[-len(added) :] == added
-    metadata = selection_metadata(out)
-    assert metadata["engine"].value == "baseline" and metadata["funnel"].data["selected"] == 1
-    with pytest.raises(LookAheadError, match="market_date 2025-04-10 is after as-of date"):
-        select_day(panel, dedup, SelectionConfig(), date(2025, 4, 9))
