@@ -21,7 +21,7 @@ from tvs_pipeline.funnel.history import validate_bars
 from tvs_pipeline.funnel.normalization import returns_panel, wide_returns
 from tvs_pipeline.market.demo import DemoMarket
 from tvs_pipeline.selection import SelectionParams, assign_clusters, build_features, select
-from tvs_pipeline.selection.engines import make_selector
+from tvs_pipeline.selection.engines.htr import HtrSelector
 from tvs_pipeline.selection.scoring import metric_probabilities
 from tvs_pipeline.selection.vetoes import veto_table
 
@@ -61,19 +61,15 @@ def main() -> None:
     params = SelectionParams()
     timings = {}
     timings["feature frame"], features = best_of(
-        3, lambda: build_features(returns, candidates, params.features())
+        3, lambda: build_features(returns, candidates, params.features)
     )
     timings["probabilities"], probabilities = best_of(3, lambda: metric_probabilities(features))
     timings["clustering (3 lookbacks, Ward)"], clusters = best_of(
-        3, lambda: assign_clusters(returns, features, params)
+        3, lambda: assign_clusters(returns, features, params.clustering, params.vetoes.min_obs)
     )
     frame = features.join(probabilities).assign(cluster=clusters)
-    timings["htr_3_4 ladder"], selector = best_of(
-        3, lambda: make_selector("htr_3_4", params).fit(frame)
-    )
-    timings["veto table (reasons)"], _ = best_of(
-        3, lambda: veto_table(features, params.thresholds())
-    )
+    timings["htr_3_4 ladder"], selector = best_of(3, lambda: HtrSelector(params).fit(frame))
+    timings["veto table (reasons)"], _ = best_of(3, lambda: veto_table(features, params.vetoes))
     total = sum(timings.values())
     end_to_end, decisions = best_of(3, lambda: select(returns, candidates, "htr_3_4"))
     print(

@@ -6,10 +6,10 @@ from typing import Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
+from tvs_pipeline.selection.params import SelectionParams
+
 __all__ = [
     "AllocationConfig",
-    "CarsWeights",
-    "ConvictionWeights",
     "FilterRule",
     "HealthConfig",
     "HygieneConfig",
@@ -19,10 +19,7 @@ __all__ = [
     "RunConfig",
     "ScannerConfig",
     "ScheduleConfig",
-    "SelectionClusteringConfig",
     "SelectionConfig",
-    "SelectionFeaturesConfig",
-    "SelectionVetoConfig",
     "SimulationConfig",
     "StrategyConfig",
     "TemplateConfig",
@@ -163,114 +160,19 @@ class HealthConfig(_Strict):
     )
 
 
-class SelectionFeaturesConfig(_Strict):
-    """How the selection feature frame reads each listing (docs/methodology.md, section 8)."""
+class SelectionConfig(SelectionParams):
+    """Which engines play champion and challenger, and every selection parameter.
 
-    entropy_order: int = Field(3, ge=2, le=7)
-    entropy_delay: int = Field(1, ge=1, le=10)
-    efficiency_window: int | None = Field(None, ge=10)
-    hurst_min_lag: int = Field(4, ge=4, le=64)
-    hurst_max_lag: int = Field(64, ge=8, le=1024)
-    stress_windows: int = Field(3, ge=0, le=20)
-    stress_length: int = Field(20, ge=5, le=250)
-
-    @model_validator(mode="after")
-    def _two_lags(self) -> SelectionFeaturesConfig:
-        if self.hurst_max_lag < 2 * self.hurst_min_lag:
-            raise ValueError(
-                f"hurst_max_lag {self.hurst_max_lag} must be at least 2 x hurst_min_lag "
-                f"{self.hurst_min_lag}"
-            )
-        return self
-
-
-class SelectionVetoConfig(_Strict):
-    """Veto thresholds; each is stated with its white-noise null in docs/methodology.md."""
-
-    entropy_max: float = Field(0.999, ge=0, le=1)
-    efficiency_min: float = Field(0.08, ge=-1, le=1)
-    hurst_band: list[float] = Field(default_factory=lambda: [0.495, 0.505])
-    toxic_hurst: float = Field(0.55, ge=0, le=1)
-    survival_min: float = Field(0.5, ge=0, le=1)
-    min_obs: int = Field(60, ge=1)
-    entropy_hard_stop: float = Field(0.999, ge=0, le=1)
-
-    @model_validator(mode="after")
-    def _band(self) -> SelectionVetoConfig:
-        band = self.hurst_band
-        if len(band) != 2 or not 0 <= band[0] <= band[1] <= 1:
-            raise ValueError(f"hurst_band needs [low, high] with 0 <= low <= high <= 1, got {band}")
-        return self
-
-
-class SelectionClusteringConfig(_Strict):
-    """Correlation-distance Ward clustering: lookbacks, shrinkage, cut and ceiling."""
-
-    lookbacks: list[int] = Field(default_factory=lambda: [60, 120, 200], min_length=1)
-    shrinkage: float = Field(0.05, ge=0, lt=1)
-    threshold: float = Field(0.5, gt=0, le=10)
-    max_clusters: int = Field(25, ge=1, le=1000)
-
-    @model_validator(mode="after")
-    def _lookbacks(self) -> SelectionClusteringConfig:
-        if min(self.lookbacks) < 2:
-            raise ValueError(f"lookbacks must all be >= 2, got {self.lookbacks}")
-        return self
-
-
-class ConvictionWeights(_Strict):
-    """Log-MPS exponents of ``htr_3_4`` (0 drops a metric)."""
-
-    momentum: float = Field(1.0, ge=0, le=10)
-    efficiency: float = Field(2.0, ge=0, le=10)
-    stability: float = Field(0.5, ge=0, le=10)
-    entropy: float = Field(0.25, ge=0, le=10)
-    hurst: float = Field(0.5, ge=0, le=10)
-    adx: float = Field(0.25, ge=0, le=10)
-    liquidity: float = Field(0.25, ge=0, le=10)
-    antifragility: float = Field(0.25, ge=0, le=10)
-    survival: float = Field(1.0, ge=0, le=10)
-    kurtosis: float = Field(0.25, ge=0, le=10)
-
-
-class CarsWeights(_Strict):
-    """Additive weights of ``cars_2_1`` (normalised by their sum)."""
-
-    momentum: float = Field(0.20, ge=0, le=1)
-    efficiency: float = Field(0.25, ge=0, le=1)
-    stability: float = Field(0.10, ge=0, le=1)
-    entropy: float = Field(0.05, ge=0, le=1)
-    hurst: float = Field(0.10, ge=0, le=1)
-    adx: float = Field(0.05, ge=0, le=1)
-    liquidity: float = Field(0.05, ge=0, le=1)
-    antifragility: float = Field(0.05, ge=0, le=1)
-    survival: float = Field(0.05, ge=0, le=1)
-    fragility: float = Field(0.05, ge=0, le=1)
-    kurtosis: float = Field(0.05, ge=0, le=1)
-
-    @model_validator(mode="after")
-    def _positive(self) -> CarsWeights:
-        if sum(self.model_dump().values()) <= 0:
-            raise ValueError("at least one CARS weight must be positive")
-        return self
-
-
-class SelectionConfig(_Strict):
-    """Which engine picks the subset, and its parameters (docs/methodology.md, section 8)."""
+    The parameters and their defaults are `tvs_pipeline.selection.params.SelectionParams`'
+    (nested: ``features``, ``vetoes``, ``clustering``, ``weights``, ``cars_weights``, ``v4``);
+    a profile states only what it changes (docs/methodology.md, section 8).
+    """
 
     # The cutover is one line: swap these two. `engine` is accepted as the champion's old name.
     champion: SelectionEngine = Field(
         "htr_3_4", validation_alias=AliasChoices("champion", "engine")
     )
     challenger: SelectionEngine = "v4"
-    top_n: int = Field(2, ge=1, le=50)
-    min_pool: int = Field(15, ge=0, le=1000)
-    fragility_penalty: float = Field(0.5, ge=0, lt=1)
-    features: SelectionFeaturesConfig = Field(default_factory=SelectionFeaturesConfig)
-    vetoes: SelectionVetoConfig = Field(default_factory=SelectionVetoConfig)
-    clustering: SelectionClusteringConfig = Field(default_factory=SelectionClusteringConfig)
-    weights: ConvictionWeights = Field(default_factory=ConvictionWeights)
-    cars_weights: CarsWeights = Field(default_factory=CarsWeights)
 
     @property
     def engine(self) -> str:
@@ -280,27 +182,6 @@ class SelectionConfig(_Strict):
     def engine_for(self, role: Literal["champion", "challenger"]) -> str:
         """The engine playing a role."""
         return self.champion if role == "champion" else self.challenger
-
-    def params(self) -> dict[str, Any]:
-        """The flat keyword parameters of ``tvs_pipeline.selection.select``."""
-        vetoes = self.vetoes.model_dump()
-        low, high = vetoes.pop("hurst_band")
-        clustering = self.clustering
-        return {
-            "top_n": self.top_n,
-            "min_pool": self.min_pool,
-            "fragility_penalty": self.fragility_penalty,
-            **self.features.model_dump(),
-            **vetoes,
-            "hurst_low": low,
-            "hurst_high": high,
-            "cluster_lookbacks": list(clustering.lookbacks),
-            "cluster_shrinkage": clustering.shrinkage,
-            "cluster_threshold": clustering.threshold,
-            "max_clusters": clustering.max_clusters,
-            "weights": self.weights.model_dump(),
-            "cars_weights": self.cars_weights.model_dump(),
-        }
 
 
 class AllocationConfig(_Strict):

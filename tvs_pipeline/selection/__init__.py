@@ -4,51 +4,47 @@ from __future__ import annotations
 
 import pandas as pd
 
-from tvs_pipeline.selection.clustering import assign_clusters
+from tvs_pipeline.selection.clustering import ClusteringParams, assign_clusters
 from tvs_pipeline.selection.efficiency import efficiency_ratio
-from tvs_pipeline.selection.engines import (
-    ENGINE_OPTIONS,
-    ENGINES,
-    StagedEngine,
-    engine_params,
-    make_selector,
-)
+from tvs_pipeline.selection.engines import ENGINES, SelectionEngine, make_engine
 from tvs_pipeline.selection.entropy import permutation_entropy
-from tvs_pipeline.selection.features import FEATURE_COLUMNS, build_features
+from tvs_pipeline.selection.features import FEATURE_COLUMNS, FeatureParams, build_features
 from tvs_pipeline.selection.hurst import hurst_exponent
-from tvs_pipeline.selection.params import SelectionParams
+from tvs_pipeline.selection.params import SelectionParams, V4Options
 from tvs_pipeline.selection.parity import (
     PARITY_COLUMNS,
     ParityThresholds,
     compare_decisions,
     parity_verdict,
 )
-from tvs_pipeline.selection.scoring import metric_probabilities
+from tvs_pipeline.selection.scoring import CarsWeights, ConvictionWeights
 from tvs_pipeline.selection.summary import funnel_counts, winners_table
-from tvs_pipeline.selection.table import (
-    PROBABILITY_COLUMNS,
-    SELECTION_COLUMNS,
-    decision_table,
-    prepare_candidates,
-)
-from tvs_pipeline.selection.vetoes import VETO_CODES, veto_table
+from tvs_pipeline.selection.table import PROBABILITY_COLUMNS, SELECTION_COLUMNS
+from tvs_pipeline.selection.vetoes import VETO_CODES, VetoThresholds
 
 __all__ = [
     "ENGINES",
-    "ENGINE_OPTIONS",
     "FEATURE_COLUMNS",
     "PARITY_COLUMNS",
     "PROBABILITY_COLUMNS",
     "SELECTION_COLUMNS",
     "VETO_CODES",
+    "CarsWeights",
+    "ClusteringParams",
+    "ConvictionWeights",
+    "FeatureParams",
     "ParityThresholds",
+    "SelectionEngine",
     "SelectionParams",
+    "V4Options",
+    "VetoThresholds",
     "assign_clusters",
     "build_features",
     "compare_decisions",
     "efficiency_ratio",
     "funnel_counts",
     "hurst_exponent",
+    "make_engine",
     "parity_verdict",
     "permutation_entropy",
     "select",
@@ -57,12 +53,15 @@ __all__ = [
 
 
 def select(
-    returns: pd.DataFrame, candidates: pd.DataFrame, engine: str, **params: object
+    returns: pd.DataFrame,
+    candidates: pd.DataFrame,
+    engine: str,
+    params: SelectionParams | None = None,
 ) -> pd.DataFrame:
     """Run a selection engine over one day's candidates; every candidate keeps its decision.
 
-    The feature frame is computed once (`build_features`); metric probabilities, clusters and
-    vetoes all read it, then the engine decides.
+    Every engine reads one feature frame (`build_features`); metric probabilities, clusters and
+    vetoes all read it, then the engine decides (`make_engine(engine, params).decide`).
 
     Parameters
     ----------
@@ -79,9 +78,9 @@ def select(
         A name from ``ENGINES``: ``htr_3_4`` (champion), ``cars_2_1``, ``liquid_htr``,
         ``baseline``, ``v4`` (the staged pipeline, `tvs_pipeline.selection.v4`: with its
         default options it decides exactly as ``htr_3_4``).
-    **params
-        Fields of `SelectionParams` (``top_n``, ``min_pool``, thresholds, weights, ...); for
-        ``v4`` also its own options (``ENGINE_OPTIONS``: ``max_stage``, ``linkage``).
+    params : SelectionParams, optional
+        Every parameter, nested (``top_n``, ``vetoes``, ``clustering``, ``weights``, ...;
+        ``v4`` reads its own ``params.v4``); the defaults when omitted.
 
     Returns
     -------
@@ -98,20 +97,9 @@ def select(
     Raises
     ------
     ConfigError
-        Unknown engine, unknown parameter, an option of another engine, or a value out of
-        range.
+        Unknown engine.
     DataError
         ``symbol`` or ``direction`` missing, a direction other than LONG/SHORT, or a
         candidate column that clashes with an output column.
     """
-    settings, options = engine_params(engine, params)
-    selector = make_selector(engine, settings, **options)
-    if isinstance(selector, StagedEngine):
-        return selector.run(returns, candidates).decisions
-    candidates = prepare_candidates(candidates)
-    features = build_features(returns, candidates, settings.features())
-    frame = features.join(metric_probabilities(features))
-    frame["cluster"] = assign_clusters(returns, features, settings)
-    decisions = selector.fit(frame).decisions_
-    vetoes = veto_table(features, settings.thresholds())
-    return decision_table(candidates, frame, vetoes, decisions, engine, selector.stage_)
+    return make_engine(engine, params).decide(returns, candidates)

@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import numpy as np
 import pandas as pd
-from scipy.cluster.hierarchy import fcluster, linkage
-from scipy.spatial.distance import squareform
+from pydantic import Field, field_validator
 
 from tvs_pipeline.errors import ConfigError
-
-if TYPE_CHECKING:
-    from tvs_pipeline.selection.params import SelectionParams
+from tvs_pipeline.parameters import Parameters
 
 __all__ = [
     "DEFAULT_LOOKBACKS",
+    "DEFAULT_MAX_CLUSTERS",
+    "DEFAULT_SHRINKAGE",
+    "DEFAULT_THRESHOLD",
     "LINKAGE_METHODS",
     "MIN_OVERLAP",
+    "ClusteringParams",
     "Linkage",
     "assign_clusters",
     "cluster_listings",
@@ -26,7 +27,11 @@ __all__ = [
     "pairwise_correlation",
 ]
 
+# The function defaults below and `ClusteringParams` read these: each value is written once.
 DEFAULT_LOOKBACKS = (60, 120, 200)
+DEFAULT_SHRINKAGE = 0.05
+DEFAULT_THRESHOLD = 0.5
+DEFAULT_MAX_CLUSTERS = 25
 MIN_OVERLAP = 20  # fewer common returns than this: the pair is treated as uncorrelated
 Linkage = Literal["ward", "average", "complete", "single"]
 LINKAGE_METHODS: tuple[str, ...] = ("ward", "average", "complete", "single")
@@ -74,7 +79,7 @@ def pairwise_correlation(values: np.ndarray, min_overlap: int = MIN_OVERLAP) -> 
 def correlation_distance(
     returns: pd.DataFrame,
     lookbacks: Sequence[int] = DEFAULT_LOOKBACKS,
-    shrinkage: float = 0.05,
+    shrinkage: float = DEFAULT_SHRINKAGE,
 ) -> np.ndarray:
     """Correlation distance ``sqrt(0.5 (1 - rho))`` averaged over several lookbacks.
 
@@ -122,10 +127,10 @@ def correlation_distance(
 
 def cluster_listings(
     returns: pd.DataFrame,
-    threshold: float = 0.5,
-    max_clusters: int = 25,
+    threshold: float = DEFAULT_THRESHOLD,
+    max_clusters: int = DEFAULT_MAX_CLUSTERS,
     lookbacks: Sequence[int] = DEFAULT_LOOKBACKS,
-    shrinkage: float = 0.05,
+    shrinkage: float = DEFAULT_SHRINKAGE,
     method: Linkage = "ward",
 ) -> pd.Series:
     """Ward clusters of the listings, cut at a distance threshold with a ceiling on their number.
@@ -174,6 +179,9 @@ def cluster_listings(
     columns = pd.Index(returns.columns)
     if len(columns) < 2:
         return pd.Series(np.ones(len(columns), dtype=np.int64), index=columns, name="cluster")
+    from scipy.cluster.hierarchy import fcluster, linkage  # heavy: only when clustering runs
+    from scipy.spatial.distance import squareform
+
     distance = correlation_distance(returns, lookbacks, shrinkage)
     tree = linkage(squareform(distance, checks=False), method=method)
     labels = fcluster(tree, t=threshold, criterion="distance")
@@ -185,10 +193,43 @@ def cluster_listings(
     return pd.Series(ids, index=columns, name="cluster")
 
 
+class ClusteringParams(Parameters):
+    """How the day's listings are clustered (docs/methodology.md, section 8).
+
+    Attributes
+    ----------
+    lookbacks : tuple of int
+        Rows of each correlation window, averaged (60, 120, 200).
+    shrinkage : float
+        Correlations shrink toward 0 by this share (0.05).
+    threshold : float
+        Ward cut height; two listings merge below it when rho exceeds about 0.5 (0.5).
+    max_clusters : int
+        Ceiling on the number of clusters (25).
+    """
+
+    lookbacks: tuple[int, ...] = Field(DEFAULT_LOOKBACKS, min_length=1)
+    shrinkage: float = Field(DEFAULT_SHRINKAGE, ge=0, lt=1)
+    threshold: float = Field(DEFAULT_THRESHOLD, gt=0, le=10)
+    max_clusters: int = Field(DEFAULT_MAX_CLUSTERS, ge=1, le=1000)
+
+    @field_validator("lookbacks", mode="before")
+    @classmethod
+    def _lookbacks(cls, value: object) -> object:
+        # YAML gives a list; the value is kept as a tuple so the parameters stay hashable.
+        value = tuple(value) if isinstance(value, list) else value
+        if isinstance(value, tuple) and any(
+            isinstance(x, int) and not isinstance(x, bool) and x < 2 for x in value
+        ):
+            raise ValueError(f"lookbacks must all be >= 2, got {list(value)}")
+        return value
+
+
 def assign_clusters(
     returns: pd.DataFrame,
     features: pd.DataFrame,
-    params: SelectionParams,
+    params: ClusteringParams,
+    min_obs: int,
     method: Linkage = "ward",
 ) -> pd.Series:
     """The cluster of every candidate: its listing's cluster among the day's listings.
@@ -202,8 +243,10 @@ def assign_clusters(
         The day's returns (dates x symbols).
     features : DataFrame
         The feature frame (`build_features`): ``symbol`` and ``n_obs`` are read.
-    params : SelectionParams
-        ``min_obs`` and the ``cluster_*`` parameters.
+    params : ClusteringParams
+        Lookbacks, shrinkage, cut and ceiling.
+    min_obs : int
+        Fewest own returns a listing needs to be clustered (the ``missing_data`` veto's).
     method : {"ward", "average", "complete", "single"}, default "ward"
         Linkage method (see `cluster_listings`).
 
@@ -212,14 +255,14 @@ def assign_clusters(
     Series
         Index of ``features``, int64 cluster ids (1, 2, ...) or -1.
     """
-    enough = features["n_obs"] >= params.min_obs
+    enough = features["n_obs"] >= min_obs
     symbols = sorted(set(features.loc[enough, "symbol"]))
     clusters = cluster_listings(
         returns.sort_index()[symbols],
-        threshold=params.cluster_threshold,
+        threshold=params.threshold,
         max_clusters=params.max_clusters,
-        lookbacks=params.cluster_lookbacks,
-        shrinkage=params.cluster_shrinkage,
+        lookbacks=params.lookbacks,
+        shrinkage=params.shrinkage,
         method=method,
     )
     ids = features["symbol"].map(clusters).where(enough)

@@ -53,4 +53,4 @@ def select_day(
     """
     assert_not_after(panel, as_of)
     candidates = dedup.rename(columns=CANDIDATE_NAMES)
-    return select(wide_returns(panel), candidates, engine or config.engine, **config.params())
+    return select(wide_returns(panel), candidates, engine or config.engine, config.params())

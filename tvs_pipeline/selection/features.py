@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
+from pydantic import Field, model_validator
 
 from tvs_pipeline.errors import DataError
+from tvs_pipeline.parameters import Parameters
 from tvs_pipeline.selection.aligned import bottom_align, last_rows
 from tvs_pipeline.selection.efficiency import efficiency_columns, efficiency_ratio
 from tvs_pipeline.selection.entropy import (
@@ -58,8 +58,7 @@ TAIL_SHARE = 0.05  # tails and expected shortfall read the worst (best) 5 % of s
 WEEKDAYS_ONLY, EVERY_DAY = 252, 365
 
 
-@dataclass(frozen=True)
-class FeatureParams:
+class FeatureParams(Parameters):
     """How the feature frame is computed (docs/methodology.md, section 8, gives the reasons).
 
     Attributes
@@ -75,17 +74,19 @@ class FeatureParams:
         ``stress_length`` (20) rows of the equal-weight index of the panel.
     """
 
-    entropy_order: int = 3
-    entropy_delay: int = 1
-    efficiency_window: int | None = None
-    hurst_min_lag: int = DEFAULT_MIN_LAG
-    hurst_max_lag: int = DEFAULT_MAX_LAG
-    stress_windows: int = 3
-    stress_length: int = 20
+    entropy_order: int = Field(3, ge=2, le=7)
+    entropy_delay: int = Field(1, ge=1, le=10)
+    efficiency_window: int | None = Field(None, ge=10)
+    hurst_min_lag: int = Field(DEFAULT_MIN_LAG, ge=DEFAULT_MIN_LAG, le=64)
+    hurst_max_lag: int = Field(DEFAULT_MAX_LAG, ge=8, le=1024)
+    stress_windows: int = Field(3, ge=0, le=20)
+    stress_length: int = Field(20, ge=5, le=250)
 
-    def __post_init__(self) -> None:
+    @model_validator(mode="after")
+    def _embedding_and_lags(self) -> FeatureParams:
         check_entropy_parameters(self.entropy_order, self.entropy_delay)
         check_hurst_parameters(self.hurst_min_lag, self.hurst_max_lag)
+        return self
 
 
 def _periods_per_year(candidates: pd.DataFrame, returns: pd.DataFrame) -> pd.Series:

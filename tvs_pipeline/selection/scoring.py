@@ -8,15 +8,16 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm, rankdata
+from pydantic import BaseModel, Field, model_validator
 
 from tvs_pipeline.errors import ConfigError
+from tvs_pipeline.parameters import Parameters
 
 __all__ = [
-    "DEFAULT_CARS_WEIGHTS",
     "DEFAULT_FRAGILITY_PENALTY",
-    "DEFAULT_WEIGHTS",
     "METRICS",
+    "CarsWeights",
+    "ConvictionWeights",
     "Metric",
     "cars_score",
     "check_weights",
@@ -52,51 +53,69 @@ METRICS: dict[str, Metric] = {
     "fragility": Metric("fragility", "rank", higher_is_better=False),
     "kurtosis": Metric("kurtosis", "rank", higher_is_better=False),
 }
-# Log-MPS exponents (fragility enters as the penalty instead); docs/methodology.md gives reasons.
-DEFAULT_WEIGHTS: dict[str, float] = {
-    "momentum": 1.0,
-    "efficiency": 2.0,
-    "stability": 0.5,
-    "entropy": 0.25,
-    "hurst": 0.5,
-    "adx": 0.25,
-    "liquidity": 0.25,
-    "antifragility": 0.25,
-    "survival": 1.0,
-    "kurtosis": 0.25,
-}
+# Largest share of a Log-MPS score the fragility penalty takes; docs/methodology.md, section 8.
 DEFAULT_FRAGILITY_PENALTY = 0.5
-# CARS 2.1 additive weights (sum to 1), the same emphasis as the Log-MPS exponents.
-DEFAULT_CARS_WEIGHTS: dict[str, float] = {
-    "momentum": 0.20,
-    "efficiency": 0.25,
-    "stability": 0.10,
-    "entropy": 0.05,
-    "hurst": 0.10,
-    "adx": 0.05,
-    "liquidity": 0.05,
-    "antifragility": 0.05,
-    "survival": 0.05,
-    "fragility": 0.05,
-    "kurtosis": 0.05,
-}
+
+
+class ConvictionWeights(Parameters):
+    """Log-MPS exponents of ``htr_3_4`` by metric; 0 drops a metric (methodology, section 8).
+
+    Fragility enters as the penalty (``fragility_penalty``) instead of an exponent.
+    """
+
+    momentum: float = Field(1.0, ge=0, le=10)
+    efficiency: float = Field(2.0, ge=0, le=10)
+    stability: float = Field(0.5, ge=0, le=10)
+    entropy: float = Field(0.25, ge=0, le=10)
+    hurst: float = Field(0.5, ge=0, le=10)
+    adx: float = Field(0.25, ge=0, le=10)
+    liquidity: float = Field(0.25, ge=0, le=10)
+    antifragility: float = Field(0.25, ge=0, le=10)
+    survival: float = Field(1.0, ge=0, le=10)
+    kurtosis: float = Field(0.25, ge=0, le=10)
+
+
+class CarsWeights(Parameters):
+    """Additive weights of ``cars_2_1``, normalised by their sum: the Log-MPS emphasis."""
+
+    momentum: float = Field(0.20, ge=0, le=1)
+    efficiency: float = Field(0.25, ge=0, le=1)
+    stability: float = Field(0.10, ge=0, le=1)
+    entropy: float = Field(0.05, ge=0, le=1)
+    hurst: float = Field(0.10, ge=0, le=1)
+    adx: float = Field(0.05, ge=0, le=1)
+    liquidity: float = Field(0.05, ge=0, le=1)
+    antifragility: float = Field(0.05, ge=0, le=1)
+    survival: float = Field(0.05, ge=0, le=1)
+    fragility: float = Field(0.05, ge=0, le=1)
+    kurtosis: float = Field(0.05, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _positive(self) -> CarsWeights:
+        if sum(self.model_dump().values()) <= 0:
+            raise ValueError("at least one CARS weight must be positive")
+        return self
 
 
 def check_weights(
-    weights: Mapping[str, float] | None, defaults: Mapping[str, float], what: str
+    weights: BaseModel | Mapping[str, float] | None, defaults: type[Parameters], what: str
 ) -> dict[str, float]:
-    """The defaults overridden by ``weights``; unknown metrics and negative weights raise.
+    """``defaults``' weights overridden by ``weights``; unknown metrics and negative weights raise.
+
+    ``weights`` is an instance of the weights type (taken whole) or a partial mapping.
 
     Raises
     ------
     ConfigError
         A metric that ``defaults`` does not know, or a negative or non-finite weight.
     """
-    merged = dict(defaults)
+    merged = defaults().model_dump()
+    if isinstance(weights, BaseModel):
+        weights = weights.model_dump()
     for name, value in (weights or {}).items():
-        if name not in defaults:
+        if name not in merged:
             raise ConfigError(
-                f"{what}: unknown metric {name!r} (known: {', '.join(sorted(defaults))})"
+                f"{what}: unknown metric {name!r} (known: {', '.join(sorted(merged))})"
             )
         if not np.isfinite(value) or value < 0:
             raise ConfigError(f"{what}: weight of {name} must be finite and >= 0, got {value!r}")
@@ -128,6 +147,8 @@ def map_probability(values: pd.Series, method: Method, higher_is_better: bool = 
     Series
         Same index, float in (0, 1).
     """
+    from scipy.stats import norm, rankdata  # heavy (~0.5 s): imported when selection runs
+
     x = pd.to_numeric(values, errors="coerce").astype("float64").to_numpy()
     x = x if higher_is_better else -x
     finite = np.isfinite(x)
@@ -173,7 +194,7 @@ def metric_probabilities(features: pd.DataFrame) -> pd.DataFrame:
 
 def log_mps_score(
     probabilities: pd.DataFrame,
-    weights: Mapping[str, float] | None = None,
+    weights: ConvictionWeights | Mapping[str, float] | None = None,
     fragility_penalty: float = DEFAULT_FRAGILITY_PENALTY,
 ) -> pd.Series:
     """Log-MPS conviction ``prod p_i^w_i x (1 - penalty x (1 - p_fragility))``.
@@ -185,8 +206,8 @@ def log_mps_score(
     ----------
     probabilities : DataFrame
         ``metric_probabilities`` output.
-    weights : mapping, optional
-        Exponents by metric name, overriding ``DEFAULT_WEIGHTS``.
+    weights : ConvictionWeights or mapping, optional
+        Exponents by metric name (a mapping overrides the defaults of `ConvictionWeights`).
     fragility_penalty : float, default 0.5
         In [0, 1).
 
@@ -200,7 +221,7 @@ def log_mps_score(
     ConfigError
         Unknown metric, negative weight, or a penalty outside [0, 1).
     """
-    merged = check_weights(weights, DEFAULT_WEIGHTS, "log-mps weights")
+    merged = check_weights(weights, ConvictionWeights, "log-mps weights")
     if not 0.0 <= fragility_penalty < 1.0:
         raise ConfigError(f"fragility_penalty {fragility_penalty} is outside [0, 1)")
     log_score = sum(w * np.log(probabilities[f"p_{name}"]) for name, w in merged.items())
@@ -209,7 +230,7 @@ def log_mps_score(
 
 
 def cars_score(
-    probabilities: pd.DataFrame, weights: Mapping[str, float] | None = None
+    probabilities: pd.DataFrame, weights: CarsWeights | Mapping[str, float] | None = None
 ) -> pd.Series:
     """CARS 2.1: the weighted mean ``sum w_i p_i / sum w_i`` of the same probabilities.
 
@@ -221,7 +242,7 @@ def cars_score(
     ConfigError
         Unknown metric, negative weight, or all weights zero.
     """
-    merged = check_weights(weights, DEFAULT_CARS_WEIGHTS, "cars weights")
+    merged = check_weights(weights, CarsWeights, "cars weights")
     total = sum(merged.values())
     if total <= 0:
         raise ConfigError("cars weights: at least one weight must be positive")

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-
 import numpy as np
 import pandas as pd
+from pydantic import Field, model_validator
 
 from tvs_pipeline.errors import ConfigError
+from tvs_pipeline.parameters import Parameters
 
 __all__ = [
     "EFFICIENCY_RELAXATION",
@@ -29,8 +29,7 @@ ENTROPY_RELAXATION = 1.2  # stage 2 multiplies the entropy ceiling by this
 EFFICIENCY_RELAXATION = 0.8  # and the efficiency floor by this
 
 
-@dataclass(frozen=True)
-class VetoThresholds:
+class VetoThresholds(Parameters):
     """Thresholds of the vetoes (docs/methodology.md, section 8, gives each null distribution).
 
     Attributes
@@ -54,33 +53,30 @@ class VetoThresholds:
         The relaxation fallbacks (stages 3 and 4) never take a candidate above it.
     """
 
-    entropy_max: float = 0.999
-    efficiency_min: float = 0.08
-    hurst_low: float = 0.495
-    hurst_high: float = 0.505
-    toxic_hurst: float = 0.55
-    survival_min: float = 0.5
-    min_obs: int = 60
-    entropy_hard_stop: float = 0.999
+    entropy_max: float = Field(0.999, ge=0, le=1)
+    efficiency_min: float = Field(0.08, ge=-1, le=1)
+    hurst_low: float = Field(0.495, ge=0, le=1)
+    hurst_high: float = Field(0.505, ge=0, le=1)
+    toxic_hurst: float = Field(0.55, ge=0, le=1)
+    survival_min: float = Field(0.5, ge=0, le=1)
+    min_obs: int = Field(60, ge=1)
+    entropy_hard_stop: float = Field(0.999, ge=0, le=1)
 
-    def __post_init__(self) -> None:
+    @model_validator(mode="after")
+    def _band(self) -> VetoThresholds:
         if not self.hurst_low <= self.hurst_high:
             raise ConfigError(
                 f"vetoes: hurst band [{self.hurst_low}, {self.hurst_high}] is reversed"
             )
-        if self.min_obs < 1:
-            raise ConfigError(f"vetoes: min_obs {self.min_obs} must be at least 1")
-        for name in ("entropy_max", "entropy_hard_stop", "survival_min"):
-            value = getattr(self, name)
-            if not 0.0 <= value <= 1.0:
-                raise ConfigError(f"vetoes: {name} {value} is outside [0, 1]")
+        return self
 
     def relaxed(self) -> VetoThresholds:
         """Stage 2: entropy ceiling x1.2 and efficiency floor x0.8; hard vetoes unchanged."""
-        return replace(
-            self,
-            entropy_max=min(1.0, self.entropy_max * ENTROPY_RELAXATION),
-            efficiency_min=self.efficiency_min * EFFICIENCY_RELAXATION,
+        return self.model_copy(
+            update={
+                "entropy_max": min(1.0, self.entropy_max * ENTROPY_RELAXATION),
+                "efficiency_min": self.efficiency_min * EFFICIENCY_RELAXATION,
+            }
         )
 
 

@@ -161,7 +161,7 @@ def test_bad_candidates(panel, candidates, message):
 
 
 def test_bad_parameters():
-    with pytest.raises(ConfigError, match="order 9 is outside"):
-        FeatureParams(entropy_order=9)
-    with pytest.raises(ConfigError, match="max_lag 4 must be at least"):
-        FeatureParams(hurst_max_lag=4)
+    with pytest.raises(ConfigError, match="entropy_order: Input should be less than or equal to 7"):
+        FeatureParams.build({"entropy_order": 9})
+    with pytest.raises(ConfigError, match="max_lag 8 must be at least 2 x min_lag 8"):
+        FeatureParams.build({"hurst_min_lag": 8, "hurst_max_lag": 8})

@@ -1,5 +1,3 @@
-from dataclasses import fields
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -82,7 +80,8 @@ def test_a_short_list_holds_the_most_bearish_names():
     )
     candidates = pd.DataFrame({"symbol": list(drifts), "direction": "SHORT"})
     lenient = {"hurst_low": 0.5, "hurst_high": 0.5, "entropy_max": 1.0}  # ranking, not vetoes
-    out = select(panel, candidates, "htr_3_4", top_n=1, min_pool=0, **lenient)
+    params = SelectionParams.build({"top_n": 1, "min_pool": 0, "vetoes": lenient})
+    out = select(panel, candidates, "htr_3_4", params)
     out = out.set_index("symbol")
     assert out["cluster"].nunique() == 1  # one factor: the ranking decides
     assert out.index[out["selected"]].tolist() == ["DEEP"]
@@ -110,39 +109,59 @@ def test_all_four_engines_share_one_frame(panel, candidates):
 CHANGES = [
     ("top_n", 1, "htr_3_4", {"min_pool": 0}),
     ("min_pool", 40, "htr_3_4", {}),
-    ("entropy_order", 4, "htr_3_4", {}),
-    ("entropy_delay", 2, "htr_3_4", {}),
-    ("efficiency_window", 100, "htr_3_4", {}),
-    ("hurst_min_lag", 8, "htr_3_4", {}),
-    ("hurst_max_lag", 32, "htr_3_4", {}),
-    ("stress_windows", 1, "htr_3_4", {}),
-    ("stress_length", 5, "htr_3_4", {}),
-    ("entropy_max", 0.99, "htr_3_4", {}),
-    ("efficiency_min", 0.2, "htr_3_4", {}),
-    ("hurst_low", 0.4, "htr_3_4", {}),
-    ("hurst_high", 0.6, "htr_3_4", {}),
-    ("toxic_hurst", 0.5, "htr_3_4", {}),
-    ("survival_min", 1.0, "htr_3_4", {}),
-    ("min_obs", 150, "htr_3_4", {}),
-    ("entropy_hard_stop", 0.98, "htr_3_4", {"min_pool": 40}),
-    ("cluster_lookbacks", [30], "htr_3_4", {}),
-    ("cluster_shrinkage", 0.6, "htr_3_4", {}),
-    ("cluster_threshold", 2.0, "htr_3_4", {}),
-    ("max_clusters", 3, "htr_3_4", {}),
+    ("features.entropy_order", 4, "htr_3_4", {}),
+    ("features.entropy_delay", 2, "htr_3_4", {}),
+    ("features.efficiency_window", 100, "htr_3_4", {}),
+    ("features.hurst_min_lag", 8, "htr_3_4", {}),
+    ("features.hurst_max_lag", 32, "htr_3_4", {}),
+    ("features.stress_windows", 1, "htr_3_4", {}),
+    ("features.stress_length", 5, "htr_3_4", {}),
+    ("vetoes.entropy_max", 0.99, "htr_3_4", {}),
+    ("vetoes.efficiency_min", 0.2, "htr_3_4", {}),
+    ("vetoes.hurst_low", 0.4, "htr_3_4", {}),
+    ("vetoes.hurst_high", 0.6, "htr_3_4", {}),
+    ("vetoes.toxic_hurst", 0.5, "htr_3_4", {}),
+    ("vetoes.survival_min", 1.0, "htr_3_4", {}),
+    ("vetoes.min_obs", 150, "htr_3_4", {}),
+    ("vetoes.entropy_hard_stop", 0.98, "htr_3_4", {"min_pool": 40}),
+    ("clustering.lookbacks", [30], "htr_3_4", {}),
+    ("clustering.shrinkage", 0.6, "htr_3_4", {}),
+    ("clustering.threshold", 2.0, "htr_3_4", {}),
+    ("clustering.max_clusters", 3, "htr_3_4", {}),
     ("weights", {"momentum": 5.0}, "htr_3_4", {}),
     ("cars_weights", {"momentum": 1.0}, "cars_2_1", {}),
     ("fragility_penalty", 0.0, "htr_3_4", {}),
+    ("v4.max_stage", 1, "v4", {}),
+    ("v4.linkage", "single", "v4", {"clustering": {"threshold": 1.0}}),
 ]
 
 
+def _nested(path: str, value) -> dict:
+    """``"vetoes.min_obs", 80`` -> ``{"vetoes": {"min_obs": 80}}``."""
+    head, _, rest = path.partition(".")
+    return {head: _nested(rest, value) if rest else value}
+
+
+def _leaf_paths(model, prefix: str = "") -> set[str]:
+    """Every parameter by dotted path; a weights block counts as one parameter."""
+    paths = set()
+    for name, field in model.model_fields.items():
+        nested = field.annotation
+        if hasattr(nested, "model_fields") and not name.endswith("weights"):
+            paths |= _leaf_paths(nested, f"{prefix}{name}.")
+        else:
+            paths.add(prefix + name)
+    return paths
+
+
 def test_every_parameter_is_exercised():
-    assert {name for name, *_ in CHANGES} == {f.name for f in fields(SelectionParams)}
+    assert {name for name, *_ in CHANGES} == _leaf_paths(SelectionParams)
 
 
 @pytest.mark.parametrize(("name", "value", "engine", "base"), CHANGES, ids=[c[0] for c in CHANGES])
 def test_each_parameter_changes_the_output(panel, candidates, name, value, engine, base):
-    default = select(panel, candidates, engine, **base)
-    changed = select(panel, candidates, engine, **(base | {name: value}))
+    default = select(panel, candidates, engine, SelectionParams.build(base))
+    changed = select(panel, candidates, engine, SelectionParams.build(base | _nested(name, value)))
     assert not default.equals(changed)
 
 
@@ -150,18 +169,23 @@ def test_each_parameter_changes_the_output(panel, candidates, name, value, engin
     ("call", "error", "message"),
     [
         (lambda p, c: select(p, c, "nope"), ConfigError, "selection engine 'nope': unknown"),
-        (lambda p, c: select(p, c, "htr_3_4", top_k=3), ConfigError,
-         r"unknown parameter 'top_k' \(did you mean 'top_n'\?\)"),
-        (lambda p, c: select(p, c, "htr_3_4", top_n=0), ConfigError, "top_n 0 must be at least 1"),
-        (lambda p, c: select(p, c, "htr_3_4", min_pool=-1), ConfigError, "min_pool -1"),
-        (lambda p, c: select(p, c, "htr_3_4", efficiency_window=1), ConfigError,
-         "efficiency_window 1"),
-        (lambda p, c: select(p, c, "htr_3_4", stress_length=1), ConfigError, "stress_length 1"),
-        (lambda p, c: select(p, c, "htr_3_4", weights={"alpha": 1}), ConfigError, "unknown metric"),
-        (lambda p, c: select(p, c, "htr_3_4", entropy_order=9), ConfigError, "order 9"),
-        (lambda p, c: select(p, c, "htr_3_4", hurst_low=0.6), ConfigError, "reversed"),
-        (lambda p, c: select(p, c, "htr_3_4", cluster_lookbacks=["a"]), ConfigError,
-         "bad parameter value"),
+        (lambda p, c: select(p, c, "htr_3_4", SelectionParams.build({"top_k": 3})), ConfigError,
+         r"top_k: unknown key \(did you mean 'top_n'\?\)"),
+        (lambda p, c: SelectionParams.build({"top_n": 0}), ConfigError,
+         "top_n: Input should be greater than or equal to 1"),
+        (lambda p, c: SelectionParams.build({"min_pool": -1}), ConfigError, "min_pool"),
+        (lambda p, c: SelectionParams.build({"features": {"efficiency_window": 1}}), ConfigError,
+         "features.efficiency_window"),
+        (lambda p, c: SelectionParams.build({"features": {"stress_length": 1}}), ConfigError,
+         "features.stress_length"),
+        (lambda p, c: SelectionParams.build({"weights": {"alpha": 1}}), ConfigError,
+         "weights.alpha: unknown key"),
+        (lambda p, c: SelectionParams.build({"features": {"entropy_order": 9}}), ConfigError,
+         "features.entropy_order"),
+        (lambda p, c: SelectionParams.build({"vetoes": {"hurst_low": 0.6}}), ConfigError,
+         "reversed"),
+        (lambda p, c: SelectionParams.build({"clustering": {"lookbacks": ["a"]}}), ConfigError,
+         "clustering.lookbacks.0: Input should be a valid integer"),
         (lambda p, c: select(p, c.drop(columns=["direction"]), "htr_3_4"), DataError,
          r"missing columns \['direction'\]"),
         (lambda p, c: select(p, c.assign(direction="FLAT"), "htr_3_4"), DataError, "LONG or SHORT"),
@@ -191,8 +215,10 @@ def test_identity_gives_one_winner_per_asset_and_side(panel):
     candidates = pd.DataFrame(
         {"symbol": ["UP0", "UP0_PERP"], "direction": "LONG", "identity": ["UP", "UP"]}
     )
-    out = select(twin, candidates, "htr_3_4", min_pool=0).set_index("symbol")
+    out = select(twin, candidates, "htr_3_4", SelectionParams(min_pool=0)).set_index("symbol")
     assert out["selected"].sum() == 1 and out.loc["UP0", "selected"]
     assert out.loc["UP0_PERP", "reason"] == "another listing of UP LONG was selected"
-    separate = select(twin, candidates.drop(columns="identity"), "htr_3_4", min_pool=0)
+    separate = select(
+        twin, candidates.drop(columns="identity"), "htr_3_4", SelectionParams(min_pool=0)
+    )
     assert separate["selected"].sum() == 2  # no identity: each symbol is its own asset

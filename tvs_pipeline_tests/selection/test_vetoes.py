@@ -99,13 +99,13 @@ def test_each_threshold_moves_its_veto(kwargs, changes, code):
     ("kwargs", "message"),
     [
         ({"hurst_low": 0.6, "hurst_high": 0.5}, "hurst band .* is reversed"),
-        ({"min_obs": 0}, "min_obs 0 must be at least 1"),
-        ({"entropy_max": 1.2}, "entropy_max 1.2 is outside"),
-        ({"entropy_hard_stop": -0.1}, "entropy_hard_stop -0.1 is outside"),
-        ({"survival_min": 2.0}, "survival_min 2.0 is outside"),
+        ({"min_obs": 0}, "min_obs: Input should be greater than or equal to 1"),
+        ({"entropy_max": 1.2}, "entropy_max: Input should be less than or equal to 1"),
+        ({"entropy_hard_stop": -0.1}, "entropy_hard_stop: Input should be greater than or equal"),
+        ({"survival_min": 2.0}, "survival_min: Input should be less than or equal to 1"),
     ],
     ids=["band", "min-obs", "entropy", "hard-stop", "survival"],
 )
 def test_errors(kwargs, message):
     with pytest.raises(ConfigError, match=message):
-        VetoThresholds(**kwargs)
+        VetoThresholds.build(kwargs)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import pandas as pd
 
 from tvs_pipeline.selection.engines.common import decision_frame
-from tvs_pipeline.selection.scoring import DEFAULT_FRAGILITY_PENALTY, log_mps_score
+from tvs_pipeline.selection.params import SelectionParams
+from tvs_pipeline.selection.scoring import log_mps_score
 
 __all__ = ["BaselineSelector"]
 
@@ -20,10 +19,8 @@ class BaselineSelector:
 
     Parameters
     ----------
-    weights : mapping, optional
-        Log-MPS exponents of the recorded score.
-    fragility_penalty : float, default 0.5
-        See `log_mps_score`.
+    params : SelectionParams, optional
+        ``weights`` and ``fragility_penalty`` of the recorded score (`log_mps_score`).
 
     Attributes
     ----------
@@ -33,18 +30,14 @@ class BaselineSelector:
         Always 1.
     """
 
-    def __init__(
-        self,
-        weights: Mapping[str, float] | None = None,
-        fragility_penalty: float = DEFAULT_FRAGILITY_PENALTY,
-    ) -> None:
-        self.weights = weights
-        self.fragility_penalty = fragility_penalty
+    def __init__(self, params: SelectionParams | None = None) -> None:
+        self.params = params
 
     def fit(self, frame: pd.DataFrame) -> BaselineSelector:
         """Decide every candidate of ``frame`` (features and probabilities)."""
         has = frame["n_obs"] > 0
-        score = log_mps_score(frame, self.weights, self.fragility_penalty).where(has)
+        params = self.params or SelectionParams()
+        score = log_mps_score(frame, params.weights, params.fragility_penalty).where(has)
         reasons = ["pass-through" if ok else "missing data: no returns" for ok in has.tolist()]
         self.stage_ = 1
         self.decisions_ = decision_frame(frame.index, score, has, has.astype("int64"), reasons)

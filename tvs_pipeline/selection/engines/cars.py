@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import numpy as np
 import pandas as pd
 
-from tvs_pipeline.errors import ConfigError
 from tvs_pipeline.selection.engines.common import (
     claimed,
     decision_frame,
     identities,
     top_per_cluster,
 )
-from tvs_pipeline.selection.params import DEFAULT_TOP_N
+from tvs_pipeline.selection.params import SelectionParams
 from tvs_pipeline.selection.scoring import cars_score
 from tvs_pipeline.selection.vetoes import (
     HARD_VETOES,
     SOFT_VETOES,
-    VetoThresholds,
     hard_veto_flags,
     hard_veto_reasons,
     soft_veto_flags,
@@ -36,12 +32,9 @@ class CarsSelector:
 
     Parameters
     ----------
-    top_n : int, default 2
-        Winners per cluster and direction.
-    thresholds : VetoThresholds, optional
-        Veto thresholds (default ``VetoThresholds()``).
-    weights : mapping, optional
-        CARS weights overriding ``DEFAULT_CARS_WEIGHTS``.
+    params : SelectionParams, optional
+        ``top_n`` (winners per cluster and direction), ``vetoes`` and ``cars_weights``; the
+        defaults when omitted.
 
     Attributes
     ----------
@@ -52,32 +45,18 @@ class CarsSelector:
         Always 1.
     """
 
-    def __init__(
-        self,
-        top_n: int = DEFAULT_TOP_N,
-        thresholds: VetoThresholds | None = None,
-        weights: Mapping[str, float] | None = None,
-    ) -> None:
-        self.top_n = top_n
-        self.thresholds = thresholds
-        self.weights = weights
+    def __init__(self, params: SelectionParams | None = None) -> None:
+        self.params = params
 
     def fit(self, frame: pd.DataFrame) -> CarsSelector:
-        """Decide every candidate of ``frame`` (features, probabilities and ``cluster``).
-
-        Raises
-        ------
-        ConfigError
-            ``top_n`` below 1, or bad weights.
-        """
-        if self.top_n < 1:
-            raise ConfigError(f"CarsSelector: top_n {self.top_n} must be >= 1")
-        thresholds = self.thresholds or VetoThresholds()
-        score = cars_score(frame, self.weights)
+        """Decide every candidate of ``frame`` (features, probabilities and ``cluster``)."""
+        params = self.params or SelectionParams()
+        thresholds, top_n = params.vetoes, params.top_n
+        score = cars_score(frame, params.cars_weights)
         hard = hard_veto_flags(frame, thresholds)[list(HARD_VETOES)]
         soft = soft_veto_flags(frame, thresholds)[list(SOFT_VETOES)]
         eligible = ~hard.any(axis=1) & ~soft.any(axis=1) & (frame["cluster"] >= 1)
-        picked = top_per_cluster(frame, eligible, score, self.top_n)
+        picked = top_per_cluster(frame, eligible, score, top_n)
         twins = claimed(frame, picked) & eligible
         reasons = []
         names_soft = list(soft.columns)
@@ -93,7 +72,7 @@ class CarsSelector:
         )
         for chosen, hard_text, soft_row, direction, cluster, twin, identity in rows:
             if chosen:
-                reasons.append(f"top {self.top_n} {direction} of cluster {cluster}")
+                reasons.append(f"top {top_n} {direction} of cluster {cluster}")
             elif hard_text:
                 reasons.append(hard_text)
             elif soft_row.any():
@@ -103,7 +82,7 @@ class CarsSelector:
             elif twin:
                 reasons.append(f"another listing of {identity} {direction} was selected")
             else:
-                reasons.append(f"outside the top {self.top_n} {direction} of cluster {cluster}")
+                reasons.append(f"outside the top {top_n} {direction} of cluster {cluster}")
         self.stage_ = 1
         self.decisions_ = decision_frame(
             frame.index, score, picked, picked.astype("int64"), reasons

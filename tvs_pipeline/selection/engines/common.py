@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
 
 __all__ = [
     "DECISION_COLUMNS",
-    "Selector",
-    "StagedEngine",
+    "FrameSelector",
+    "SelectionEngine",
     "claimed",
     "decision_frame",
     "identities",
@@ -21,26 +21,32 @@ __all__ = [
 DECISION_COLUMNS = ("score", "selected", "stage", "reason")
 
 
-class Selector(Protocol):
-    """A fitted engine exposes ``decisions_`` (``DECISION_COLUMNS``) and ``stage_``."""
+class SelectionEngine(Protocol):
+    """What every engine of the registry answers: one day's decisions, every candidate kept.
+
+    ``decide(returns, candidates)`` returns `tvs_pipeline.selection.select`'s table (one row
+    per candidate, ``SELECTION_COLUMNS`` after the candidates' columns).
+    """
+
+    name: str
+
+    def decide(self, returns: pd.DataFrame, candidates: pd.DataFrame) -> pd.DataFrame:
+        """Decide every candidate of one day from the returns up to that day."""
+        ...
+
+
+class FrameSelector(Protocol):
+    """The decision rule of a v3 engine over the shared feature frame (scikit-learn style).
+
+    ``fit(frame)`` sets ``decisions_`` (``DECISION_COLUMNS``) and ``stage_`` (where it
+    stopped); `tvs_pipeline.selection.engines.v3.V3Engine` builds the frame around it.
+    """
 
     decisions_: pd.DataFrame
     stage_: int
 
-    def fit(self, frame: pd.DataFrame) -> Selector:
+    def fit(self, frame: pd.DataFrame) -> FrameSelector:
         """Decide every candidate of ``frame``."""
-        ...
-
-
-@runtime_checkable
-class StagedEngine(Protocol):
-    """An engine that runs its own stages from the day's returns and candidates (v4).
-
-    ``run`` returns a context whose ``decisions`` is `select`'s output table.
-    """
-
-    def run(self, returns: pd.DataFrame, candidates: pd.DataFrame) -> Any:
-        """Run every stage over one day; the result carries ``decisions``."""
         ...
 
 

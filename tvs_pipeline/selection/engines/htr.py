@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import pandas as pd
 
-from tvs_pipeline.errors import ConfigError
 from tvs_pipeline.selection.engines.common import decision_frame
 from tvs_pipeline.selection.ladder import ladder_reasons, run_ladder
-from tvs_pipeline.selection.params import DEFAULT_MIN_POOL, DEFAULT_TOP_N
-from tvs_pipeline.selection.scoring import DEFAULT_FRAGILITY_PENALTY, log_mps_score
-from tvs_pipeline.selection.vetoes import VetoThresholds, hard_veto_reasons
+from tvs_pipeline.selection.params import SelectionParams
+from tvs_pipeline.selection.scoring import log_mps_score
+from tvs_pipeline.selection.vetoes import hard_veto_reasons
 
 __all__ = ["HtrSelector", "LiquidHtrSelector"]
 
@@ -33,16 +30,10 @@ class HtrSelector:
 
     Parameters
     ----------
-    top_n : int, default 2
-        Winners per cluster and direction in stages 1 and 2.
-    min_pool : int, default 15
-        Winners the ladder aims for.
-    thresholds : VetoThresholds, optional
-        Stage-1 thresholds (default ``VetoThresholds()``).
-    weights : mapping, optional
-        Log-MPS exponents overriding ``DEFAULT_WEIGHTS``.
-    fragility_penalty : float, default 0.5
-        See `log_mps_score`.
+    params : SelectionParams, optional
+        ``top_n`` (winners per cluster and direction in stages 1 and 2), ``min_pool`` (winners
+        the ladder aims for), ``vetoes`` (stage-1 thresholds), ``weights`` and
+        ``fragility_penalty`` (`log_mps_score`); the defaults when omitted.
 
     Attributes
     ----------
@@ -55,23 +46,13 @@ class HtrSelector:
         The thresholds of stages 1 and 2.
     """
 
-    def __init__(
-        self,
-        top_n: int = DEFAULT_TOP_N,
-        min_pool: int = DEFAULT_MIN_POOL,
-        thresholds: VetoThresholds | None = None,
-        weights: Mapping[str, float] | None = None,
-        fragility_penalty: float = DEFAULT_FRAGILITY_PENALTY,
-    ) -> None:
-        self.top_n = top_n
-        self.min_pool = min_pool
-        self.thresholds = thresholds
-        self.weights = weights
-        self.fragility_penalty = fragility_penalty
+    def __init__(self, params: SelectionParams | None = None) -> None:
+        self.params = params
 
     def _score(self, frame: pd.DataFrame) -> pd.Series:
         """The ranking score: Log-MPS conviction."""
-        return log_mps_score(frame, self.weights, self.fragility_penalty)
+        params = self.params or SelectionParams()
+        return log_mps_score(frame, params.weights, params.fragility_penalty)
 
     def fit(self, frame: pd.DataFrame) -> HtrSelector:
         """Run the ladder over one day's candidates.
@@ -87,22 +68,12 @@ class HtrSelector:
         HtrSelector
             ``self``, fitted.
 
-        Raises
-        ------
-        ConfigError
-            ``top_n`` below 1 or ``min_pool`` below 0.
         """
-        if self.top_n < 1 or self.min_pool < 0:
-            raise ConfigError(
-                f"{type(self).__name__}: top_n {self.top_n} must be >= 1 and "
-                f"min_pool {self.min_pool} >= 0"
-            )
-        strict = self.thresholds or VetoThresholds()
+        params = self.params or SelectionParams()
+        strict, top_n, min_pool = params.vetoes, params.top_n, params.min_pool
         score = self._score(frame)
-        ladder = run_ladder(frame, score, self.top_n, self.min_pool, strict)
-        reasons = ladder_reasons(
-            frame, ladder, self.top_n, self.min_pool, hard_veto_reasons(frame, strict)
-        )
+        ladder = run_ladder(frame, score, top_n, min_pool, strict)
+        reasons = ladder_reasons(frame, ladder, top_n, min_pool, hard_veto_reasons(frame, strict))
         self.stage_ = ladder.final
         self.thresholds_ = {1: ladder.strict, 2: ladder.relaxed}
         self.decisions_ = decision_frame(frame.index, score, ladder.picked, ladder.stage, reasons)
@@ -118,17 +89,9 @@ class LiquidHtrSelector(HtrSelector):
 
     Parameters
     ----------
-    top_n, min_pool, thresholds
-        As `HtrSelector`.
+    params : SelectionParams, optional
+        As `HtrSelector` (the weights are not read).
     """
-
-    def __init__(
-        self,
-        top_n: int = DEFAULT_TOP_N,
-        min_pool: int = DEFAULT_MIN_POOL,
-        thresholds: VetoThresholds | None = None,
-    ) -> None:
-        super().__init__(top_n=top_n, min_pool=min_pool, thresholds=thresholds)
 
     def _score(self, frame: pd.DataFrame) -> pd.Series:
         """The ranking score: the liquidity probability, 0 when liquidity is unknown."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tvs_pipeline.selection.params import V4Options
 from tvs_pipeline.selection.v4.context import (
     AUDIT_COLUMNS,
     PRODUCTS,
@@ -10,7 +11,6 @@ from tvs_pipeline.selection.v4.context import (
     SelectionContext,
     StageClock,
 )
-from tvs_pipeline.selection.v4.options import V4Options
 from tvs_pipeline.selection.v4.pipeline import (
     AUDIT_ATTR,
     DEFAULT_RUN_ID,

@@ -12,7 +12,6 @@ from pydantic import BaseModel, ConfigDict, Field, InstanceOf, model_validator
 
 from tvs_pipeline.errors import DataError
 from tvs_pipeline.selection.params import SelectionParams
-from tvs_pipeline.selection.v4.options import V4Options
 
 __all__ = [
     "AUDIT_COLUMNS",
@@ -110,9 +109,7 @@ class SelectionContext(BaseModel):
     run_id : str
         Identifies the run (letters, digits, ``_ . : -``); the audit chain starts from it.
     params : SelectionParams
-        The shared selection parameters (the same as ``htr_3_4`` reads).
-    options : V4Options
-        v4's own options.
+        The selection parameters (those ``htr_3_4`` reads, and v4's own ``params.v4``).
     returns : DataFrame
         Dates x symbols, daily simple returns (ingestion: sorted by date).
     candidates : DataFrame
@@ -146,7 +143,6 @@ class SelectionContext(BaseModel):
 
     run_id: str = Field(pattern=RUN_ID_PATTERN, max_length=200)
     params: InstanceOf[SelectionParams]
-    options: V4Options = Field(default_factory=V4Options)
     # Frames are left out of the repr: an error message stays one readable line.
     returns: InstanceOf[pd.DataFrame] = Field(repr=False)
     candidates: InstanceOf[pd.DataFrame] = Field(repr=False)

@@ -6,7 +6,6 @@ import pandas as pd
 
 from tvs_pipeline.selection.params import SelectionParams
 from tvs_pipeline.selection.v4.context import SelectionContext
-from tvs_pipeline.selection.v4.options import V4Options
 from tvs_pipeline.selection.v4.stages import (
     ClusteringStage,
     FeatureEngineeringStage,
@@ -36,16 +35,14 @@ class V4Engine:
     Parameters
     ----------
     params : SelectionParams, optional
-        Shared selection parameters (default ``SelectionParams()``).
-    options : V4Options, optional
-        v4's own options (default ``V4Options()``: the ``htr_3_4``-equivalent configuration).
+        Selection parameters, v4's own options in ``params.v4`` (default ``SelectionParams()``:
+        the ``htr_3_4``-equivalent configuration).
     """
 
-    def __init__(
-        self, params: SelectionParams | None = None, options: V4Options | None = None
-    ) -> None:
+    name = "v4"
+
+    def __init__(self, params: SelectionParams | None = None) -> None:
         self.params = params
-        self.options = options
 
     def stages(self) -> tuple[Stage, ...]:
         """The stages, in the order they run."""
@@ -71,7 +68,6 @@ class V4Engine:
         return SelectionContext(
             run_id=run_id,
             params=self.params or SelectionParams(),
-            options=self.options or V4Options(),
             returns=returns,
             candidates=candidates,
         )
@@ -108,16 +104,20 @@ class V4Engine:
         context.decisions.attrs[AUDIT_ATTR] = context.audit_record()
         return context
 
+    def decide(self, returns: pd.DataFrame, candidates: pd.DataFrame) -> pd.DataFrame:
+        """One day's decisions, the `SelectionEngine` call (the context's ``decisions``)."""
+        return self.run(returns, candidates).decisions
+
 
 def run_v4(
     returns: pd.DataFrame,
     candidates: pd.DataFrame,
     run_id: str = DEFAULT_RUN_ID,
-    **params: object,
+    params: SelectionParams | None = None,
 ) -> SelectionContext:
     """Run v4 over one day and return the whole context (decisions, atoms, audit trail).
 
-    ``select(returns, candidates, "v4", **params)`` returns ``run_v4(...).decisions``.
+    ``select(returns, candidates, "v4", params)`` returns ``run_v4(...).decisions``.
 
     Parameters
     ----------
@@ -125,8 +125,8 @@ def run_v4(
         As `select`.
     run_id : str, default "v4"
         Identifies the run in the audit trail.
-    **params
-        Fields of `SelectionParams` and v4's options (``max_stage``, ``linkage``).
+    params : SelectionParams, optional
+        Selection parameters and v4's options (``params.v4``).
 
     Returns
     -------
@@ -135,15 +135,10 @@ def run_v4(
 
     Raises
     ------
-    ConfigError
-        Unknown parameter, an option out of range.
     DataError
         Bad candidates.
     """
-    from tvs_pipeline.selection.engines import engine_params
-
-    settings, options = engine_params("v4", params)
-    return V4Engine(settings, V4Options.from_kwargs(options)).run(returns, candidates, run_id)
+    return V4Engine(params).run(returns, candidates, run_id)
 
 
 def v4_audit(context: SelectionContext) -> pd.DataFrame:

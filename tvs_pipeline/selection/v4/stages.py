@@ -88,12 +88,13 @@ class FeatureEngineeringStage:
         """Compute every feature of every candidate."""
         context.require(self.name, ("ingestion",))
         clock = StageClock.start()
-        features = build_features(context.returns, context.candidates, context.params.features())
+        features = build_features(context.returns, context.candidates, context.params.features)
+        min_obs = context.params.vetoes.min_obs
         with_returns = int((features["n_obs"] > 0).sum())
         note = (
             f"{len(FEATURE_COLUMNS)} features; {with_returns} of {len(features)} candidates "
-            f"have returns, {int((features['n_obs'] >= context.params.min_obs).sum())} at least "
-            f"min_obs {context.params.min_obs}"
+            f"have returns, {int((features['n_obs'] >= min_obs).sum())} at least "
+            f"min_obs {min_obs}"
         )
         return context.advance(
             self.name, clock, len(context.candidates), len(features), note, features=features
@@ -131,12 +132,15 @@ class ClusteringStage:
         """Cluster with the shared parameters and v4's ``linkage`` option."""
         context.require(self.name, ("features",))
         clock = StageClock.start()
-        params, linkage = context.params, context.options.linkage
-        clusters = assign_clusters(context.returns, context.features, params, method=linkage)
+        params, linkage = context.params, context.params.v4.linkage
+        clusters = assign_clusters(
+            context.returns, context.features, params.clustering, params.vetoes.min_obs,
+            method=linkage,
+        )  # fmt: skip
         clustered = clusters >= 1
         note = (
             f"{clusters[clustered].nunique()} clusters ({linkage}, cut "
-            f"{params.cluster_threshold}, at most {params.max_clusters}); "
+            f"{params.clustering.threshold}, at most {params.clustering.max_clusters}); "
             f"{int((~clustered).sum())} candidates unclustered"
         )
         return context.advance(
@@ -148,7 +152,7 @@ class ClusteringStage:
 class PolicyStage:
     """Vetoes, Top-N per cluster and direction, and the relaxation loop (`run_ladder`).
 
-    The ladder walks at most ``options.max_stage`` stages (4, the HTR ladder, by default).
+    The ladder walks at most ``params.v4.max_stage`` stages (4, the HTR ladder, by default).
     """
 
     name: ClassVar[str] = "policy"
@@ -157,9 +161,9 @@ class PolicyStage:
         """Decide every candidate."""
         context.require(self.name, ("inference", "clustering"))
         clock = StageClock.start()
-        params, options = context.params, context.options
+        params, options = context.params, context.params.v4
         frame, score = _frame(context), context.inference["score"]
-        thresholds = params.thresholds()
+        thresholds = params.vetoes
         vetoes = veto_table(context.features, thresholds)
         ladder = run_ladder(
             frame, score, params.top_n, params.min_pool, thresholds, options.max_stage

@@ -1,7 +1,11 @@
 import pandas as pd
 
 from tvs_pipeline.selection.engines.baseline import BaselineSelector
+from tvs_pipeline.selection.params import SelectionParams
 from tvs_pipeline.selection.scoring import METRICS
+
+# Selection parameters with the given changes (nested blocks as mappings or instances).
+P = SelectionParams().updated
 
 
 def test_everything_with_returns_passes_through_vetoes_included():
@@ -20,5 +24,5 @@ def test_everything_with_returns_passes_through_vetoes_included():
     assert out["stage"].tolist() == [1, 1, 0]
     assert out["reason"].tolist() == ["pass-through", "pass-through", "missing data: no returns"]
     assert out["score"].notna().tolist() == [True, True, False]
-    heavy = BaselineSelector(fragility_penalty=0.0).fit(table).decisions_["score"]
+    heavy = BaselineSelector(P(fragility_penalty=0.0)).fit(table).decisions_["score"]
     assert (heavy.dropna() > out["score"].dropna()).all()

@@ -7,15 +7,15 @@ from datetime import date
 import pytest
 
 from tvs_pipeline.selection.params import SelectionParams
-from tvs_pipeline.selection.v4 import V4Engine, V4Options
+from tvs_pipeline.selection.v4 import V4Engine
 
 # DemoMarket(seed=7): htr_3_4 stops at ladder stage 2 on this day (16 winners, 14 at stage 1).
 DAY = date(2025, 12, 31)
 
 
-def staged_contexts(returns, candidates, params=None, options=None, run_id="test-run"):
+def staged_contexts(returns, candidates, params=None, run_id="test-run"):
     """{"start": context before any stage, <stage name>: context after it, ...}."""
-    engine = V4Engine(params, options)
+    engine = V4Engine(params)
     context = engine.start(returns, candidates, run_id)
     out = {"start": context}
     for stage in engine.stages():
@@ -33,4 +33,4 @@ def day_inputs(demo_funnel):
 @pytest.fixture(scope="module")
 def staged(day_inputs):
     """Every intermediate context of a default v4 run on ``DAY``."""
-    return staged_contexts(*day_inputs, SelectionParams(), V4Options())
+    return staged_contexts(*day_inputs, SelectionParams())

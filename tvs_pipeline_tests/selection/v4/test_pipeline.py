@@ -15,8 +15,10 @@ from tvs_pipeline.selection import (
     parity_verdict,
     select,
 )
-from tvs_pipeline.selection.engines import make_selector
+from tvs_pipeline.selection.engines import make_engine
 from tvs_pipeline.selection.v4 import STAGE_NAMES, V4Engine, V4Options, run_v4, v4_audit
+
+P = SelectionParams.build
 
 # Demo days (DemoMarket seed 7 unless given) and shared parameters: together they reach every
 # ladder stage (1 on 2025-06-30, 2 on 2025-12-31, 3 with top_n 1 on 2025-09-30, 4 with a
@@ -26,7 +28,7 @@ PARITY_CASES = [
     (7, date(2025, 9, 30), {"top_n": 1}),
     (7, date(2025, 12, 31), {}),
     (7, date(2026, 6, 30), {"min_pool": 40}),
-    (7, date(2026, 12, 31), {"entropy_max": 0.99, "cluster_threshold": 0.7}),
+    (7, date(2026, 12, 31), {"vetoes": {"entropy_max": 0.99}, "clustering": {"threshold": 0.7}}),
     (11, date(2025, 9, 30), {}),
 ]
 EQUAL = ParityThresholds(jaccard_min=1.0, spearman_min=1.0, weight_l1_max=0.0, score_diff_max=1e-9)
@@ -38,8 +40,8 @@ EQUAL = ParityThresholds(jaccard_min=1.0, spearman_min=1.0, weight_l1_max=0.0, s
 def test_v4_reaches_the_champions_decisions(demo_funnel, seed, day, params):
     returns, candidates = demo_funnel(day, seed)
     kept = returns.copy(), candidates.copy()
-    champion = select(returns, candidates, "htr_3_4", **params)
-    challenger = select(returns, candidates, "v4", **params)
+    champion = select(returns, candidates, "htr_3_4", P(params))
+    challenger = select(returns, candidates, "v4", P(params))
     pd.testing.assert_frame_equal(returns, kept[0])
     pd.testing.assert_frame_equal(candidates, kept[1])
     chosen = champion.loc[champion["selected"]]
@@ -60,7 +62,7 @@ def test_v4_reaches_the_champions_decisions(demo_funnel, seed, day, params):
 
 def test_the_ladder_stages_of_the_parity_cases(demo_funnel):
     reached = {
-        select(*demo_funnel(day, seed), "htr_3_4", **params)["ladder_stage"].iloc[0]
+        select(*demo_funnel(day, seed), "htr_3_4", P(params))["ladder_stage"].iloc[0]
         for seed, day, params in PARITY_CASES
     }
     assert reached == {1, 2, 3, 4}
@@ -87,7 +89,7 @@ def test_an_own_option_changes_the_result_and_parity_reports_it(
 ):
     returns, candidates = demo_funnel(day)
     champion = select(returns, candidates, "htr_3_4")
-    challenger = select(returns, candidates, "v4", **option)
+    challenger = select(returns, candidates, "v4", P({"v4": option}))
     row = compare_decisions(champion, challenger)
     assert row[list(counts)].iloc[0].to_dict() == counts
     union = counts["both"] + counts["champion_only"] + counts["challenger_only"]
@@ -101,54 +103,50 @@ def test_an_own_option_changes_the_result_and_parity_reports_it(
 
 def test_run_v4_returns_the_context(demo_funnel):
     returns, candidates = demo_funnel(date(2025, 6, 30))
-    context = run_v4(returns, candidates, run_id="2025-06-30:abc", top_n=1, max_stage=3)
-    assert context.params == SelectionParams(top_n=1)
-    assert context.options == V4Options(max_stage=3)
+    params = P({"top_n": 1, "v4": {"max_stage": 3}})
+    context = run_v4(returns, candidates, run_id="2025-06-30:abc", params=params)
+    assert context.params.top_n == 1 and context.params.v4 == V4Options(max_stage=3)
     assert [e.stage for e in context.audit] == list(STAGE_NAMES)
     audit = v4_audit(context)
     assert (audit["run_id"] == "2025-06-30:abc").all()
     assert audit["rows_in"].iloc[0] == len(candidates)
     assert audit["rows_out"].iloc[-1] == len(context.atoms) == context.decisions["selected"].sum()
-    pd.testing.assert_frame_equal(
-        context.decisions, select(returns, candidates, "v4", top_n=1, max_stage=3)
-    )
+    pd.testing.assert_frame_equal(context.decisions, select(returns, candidates, "v4", params))
 
 
 def test_engine_defaults_are_the_champions(demo_funnel):
-    engine = make_selector("v4", SelectionParams())
-    assert isinstance(engine, V4Engine) and engine.options.htr_equivalent
+    engine = make_engine("v4", SelectionParams())
+    assert isinstance(engine, V4Engine) and engine.params.v4.htr_equivalent
     returns, candidates = demo_funnel(date(2025, 6, 30))
     context = V4Engine().run(returns, candidates)
-    assert context.run_id == "v4" and context.options == V4Options()
+    assert context.run_id == "v4" and context.params.v4 == V4Options()
+    pd.testing.assert_frame_equal(engine.decide(returns, candidates), context.decisions)
     pd.testing.assert_frame_equal(context.decisions, select(returns, candidates, "v4"))
 
 
 @pytest.mark.parametrize(
     ("call", "error", "message"),
     [
-        (lambda r, c: select(r, c, "v4", max_stage=5), ConfigError,
-         "selection v4: max_stage: Input should be less than or equal to 4"),
-        (lambda r, c: select(r, c, "v4", max_stage="2"), ConfigError,
-         "max_stage: Input should be a valid integer"),
-        (lambda r, c: select(r, c, "v4", linkage="median"), ConfigError,
-         "selection v4: linkage: Input should be 'ward', 'average', 'complete' or 'single'"),
-        (lambda r, c: select(r, c, "v4", max_stag=2), ConfigError,
-         r"unknown parameter 'max_stag' \(did you mean 'max_stage'\?\)"),
-        (lambda r, c: select(r, c, "v4", top_k=2), ConfigError,
-         r"unknown parameter 'top_k' \(did you mean 'top_n'\?\)"),
-        (lambda r, c: select(r, c, "v4", top_n=0), ConfigError, "top_n 0 must be at least 1"),
-        (lambda r, c: select(r, c, "htr_3_4", max_stage=1), ConfigError,
-         "parameter 'max_stage' is an option of engine 'v4', not of 'htr_3_4'"),
-        (lambda r, c: make_selector("cars_2_1", SelectionParams(), linkage="ward"), ConfigError,
-         r"engine 'cars_2_1': takes no options, got \['linkage'\]"),
+        (lambda r, c: P({"v4": {"max_stage": 5}}), ConfigError,
+         "v4.max_stage: Input should be less than or equal to 4"),
+        (lambda r, c: P({"v4": {"max_stage": "2"}}), ConfigError,
+         "v4.max_stage: Input should be a valid integer"),
+        (lambda r, c: P({"v4": {"linkage": "median"}}), ConfigError,
+         "v4.linkage: Input should be 'ward', 'average', 'complete' or 'single'"),
+        (lambda r, c: P({"v4": {"max_stag": 2}}), ConfigError,
+         r"v4.max_stag: unknown key \(did you mean 'max_stage'\?\)"),
+        (lambda r, c: P({"top_k": 2}), ConfigError,
+         r"top_k: unknown key \(did you mean 'top_n'\?\)"),
+        (lambda r, c: P({"top_n": 0}), ConfigError, "top_n: Input should be greater than"),
+        (lambda r, c: make_engine("v5"), ConfigError,
+         r"selection engine 'v5': unknown \(known: baseline, cars_2_1, htr_3_4, liquid_htr, v4\)"),
         (lambda r, c: select(r, c.assign(rank=1), "v4"), DataError,
          r"columns \['rank'\] clash"),
         (lambda r, c: select(r, c.assign(direction="UP"), "v4"), DataError, "LONG or SHORT"),
         (lambda r, c: run_v4(r, c, run_id="a/b"), ValidationError, "run_id"),
-        (lambda r, c: run_v4(r, c, lookback=3), ConfigError, "unknown parameter 'lookback'"),
     ],
     ids=["max-stage", "max-stage-type", "linkage", "option-typo", "param-typo", "top-n",
-         "foreign-option", "no-options", "clash", "direction", "run-id", "run-v4-param"],
+         "unknown-engine", "clash", "direction", "run-id"],
 )  # fmt: skip
 def test_errors(demo_funnel, call, error, message):
     returns, candidates = demo_funnel(date(2025, 6, 30))

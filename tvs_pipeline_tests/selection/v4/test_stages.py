@@ -23,7 +23,6 @@ from tvs_pipeline.selection.v4 import (
     PolicyStage,
     SynthesisStage,
     V4Engine,
-    V4Options,
 )
 from tvs_pipeline.selection.vetoes import veto_table
 
@@ -76,7 +75,7 @@ def test_ingestion_refuses_what_select_refuses(day_inputs, change, message):
 def test_feature_engineering(staged):
     before = staged["ingestion"]
     after = FeatureEngineeringStage().run(before)
-    expected = build_features(before.returns, before.candidates, before.params.features())
+    expected = build_features(before.returns, before.candidates, before.params.features)
     pd.testing.assert_frame_equal(after.features, expected)
     assert before.features is None
     assert after.returns is before.returns and after.candidates is before.candidates
@@ -94,7 +93,9 @@ def test_inference_is_the_champions_conviction(staged):
     champion = HtrSelector()._score(before.features.join(probabilities))
     np.testing.assert_array_equal(after.inference["score"].to_numpy(), champion.to_numpy())
     only_new_entry(before, after, "inference")
-    heavier = before.model_copy(update={"params": SelectionParams(weights={"momentum": 5.0})})
+    heavier = before.model_copy(
+        update={"params": SelectionParams().updated(weights={"momentum": 5.0})}
+    )
     moved = InferenceStage().run(heavier).inference["score"]
     assert not np.allclose(moved, after.inference["score"])  # params.weights reach the score
     assert set(f"p_{m}" for m in METRICS) == set(PROBABILITY_COLUMNS)
@@ -103,12 +104,15 @@ def test_inference_is_the_champions_conviction(staged):
 def test_clustering(staged):
     before = staged["features"]  # clustering reads the feature store, not the inference
     after = ClusteringStage().run(before)
-    expected = assign_clusters(before.returns, before.features, before.params)
+    params = before.params
+    expected = assign_clusters(
+        before.returns, before.features, params.clustering, params.vetoes.min_obs
+    )
     np.testing.assert_array_equal(after.clusters.to_numpy(), expected.to_numpy())
     assert after.clusters.name == "cluster" and after.clusters.index.equals(expected.index)
     entry = only_new_entry(before, after, "clustering")
     assert entry.note.startswith(f"{expected[expected >= 1].nunique()} clusters (ward, cut 0.5")
-    single = before.model_copy(update={"options": V4Options(linkage="single")})
+    single = before.model_copy(update={"params": before.params.updated(v4={"linkage": "single"})})
     chained = ClusteringStage().run(single).clusters
     assert not np.array_equal(chained.to_numpy(), after.clusters.to_numpy())
 
@@ -122,16 +126,16 @@ def test_policy_decides_as_htr(staged):
     pd.testing.assert_frame_equal(after.policy, champion.decisions_)
     assert after.ladder_stage == champion.stage_ == 2
     assert after.ladder_counts == (14, 16)  # pinned: DemoMarket(seed=7) 2025-12-31, defaults
-    pd.testing.assert_frame_equal(
-        after.vetoes, veto_table(before.features, before.params.thresholds())
-    )
+    pd.testing.assert_frame_equal(after.vetoes, veto_table(before.features, before.params.vetoes))
     entry = only_new_entry(before, after, "policy")
     assert entry.rows_out == 16
     assert "winners stage 1 -> 14, stage 2 -> 16; stopped at stage 2" in entry.note
 
 
 def test_policy_relaxation_option(staged):
-    strict = staged["clustering"].model_copy(update={"options": V4Options(max_stage=1)})
+    strict = staged["clustering"].model_copy(
+        update={"params": staged["clustering"].params.updated(v4={"max_stage": 1})}
+    )
     after = PolicyStage().run(strict)
     assert after.ladder_stage == 1 and after.ladder_counts == (14,)
     default = staged["policy"].policy
