@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.special import gammaln
 
 from tvs_pipeline.errors import ConfigError
 from tvs_pipeline.selection.aligned import as_series
@@ -62,6 +61,8 @@ def expected_rescaled_range(n: int) -> float:
     i = np.arange(1, n, dtype="float64")
     total = float(np.sum(np.sqrt((n - i) / i)))
     if n <= GAMMA_SWITCH:
+        from scipy.special import gammaln  # scipy.special costs ~0.2 s to import: used here only
+
         ratio = math.exp(gammaln((n - 1) / 2) - gammaln(n / 2)) / math.sqrt(math.pi)
     else:
         ratio = 1.0 / math.sqrt(n * math.pi / 2)
