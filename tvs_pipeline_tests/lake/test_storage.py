@@ -4,7 +4,6 @@ import pandas as pd
 import pytest
 
 from tvs_pipeline.errors import DataError
-from tvs_pipeline.lake.catalog import LakeReader, query_catalog, refresh_catalog
 from tvs_pipeline.lake.storage import (
     partition_path,
     read_partition,
@@ -50,20 +49,3 @@ def test_split_by_partition():
     assert parts["2025-01-03"].empty and "date" not in parts["2025-01-01"]
     with pytest.raises(DataError, match="outside the partitions"):
         split_by_partition(frame, ["2025-01-01"])
-
-
-def test_reader_and_catalog(tmp_path):
-    root = str(tmp_path / "lake")
-    for day, x in [("2025-01-01", 1), ("2025-01-02", 2)]:
-        write_parquet_atomic(pd.DataFrame({"x": [x]}), partition_path(root, "a", day))
-    reader = LakeReader(root)
-    assert reader.read("missing_asset") is None
-    assert reader.read_days("a", "2025-01-02", "2025-01-02")["x"].tolist() == [2]
-    catalog = tmp_path / "tvs.duckdb"
-    refresh_catalog(catalog, root, ["a", "missing_asset"])
-    out = query_catalog(catalog, root, "select sum(x) as s, count(*) as n from a")
-    assert out.loc[0, "s"] == 3 and out.loc[0, "n"] == 2
-    with pytest.raises(DataError, match="sql:"):
-        query_catalog(catalog, root, "select * from nope")
-    with pytest.raises(DataError, match="not a valid asset name"):
-        reader.read("a; drop")
