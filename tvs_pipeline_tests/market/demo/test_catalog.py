@@ -1,0 +1,100 @@
+"""The demo market's listings (tvs_pipeline/market/demo/catalog.py): composition, truth."""
+
+from __future__ import annotations
+
+import pytest
+
+from tvs_pipeline.market.demo import DemoMarket
+
+
+def test_composition_at_scale_300(market):
+    listings = market.listings
+    assert len(listings) == 300
+    assert listings["symbol"].is_unique and listings["symbol"].is_monotonic_increasing
+    counts = listings["asset_class"].value_counts().to_dict()
+    assert counts == {"equity": 150, "crypto": 120, "etf": 30}
+    by_class = listings.groupby("asset_class")
+    assert set(by_class.get_group("equity")["exchange"]) == {"NYSE", "NASDAQ"}
+    assert set(by_class.get_group("etf")["exchange"]) == {"AMEX"}
+    assert set(by_class.get_group("crypto")["exchange"]) == {"BINANCE", "BYBIT", "OKX"}
+    assert set(by_class.get_group("equity")["type"]) == {"stock"}
+    assert set(by_class.get_group("etf")["type"]) == {"fund"}
+    assert set(by_class.get_group("crypto")["type"]) == {"spot", "swap"}
+    assert by_class.get_group("equity")["sector"].nunique() == 11
+    assert set(by_class.get_group("etf")["sector"]) == {"Equity", "Fixed Income", "Commodities"}
+    assert set(by_class.get_group("crypto")["sector"]) == {"Cryptocurrency"}
+    assert set(listings.loc[listings["asset_class"] == "crypto", "calendar"]) == {"24/7"}
+    assert set(listings.loc[listings["asset_class"] != "crypto", "calendar"]) == {"XNYS"}
+    assert set(listings["currency"]) == {"USD", "USDT", "USDC", "FDUSD"}
+    expected = {
+        "BINANCE:BTCUSDT",
+        "BINANCE:BTCFDUSD",
+        "BINANCE:BTCUSDT.P",
+        "BYBIT:BTCUSDT.P",
+        "OKX:BTCUSDT",
+        "BINANCE:1000PEPEUSDT.P",
+        "BYBIT:1000PEPEUSDT.P",
+        "BINANCE:PEPEUSDT",
+        "BINANCE:1000SHIBUSDT.P",
+        "BINANCE:USDCUSDT",
+        "BINANCE:FDUSDUSDT",
+    }
+    assert expected <= set(listings["symbol"])
+    assert list(listings.columns) == [
+        "symbol",
+        "exchange",
+        "ticker",
+        "type",
+        "asset_class",
+        "calendar",
+        "sector",
+        "base_currency",
+        "currency",
+        "multiplier",
+        "first_date",
+        "last_date",
+        "description",
+    ]
+
+
+def test_multiplier_and_base_fields(market):
+    listings = market.listings.set_index("symbol")
+    pepe = listings.loc["BINANCE:1000PEPEUSDT.P"]
+    assert (pepe["multiplier"], pepe["base_currency"], pepe["currency"]) == (1000, "PEPE", "USDT")
+    assert set(listings.loc[listings["multiplier"] > 1].index.str.split(":").str[1].str[:4]) == {
+        "1000"
+    }
+    stable = listings.loc["BINANCE:USDCUSDT"]
+    assert (stable["base_currency"], stable["currency"], stable["type"]) == ("USDC", "USDT", "spot")
+    truth = market.ground_truth().set_index("symbol")
+    assert truth.loc[["BINANCE:USDCUSDT", "BINANCE:FDUSDUSDT"], "kind"].eq("stablecoin").all()
+
+
+def test_proportions_hold_at_the_smallest_scale():
+    """Half stocks, a tenth ETFs; crypto (78 young-token listings among them) keeps a floor."""
+    scale = 100
+    market = DemoMarket(scale=scale)
+    counts = market.listings["asset_class"].value_counts()
+    assert (counts["equity"], counts["etf"]) == (round(0.5 * scale), round(0.1 * scale))
+    assert counts["crypto"] == max(scale - counts["equity"] - counts["etf"], 32 + 78)
+    assert set(market.defects()["defect"]) == {
+        "gap_1",
+        "gap_multi",
+        "spike",
+        "frozen",
+        "stale",
+        "young",
+    }
+
+
+def test_ground_truth_mix_and_venues(market):
+    truth = market.ground_truth().merge(market.listings, on="symbol")
+    assert set(truth["kind"]) == {"random_walk", "trend_up", "trend_down", "factor", "stablecoin"}
+    stocks = truth[truth["asset_class"] == "equity"]["kind"].value_counts(normalize=True)
+    assert stocks["random_walk"] == pytest.approx(0.2)
+    assert stocks["trend_up"] == pytest.approx(0.1) and stocks["trend_down"] == pytest.approx(0.1)
+    crypto = truth[truth["asset_class"] == "crypto"]
+    assert (crypto.groupby("base_currency")["kind"].nunique() == 1).all()
+    assert (truth.loc[truth["kind"] == "random_walk", "drift_ann"] == 0).all()
+    assert (truth.loc[truth["kind"] == "trend_up", "drift_ann"] >= 0.2).all()
+    assert (truth.loc[truth["kind"] == "trend_down", "drift_ann"] <= -0.2).all()
