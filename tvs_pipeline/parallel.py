@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import multiprocessing
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any, TypeVar
 
@@ -34,20 +34,21 @@ def default_workers() -> int:
 
 def map_calls(
     function: Callable[..., T],
-    calls: Sequence[tuple[Any, ...]],
+    calls: Sequence[Mapping[str, Any]],
     workers: int = 1,
     min_calls: int = MIN_PARALLEL_CALLS,
-    shared: tuple[Any, ...] = (),
+    shared: Mapping[str, Any] | None = None,
 ) -> list[T]:
-    """``[function(*shared, *call) for call in calls]``, spread over ``workers`` processes.
+    """``[function(**shared, **call) for call in calls]``, spread over ``workers`` processes.
 
     Results come back in call order and equal the sequential ones: each call must be a pure
-    function of its arguments (module-level ``function``, picklable arguments). ``shared``
-    arguments (a span of bars every day cuts its window from) travel once per worker, not
-    once per call. A worker's exception is raised here unchanged.
+    function of its arguments (module-level ``function``, picklable arguments). Arguments are
+    passed by keyword. ``shared`` arguments (a span of bars every day cuts its window from)
+    travel once per worker, not once per call. A worker's exception is raised here unchanged.
     """
+    shared = dict(shared or {})
     if workers <= 1 or len(calls) < max(2, min_calls):
-        return [function(*shared, *call) for call in calls]
+        return [function(**shared, **call) for call in calls]
     context = multiprocessing.get_context(_START_METHOD)
     count = min(workers, len(calls))
     # Several calls per message: a day's call is tens of milliseconds, a round trip is not free.
@@ -56,16 +57,16 @@ def map_calls(
         max_workers=count, mp_context=context, initializer=_install, initargs=(shared,)
     ) as pool:
         bound = functools.partial(_with_shared, function)
-        return list(pool.map(bound, *zip(*calls, strict=True), chunksize=chunk))
+        return list(pool.map(bound, calls, chunksize=chunk))
 
 
-_SHARED: tuple[Any, ...] = ()
+_SHARED: dict[str, Any] = {}
 
 
-def _install(shared: tuple[Any, ...]) -> None:
+def _install(shared: dict[str, Any]) -> None:
     global _SHARED
     _SHARED = shared
 
 
-def _with_shared(function: Callable[..., T], *call: Any) -> T:
-    return function(*_SHARED, *call)
+def _with_shared(function: Callable[..., T], call: Mapping[str, Any]) -> T:
+    return function(**_SHARED, **call)

@@ -15,7 +15,7 @@ def scaled_sum(frame: pd.DataFrame, factor: float) -> float:
     return float(frame["x"].sum() * factor)
 
 
-CALLS = [(pd.DataFrame({"x": range(n)}), 0.5 * n) for n in range(24)]
+CALLS = [{"frame": pd.DataFrame({"x": range(n)}), "factor": 0.5 * n} for n in range(24)]
 
 
 def test_parallel_results_equal_sequential_ones_in_call_order():
@@ -25,18 +25,20 @@ def test_parallel_results_equal_sequential_ones_in_call_order():
 
 
 def test_a_worker_error_is_raised_to_the_caller():
+    bad = {"frame": pd.DataFrame({"x": [1]}), "factor": -1}
     with pytest.raises(DataError, match="factor -1 below zero"):
-        map_calls(scaled_sum, [*CALLS, (pd.DataFrame({"x": [1]}), -1)], workers=2, min_calls=2)
+        map_calls(scaled_sum, [*CALLS, bad], workers=2, min_calls=2)
 
 
 def test_few_calls_stay_in_the_calling_process():
     # A lambda cannot be pickled: it only works because two calls run here, not in workers.
-    assert map_calls(lambda v: v + 1, [(1,), (2,)], workers=2) == [2, 3]
+    assert map_calls(lambda v: v + 1, [{"v": 1}, {"v": 2}], workers=2) == [2, 3]
 
 
-def test_shared_arguments_come_first_in_every_call():
+@pytest.mark.parametrize("workers", [1, 2], ids=["in-process", "two-workers"])
+def test_shared_arguments_join_every_call_by_keyword(workers):
     frame = pd.DataFrame({"x": [1, 2, 3]})
-    calls = [(float(n),) for n in range(20)]
+    calls = [{"factor": float(n)} for n in range(20)]
     expected = [6.0 * n for n in range(20)]
-    assert map_calls(scaled_sum, calls, workers=1, shared=(frame,)) == expected
-    assert map_calls(scaled_sum, calls, workers=2, min_calls=2, shared=(frame,)) == expected
+    shared = {"frame": frame}
+    assert map_calls(scaled_sum, calls, workers=workers, min_calls=2, shared=shared) == expected

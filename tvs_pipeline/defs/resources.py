@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 
@@ -22,11 +24,13 @@ __all__ = [
     "ProfileResource",
     "ReportResource",
     "build_resources",
+    "resolved_profile",
 ]
 
 
 @lru_cache(maxsize=8)
-def _profile(name: str) -> ResolvedProfile:
+def resolved_profile(name: str) -> ResolvedProfile:
+    """The resolved profile ``name``, read once per process (definitions and runs share it)."""
     return load_profile(name)
 
 
@@ -49,7 +53,7 @@ class ProfileResource(dg.ConfigurableResource):
 
     def resolved(self) -> ResolvedProfile:
         """The fully resolved profile (cached per process)."""
-        return _profile(self.name)
+        return resolved_profile(self.name)
 
 
 class MarketResource(dg.ConfigurableResource):
@@ -102,8 +106,13 @@ class ComputeResource(dg.ConfigurableResource):
     workers: int = 1
     min_calls: int = MIN_PARALLEL_CALLS
 
-    def map(self, function, calls: list[tuple], shared: tuple = ()) -> list:
-        """``[function(*shared, *call) for call in calls]``, over the workers when many."""
+    def map(
+        self,
+        function: Callable[..., Any],
+        calls: Sequence[Mapping[str, Any]],
+        shared: Mapping[str, Any] | None = None,
+    ) -> list[Any]:
+        """``[function(**shared, **call) for call in calls]``, over the workers when many."""
         return map_calls(function, calls, self.workers, self.min_calls, shared)
 
 
