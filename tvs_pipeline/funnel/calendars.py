@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from datetime import date
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-import exchange_calendars as xcals
 import pandas as pd
 
 from tvs_pipeline.errors import ConfigError
+
+if TYPE_CHECKING:
+    import exchange_calendars as xcals
 
 __all__ = [
     "CALENDAR_BOUNDS",
@@ -29,6 +32,9 @@ NEXT_DAY_SHIFT = pd.Timedelta(hours=4)
 
 @lru_cache(maxsize=32)
 def _calendar(name: str) -> xcals.ExchangeCalendar:
+    # exchange_calendars costs a quarter of a second to import: only when a calendar is built.
+    import exchange_calendars as xcals
+
     try:
         return xcals.get_calendar(name, start=CALENDAR_BOUNDS[0], end=CALENDAR_BOUNDS[1])
     except xcals.errors.InvalidCalendarName as err:

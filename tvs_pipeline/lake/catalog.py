@@ -6,14 +6,17 @@ import re
 import time
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import duckdb
 import fsspec
 import pandas as pd
 from filelock import FileLock
 
 from tvs_pipeline.errors import DataError
 from tvs_pipeline.lake.storage import PARTITION_COLUMN, as_day, asset_glob, is_local
+
+if TYPE_CHECKING:
+    import duckdb
 
 __all__ = [
     "LakeReader",
@@ -31,8 +34,11 @@ def _connect(
     """A DuckDB connection that can read the lake root (fsspec registered for remote roots).
 
     DuckDB's own S3 reader (httpfs) is not bundled and cannot be installed offline; fsspec
-    reads ``s3://`` with the standard ``AWS_*`` settings instead.
+    reads ``s3://`` with the standard ``AWS_*`` settings instead. DuckDB is imported here, when
+    a read needs it, not when the definitions load.
     """
+    import duckdb
+
     con = duckdb.connect(database, read_only=read_only)
     if not is_local(root):
         fs, _ = fsspec.core.url_to_fs(root)
@@ -85,6 +91,8 @@ class LakeReader:
             raise DataError(f"asset {asset!r}: not a valid asset name")
         if not self.has_asset(asset):
             return None
+        import duckdb
+
         con = _connect(self.root)
         try:
             for name, frame in (frames or {}).items():
@@ -142,6 +150,8 @@ def query_catalog(catalog_path: Path, root: str, sql: str, retries: int = 20) ->
     DataError
         The catalog does not exist yet, or the SQL fails (the message is DuckDB's first line).
     """
+    import duckdb
+
     catalog_path = Path(catalog_path)
     if not catalog_path.exists():
         raise DataError(f"{catalog_path}: no catalog yet (run `tvs run` first)")
