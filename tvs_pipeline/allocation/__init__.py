@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tvs_pipeline.allocation.book import BOOK_COLUMNS, target_weights
 from tvs_pipeline.allocation.engines import (
     COVARIANCE_SHRINKAGE,
     ENGINES,
@@ -23,6 +24,7 @@ from tvs_pipeline.allocation.weights import (
 
 __all__ = [
     "ALLOCATION_COLUMNS",
+    "BOOK_COLUMNS",
     "COVARIANCE_SHRINKAGE",
     "ENGINES",
     "PHYSICAL_COLUMNS",
@@ -36,4 +38,5 @@ __all__ = [
     "make_allocator",
     "shrunk_covariance",
     "target_exposure",
+    "target_weights",
 ]

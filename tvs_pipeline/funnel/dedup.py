@@ -6,11 +6,15 @@ import numpy as np
 import pandas as pd
 
 from tvs_pipeline.errors import DataError
+from tvs_pipeline.funnel.health import HealthStatus
 from tvs_pipeline.funnel.identity import parse_listing
 
 __all__ = [
     "ADDED_COLUMNS",
+    "CANDIDATE_COLUMNS",
+    "CANDIDATE_FEATURES",
     "REQUIRED_COLUMNS",
+    "dedup_day",
     "dedup_listings",
     "dedup_summary",
 ]
@@ -27,6 +31,44 @@ ADDED_COLUMNS: tuple[str, ...] = ("identity", "multiplier", "alternates", "n_lis
 # exchanges, but NASDAQ:LINK (Interlink Electronics) is not BINANCE:LINKUSDT (Chainlink).
 _NAMESPACE = {"etf": "equity"}
 _GROUP = ["identity", "logic", "direction", "namespace"]
+# What a candidate keeps of its scanner row, and of its enrichment features.
+CANDIDATE_COLUMNS: tuple[str, ...] = (
+    "symbol",
+    "sleeve",
+    "scanner",
+    "logic",
+    "direction",
+    "asset_class",
+    "calendar",
+    "sessions_per_year",
+)
+CANDIDATE_FEATURES: tuple[str, ...] = ("symbol", "adv_usd_20", "adx_14", "vol_ann", "sector")
+
+
+def dedup_day(discovery: pd.DataFrame, enrichment: pd.DataFrame) -> pd.DataFrame:
+    """One day's candidates (discovered and OK), deduplicated to one listing per identity.
+
+    Two scanners of one logic and direction may both list a symbol: it is one candidate.
+    Liquidity (``value_traded_usd``) is the 20-day average traded value in USD.
+
+    Parameters
+    ----------
+    discovery : DataFrame
+        The ``discovery`` rows of day D (``CANDIDATE_COLUMNS`` among others).
+    enrichment : DataFrame
+        The ``enrichment`` rows of day D: ``status`` and ``CANDIDATE_FEATURES`` among others;
+        only ``OK`` listings become candidates.
+
+    Returns
+    -------
+    DataFrame
+        `dedup_listings` of the candidates: ``CANDIDATE_COLUMNS``, the features but
+        ``symbol``, ``value_traded_usd``, then ``ADDED_COLUMNS``.
+    """
+    ok = enrichment.loc[enrichment["status"] == HealthStatus.OK.value, list(CANDIDATE_FEATURES)]
+    found = discovery[list(CANDIDATE_COLUMNS)].drop_duplicates(["symbol", "logic", "direction"])
+    candidates = found.merge(ok, on="symbol", how="inner")
+    return dedup_listings(candidates.assign(value_traded_usd=candidates["adv_usd_20"]))
 
 
 def dedup_listings(candidates: pd.DataFrame) -> pd.DataFrame:

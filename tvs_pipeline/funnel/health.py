@@ -16,10 +16,12 @@ from tvs_pipeline.funnel.normalization import bar_window
 
 __all__ = [
     "HEALTH_COLUMNS",
+    "LISTING_COLUMNS",
     "HealthStatus",
     "classify_health",
-    "health_of_day",
+    "judge_day",
     "ok_share_by_sleeve",
+    "sleeves_below_floor",
 ]
 
 DEFAULT_FRESHNESS_DAYS = 5
@@ -36,6 +38,8 @@ class HealthStatus(StrEnum):
     OK = "OK"
 
 
+# What the policy reads of a discovered listing.
+LISTING_COLUMNS = ("symbol", "sleeve", "asset_class", "calendar")
 SEVERITY = {status: rank for rank, status in enumerate(HealthStatus)}
 HEALTH_COLUMNS = (
     "symbol",
@@ -175,20 +179,46 @@ def classify_health(
     return out[list(HEALTH_COLUMNS)].reset_index(drop=True)
 
 
-def health_of_day(
+def judge_day(
     span: pd.DataFrame,
+    listings: pd.DataFrame,
+    fetch_failures: pd.DataFrame,
+    as_of: date,
     lookback_days: int,
     history_floor: int,
     policy: HealthConfig,
-    listings: pd.DataFrame,
-    as_of: date,
-    fetch_errors: Mapping[str, str] | None = None,
-) -> pd.DataFrame:
-    """`classify_health` of one day's listings, on their window cut from a span of bars."""
-    window = bar_window(span, as_of, lookback_days, listings["symbol"].tolist())
-    return classify_health(
-        window, listings, as_of, lookback_days, history_floor, policy, fetch_errors=fetch_errors
+) -> tuple[pd.DataFrame, dict[str, float]]:
+    """One day's health table, and the sleeves whose OK share is below the policy's floor.
+
+    Parameters
+    ----------
+    span : DataFrame
+        Stored bars with their fetch day ``date`` (`read_bar_span`); the day's window is cut
+        from it (`bar_window`).
+    listings : DataFrame
+        The ``discovery`` rows of day D (``LISTING_COLUMNS`` among others).
+    fetch_failures : DataFrame
+        The ``fetch_failures`` rows of day D: [symbol, reason] (see `classify_health`).
+    as_of : date
+        Day D.
+    lookback_days, history_floor : int
+        As in `classify_health`.
+    policy : HealthConfig
+        The health policy; ``min_ok_share`` is the gate's floor.
+
+    Returns
+    -------
+    tuple of (DataFrame, dict)
+        `classify_health`'s table, and `sleeves_below_floor` of it (empty when the day passes
+        the gate).
+    """
+    chosen = listings[list(LISTING_COLUMNS)]
+    window = bar_window(span, as_of, lookback_days, chosen["symbol"].tolist())
+    errors = dict(zip(fetch_failures["symbol"], fetch_failures["reason"], strict=True))
+    health = classify_health(
+        window, chosen, as_of, lookback_days, history_floor, policy, fetch_errors=errors
     )
+    return health, sleeves_below_floor(health, policy.min_ok_share)
 
 
 def _verdict(row, history_floor: int, policy: HealthConfig) -> tuple[str, str]:
@@ -258,3 +288,17 @@ def ok_share_by_sleeve(health: pd.DataFrame) -> pd.DataFrame:
     )
     out["ok_share"] = out["ok"] / out["listings"]
     return out.reset_index()
+
+
+def sleeves_below_floor(health: pd.DataFrame, floor: float) -> dict[str, float]:
+    """The sleeves whose share of OK listings is below ``floor``, with that share.
+
+    Returns
+    -------
+    dict
+        Sleeve -> OK share rounded to three decimals (`ok_share_by_sleeve`); empty when every
+        sleeve reaches the floor.
+    """
+    shares = ok_share_by_sleeve(health)
+    low = shares.loc[shares["ok_share"] < floor]
+    return {r.sleeve: round(float(r.ok_share), 3) for r in low.itertuples()}

@@ -14,10 +14,13 @@ from tvs_pipeline.lake.storage import as_day
 from tvs_pipeline.market.base import BAR_COLUMNS, MarketSource
 
 __all__ = [
+    "FAILURE_COLUMNS",
     "STORED_BAR_COLUMNS",
+    "HistorySync",
     "advance_last_stored",
     "assert_not_after",
     "days_between",
+    "failure_table",
     "fetch_bars",
     "fetch_failures",
     "plan_requests",
@@ -25,6 +28,8 @@ __all__ = [
 ]
 
 STORED_BAR_COLUMNS = ("symbol", "market_date", "open", "high", "low", "close", "volume")
+FAILURE_COLUMNS = ("symbol", "reason")
+REQUEST_KINDS = ("full", "tail")
 
 
 def assert_not_after(frame: pd.DataFrame, as_of: date, column: str = "market_date") -> None:
@@ -184,6 +189,100 @@ def advance_last_stored(
             if symbol not in updated or last > updated[symbol]:
                 updated[str(symbol)] = last
     return updated
+
+
+class HistorySync:
+    """The bar fetches of a run's days, in day order, each planned on what is stored before it.
+
+    A day's requests depend on the last stored bar of each listing, and the bars fetched on
+    one day of a range run are stored before the next: so the days run one after another, and
+    this object carries the last stored dates from day to day.
+
+    Parameters
+    ----------
+    market : MarketSource
+        Where bars come from.
+    last_stored : mapping
+        Last stored market date per symbol, from the partitions before the run's first day
+        (`last_stored_dates`).
+    lookback_days, overlap_days : int
+        As in `plan_requests`.
+
+    Attributes
+    ----------
+    last_stored_ : dict
+        The last stored market date per symbol after the days fetched so far.
+    requests_ : dict
+        Requests per kind (``full``, ``tail``) over the days fetched so far.
+    """
+
+    def __init__(
+        self,
+        market: MarketSource,
+        last_stored: Mapping[str, pd.Timestamp],
+        lookback_days: int,
+        overlap_days: int,
+    ) -> None:
+        self.market = market
+        self.lookback_days = lookback_days
+        self.overlap_days = overlap_days
+        self.last_stored_ = dict(last_stored)
+        self.requests_ = dict.fromkeys(REQUEST_KINDS, 0)
+
+    def fetch_day(
+        self, discovered: pd.DataFrame, as_of: date
+    ) -> tuple[pd.DataFrame, dict[str, str]]:
+        """Plan and fetch one day's bars; call the days of a run in order.
+
+        Parameters
+        ----------
+        discovered : DataFrame
+            The ``discovery`` rows of day D (``symbol``, ``asset_class`` among others).
+        as_of : date
+            Day D; nothing after it is fetched.
+
+        Returns
+        -------
+        tuple of (DataFrame, dict)
+            `fetch_bars`' bars of the day, and `fetch_failures`: symbol -> reason.
+        """
+        found = discovered.drop_duplicates("symbol")
+        requests = plan_requests(
+            found["symbol"].tolist(),
+            self.last_stored_,
+            as_of,
+            self.lookback_days,
+            self.overlap_days,
+        )
+        classes = dict(zip(found["symbol"], found["asset_class"], strict=True))
+        bars = fetch_bars(self.market, requests, as_of, classes)
+        self.last_stored_ = advance_last_stored(self.last_stored_, bars)
+        for kind in REQUEST_KINDS:
+            self.requests_[kind] += int((requests["kind"] == kind).sum()) if len(requests) else 0
+        return bars, fetch_failures(self.market)
+
+
+def failure_table(failures: Mapping[str, Mapping[str, str]]) -> pd.DataFrame:
+    """The fetch failures of a run's days as one frame.
+
+    Parameters
+    ----------
+    failures : mapping
+        ISO fetch day -> symbol -> reason (the days without a failure may be left out).
+
+    Returns
+    -------
+    DataFrame
+        RangeIndex, one row per failed symbol and day, in day then symbol order: ``date``
+        (the fetch day, ``datetime64[ns]``), then ``FAILURE_COLUMNS`` (str).
+    """
+    rows = [
+        (pd.Timestamp(day), symbol, reason)
+        for day, failed in sorted(failures.items())
+        for symbol, reason in sorted(failed.items())
+    ]
+    frame = pd.DataFrame(rows, columns=["date", *FAILURE_COLUMNS])
+    return frame.astype({"date": "datetime64[ns]", "symbol": "str", "reason": "str"})
 
 
 def days_between(start: date, end: date) -> list[date]:

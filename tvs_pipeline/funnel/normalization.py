@@ -189,9 +189,28 @@ def align_to_shared_sessions(wide: pd.DataFrame, calendars: Mapping[str, str]) -
 
 
 def panel_of_day(
-    span: pd.DataFrame, lookback_days: int, symbols: list[str], as_of: date
+    span: pd.DataFrame, lookback_days: int, listings: pd.DataFrame, as_of: date
 ) -> tuple[pd.DataFrame, list[str]]:
-    """One day's returns panel of ``symbols`` cut from a span, and its problems (`check_panel`)."""
+    """One day's returns panel of ``listings`` cut from a span, and its problems.
+
+    Parameters
+    ----------
+    span : DataFrame
+        Stored bars with their fetch day ``date`` (`read_bar_span`).
+    lookback_days : int
+        The window's length in calendar days.
+    listings : DataFrame
+        The listings of day D to build the panel of (``symbol`` among others): the OK rows
+        of ``data_health``.
+    as_of : date
+        Day D.
+
+    Returns
+    -------
+    tuple of (DataFrame, list of str)
+        `returns_panel` of the day's window (``PANEL_COLUMNS``), and `check_panel`'s problems.
+    """
+    symbols = listings["symbol"].tolist()
     panel = returns_panel(bar_window(span, as_of, lookback_days, symbols))
     return panel, check_panel(panel, symbols, as_of)
 

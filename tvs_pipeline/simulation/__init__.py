@@ -9,7 +9,7 @@ from tvs_pipeline.simulation.metrics import (
     drawdown,
     performance_summary,
 )
-from tvs_pipeline.simulation.walk_forward import LEDGER_COLUMNS, walk_forward
+from tvs_pipeline.simulation.walk_forward import LEDGER_COLUMNS, walk_forward, walk_forward_ledger
 
 __all__ = [
     "BPS_PER_UNIT",
@@ -20,4 +20,5 @@ __all__ = [
     "drawdown",
     "performance_summary",
     "walk_forward",
+    "walk_forward_ledger",
 ]

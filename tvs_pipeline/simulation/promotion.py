@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import numpy as np
 import pandas as pd
 
 from tvs_pipeline.errors import DataError
 
-__all__ = ["PROMOTION_COLUMNS", "last_day_returns", "promotion_summary", "sessions_per_year"]
+__all__ = [
+    "PROMOTION_COLUMNS",
+    "PROMOTION_WINDOW",
+    "last_day_returns",
+    "promotion_day",
+    "promotion_summary",
+    "sessions_per_year",
+]
+
+PROMOTION_WINDOW = 20  # days of evidence for a cutover
 
 PROMOTION_COLUMNS = (
     "role",
@@ -98,3 +109,53 @@ def promotion_summary(
             }
         )
     return pd.DataFrame(rows, columns=list(PROMOTION_COLUMNS))
+
+
+def promotion_day(
+    parity: pd.DataFrame | None,
+    champion: pd.DataFrame,
+    challenger: pd.DataFrame,
+    champion_ledgers: pd.DataFrame | None,
+    engines: dict[str, str],
+    as_of: date,
+    window: int = PROMOTION_WINDOW,
+) -> pd.DataFrame:
+    """The promotion summary of the ``window`` days ending ``as_of``.
+
+    Parameters
+    ----------
+    parity : DataFrame or None
+        ``selection_parity`` rows with their ``date`` (any span covering the window; None
+        when there is none yet).
+    champion, challenger : DataFrame
+        `last_day_returns` of each role's ``simulation`` partitions over such a span.
+    champion_ledgers : DataFrame or None
+        The champion's ``simulation`` partitions over the span, with ``date`` (they give the
+        sessions per year).
+    engines : dict
+        Engine per role, for the report.
+    as_of : date
+        The window's last day; rows dated after it are not used.
+    window : int
+        Days of evidence, ``as_of`` included.
+
+    Returns
+    -------
+    DataFrame
+        `promotion_summary` of the rows dated in ``[as_of - window + 1, as_of]``.
+    """
+    start = pd.Timestamp(as_of) - pd.Timedelta(days=window - 1)
+    return promotion_summary(
+        _window(parity, start, as_of) if parity is not None else pd.DataFrame({"jaccard": []}),
+        _window(champion, start, as_of),
+        _window(challenger, start, as_of),
+        engines,
+        periods_per_year=sessions_per_year(_window(champion_ledgers, start, as_of)),
+    )
+
+
+def _window(frame: pd.DataFrame | None, start: pd.Timestamp, day: date) -> pd.DataFrame | None:
+    """Rows of the partitions dated in ``[start, day]``."""
+    if frame is None or frame.empty:
+        return frame
+    return frame.loc[frame["date"].between(start, pd.Timestamp(day))]

@@ -9,7 +9,12 @@ from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["render_report", "write_text_atomic"]
+from tvs_pipeline.simulation.metrics import performance_summary
+from tvs_pipeline.synthesis.atoms import periods_per_year
+
+__all__ = ["REPORT_NAME", "render_report", "report_day", "report_path", "write_text_atomic"]
+
+REPORT_NAME = "report.md"
 
 PERCENT_METRICS = {
     "total_return",
@@ -82,3 +87,46 @@ def write_text_atomic(path: Path, text: str) -> None:
     tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
+
+
+def report_path(directory: str | Path, day: date, name: str = REPORT_NAME) -> Path:
+    """Where a report file of ``day`` lives: ``<directory>/<YYYY-MM-DD>/<name>``."""
+    return Path(directory) / day.isoformat() / name
+
+
+def report_day(
+    ledger: pd.DataFrame,
+    atoms: pd.DataFrame,
+    weights: pd.DataFrame,
+    decisions: pd.DataFrame,
+    as_of: date,
+    directory: str | Path,
+) -> pd.DataFrame:
+    """One day's performance metrics; its Markdown tear sheet is written beside the lake.
+
+    Parameters
+    ----------
+    ledger : DataFrame
+        The ``simulation`` rows of day D (the walk-forward ledger).
+    atoms : DataFrame
+        The ``synthesis`` rows of day D (they give the sessions per year).
+    weights : DataFrame
+        The ``allocation`` rows of day D.
+    decisions : DataFrame
+        The ``selection`` rows of day D.
+    as_of : date
+        Day D.
+    directory : str or Path
+        The reports folder; the tear sheet goes to `report_path` (written atomically).
+
+    Returns
+    -------
+    DataFrame
+        One row per `performance_summary` metric: ``metric`` (str), ``value`` (float) and
+        ``report_path`` (str, the tear sheet's path).
+    """
+    summary = performance_summary(ledger, periods_per_year(atoms))
+    path = report_path(directory, as_of)
+    write_text_atomic(path, render_report(as_of, summary, ledger, weights, decisions))
+    metrics = pd.DataFrame({"metric": list(summary), "value": [float(v) for v in summary.values()]})
+    return metrics.assign(report_path=str(path))

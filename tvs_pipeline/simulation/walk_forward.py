@@ -7,11 +7,14 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
+from tvs_pipeline.allocation.weights import allocate
+from tvs_pipeline.config.schema import ResolvedProfile
 from tvs_pipeline.errors import ConfigError, DataError
+from tvs_pipeline.funnel.calendars import sessions_before
 from tvs_pipeline.simulation.friction import FrictionModel
-from tvs_pipeline.synthesis.atoms import check_atom_matrix
+from tvs_pipeline.synthesis.atoms import atom_matrix, check_atom_matrix
 
-__all__ = ["LEDGER_COLUMNS", "walk_forward"]
+__all__ = ["LEDGER_COLUMNS", "walk_forward", "walk_forward_ledger"]
 
 LEDGER_COLUMNS: tuple[str, ...] = (
     "market_date",
@@ -142,6 +145,45 @@ def walk_forward(
     ledger["market_date"] = pd.to_datetime(ledger["market_date"]).astype("datetime64[ns]")
     ledger["rebalanced"] = ledger["rebalanced"].astype(bool)
     return ledger
+
+
+def walk_forward_ledger(atoms: pd.DataFrame, profile: ResolvedProfile) -> pd.DataFrame:
+    """The friction-aware walk-forward of one day's atoms over the window ending D.
+
+    The book is re-decided by the profile's allocation engine every ``run.step`` shared
+    sessions after ``allocation.estimation_days`` of warm-up, and trades pay the profile's
+    friction. Rebalances after the entry fall on the atoms' shared-session grid (``phase``),
+    so the walk-forwards of consecutive days trade on the same dates.
+
+    Parameters
+    ----------
+    atoms : DataFrame
+        The ``synthesis`` rows of day D (`build_atoms`: ``ATOM_COLUMNS``, one row per atom and
+        market date, nothing after D).
+    profile : ResolvedProfile
+        Supplies ``run.step``, the ``allocation`` block and the ``simulation`` friction.
+
+    Returns
+    -------
+    DataFrame
+        `walk_forward`'s ledger (``LEDGER_COLUMNS``, one row per market date after the
+        warm-up); no rows when the day has no atom.
+    """
+    matrix = atom_matrix(atoms)
+    if matrix.empty:
+        return pd.DataFrame(columns=list(LEDGER_COLUMNS))
+
+    def decide(history: pd.DataFrame) -> pd.Series:
+        return allocate(history, profile.allocation).set_index("atom_id")["weight"]
+
+    return walk_forward(
+        matrix,
+        decide,
+        step=profile.run.step,
+        warmup=profile.allocation.estimation_days,
+        friction=FrictionModel.from_config(profile.simulation),
+        phase=sessions_before(atoms["calendar"].unique().tolist(), matrix.index[0]),
+    )
 
 
 def _check_cadence(step: int, warmup: int) -> None:
