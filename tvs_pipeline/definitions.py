@@ -4,39 +4,58 @@ from __future__ import annotations
 
 import dagster as dg
 
-from tvs_pipeline.config import load_profile
 from tvs_pipeline.config.schema import ResolvedProfile
-from tvs_pipeline.defs.assets.allocation import performance_report
+from tvs_pipeline.defs.assets.allocation import allocation_asset
+from tvs_pipeline.defs.assets.dedup import dedup
 from tvs_pipeline.defs.assets.discovery import discovery
-from tvs_pipeline.defs.assets.enrichment import dedup, enrichment
-from tvs_pipeline.defs.assets.normalization import bars, data_health, normalization
-from tvs_pipeline.defs.assets.parity import promotion_report, selection_parity
-from tvs_pipeline.defs.assets.roles import role_assets
+from tvs_pipeline.defs.assets.enrichment import enrichment_asset
+from tvs_pipeline.defs.assets.normalization import normalization_assets
+from tvs_pipeline.defs.assets.selection import selection_asset, selection_parity
+from tvs_pipeline.defs.assets.simulation import (
+    performance_report,
+    promotion_report,
+    simulation_asset,
+)
+from tvs_pipeline.defs.assets.synthesis import synthesis_asset
 from tvs_pipeline.defs.checks import freshness_job, freshness_schedule, latest_partition_fresh
 from tvs_pipeline.defs.jobs import nightly_job, nightly_schedule, shadow_job
-from tvs_pipeline.defs.resources import build_resources
+from tvs_pipeline.defs.resources import build_resources, resolved_profile
+from tvs_pipeline.defs.roles import Role
 from tvs_pipeline.defs.sensors import record_run_failure, record_run_success, shadow_after_nightly
 from tvs_pipeline.settings import Settings, load_settings
 
 __all__ = [
     "ASSETS",
-    "FUNNEL_ASSETS",
     "build_definitions",
     "challenger_assets",
     "champion_assets",
     "defs",
+    "funnel_assets",
+    "role_assets",
 ]
 
-FUNNEL_ASSETS = [discovery, bars, data_health, normalization, enrichment, dedup]
+
+def funnel_assets(profile: ResolvedProfile) -> list[dg.AssetsDefinition]:
+    """Discovery to dedup; the history windows are the profile's ``run.lookback_days``."""
+    return [discovery, *normalization_assets(profile), enrichment_asset(profile), dedup]
+
+
+def role_assets(role: Role, profile: ResolvedProfile) -> list[dg.AssetsDefinition]:
+    """One role's selection, synthesis, allocation and simulation.
+
+    The engine the profile gives the role is the selection's code version.
+    """
+    return [
+        selection_asset(role, profile.selection.engine_for(role)),
+        synthesis_asset(role),
+        allocation_asset(role),
+        simulation_asset(role),
+    ]
 
 
 def champion_assets(profile: ResolvedProfile) -> list[dg.AssetsDefinition]:
     """The nightly path: the funnel, the champion's role assets and the performance report."""
-    return [
-        *FUNNEL_ASSETS,
-        *role_assets("champion", profile.selection.champion),
-        performance_report,
-    ]
+    return [*funnel_assets(profile), *role_assets("champion", profile), performance_report]
 
 
 def challenger_assets(profile: ResolvedProfile) -> list[dg.AssetsDefinition]:
@@ -44,20 +63,17 @@ def challenger_assets(profile: ResolvedProfile) -> list[dg.AssetsDefinition]:
 
     The challenger reads the funnel (dedup, normalization) and the champion from the lake.
     """
-    return [
-        *role_assets("challenger", profile.selection.challenger),
-        selection_parity,
-        promotion_report,
-    ]
-
-
-# The champion path of the default profile: what tests materialise as "the nightly graph".
-ASSETS = champion_assets(load_profile(load_settings().profile))
+    return [*role_assets("challenger", profile), selection_parity, promotion_report]
 
 
 def build_definitions(settings: Settings, **resource_options: object) -> dg.Definitions:
-    """The project's definitions rooted at ``settings`` (tests pass a temporary home)."""
-    profile = load_profile(str(resource_options.get("profile") or settings.profile))
+    """The project's definitions rooted at ``settings`` (tests pass a temporary home).
+
+    The assets are built for the profile the runs read (``profile`` among the resource
+    options, else the settings'): its lookback is their declared history window. The profile
+    is read once per process (`resources.resolved_profile`), here and in the runs.
+    """
+    profile = resolved_profile(str(resource_options.get("profile") or settings.profile))
     return dg.Definitions(
         assets=[*champion_assets(profile), *challenger_assets(profile)],
         asset_checks=[latest_partition_fresh],
@@ -68,4 +84,7 @@ def build_definitions(settings: Settings, **resource_options: object) -> dg.Defi
     )
 
 
-defs = build_definitions(load_settings())
+_SETTINGS = load_settings()
+# The champion path of the default profile: what tests materialise as "the nightly graph".
+ASSETS = champion_assets(resolved_profile(_SETTINGS.profile))
+defs = build_definitions(_SETTINGS)

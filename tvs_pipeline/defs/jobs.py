@@ -12,6 +12,7 @@ __all__ = ["NIGHTLY_ASSETS", "SHADOW_ASSETS", "nightly_job", "nightly_schedule",
 NIGHTLY_ASSETS = [
     "discovery",
     "bars",
+    "fetch_failures",
     "data_health",
     "normalization",
     "enrichment",

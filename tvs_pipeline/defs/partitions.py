@@ -1,10 +1,11 @@
-"""The one daily partitions definition, and how an asset body walks its partition days."""
+"""The one daily partitions definition, the history windows it declares, and its days."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
+from typing import Any
 
 import dagster as dg
 import numpy as np
@@ -15,7 +16,11 @@ from tvs_pipeline.errors import SourceError
 __all__ = [
     "DAILY",
     "PARTITIONS_START",
+    "SINGLE_RUN",
     "DaySlices",
+    "bars_window",
+    "daily_asset",
+    "day_check",
     "day_rows",
     "partition_days",
     "retry_source_faults",
@@ -27,7 +32,47 @@ __all__ = [
 # materialised as partitions.
 PARTITIONS_START = "2024-01-01"
 DAILY = dg.DailyPartitionsDefinition(start_date=PARTITIONS_START)
+# A backfill is one run over its range; each asset walks the run's days (`days.run_days`).
+SINGLE_RUN = dg.BackfillPolicy.single_run()
 SOURCE_RETRIES, SOURCE_RETRY_SECONDS = 3, 60
+
+
+def daily_asset(group: str, *kinds: str, **options: Any) -> dict[str, Any]:
+    """The decorator arguments every asset shares: daily, single-run, pandas frames as Parquet.
+
+    ``kinds`` are added to ``pandas`` and ``parquet``; ``options`` go to the decorator as given.
+    """
+    return {
+        "partitions_def": DAILY,
+        "group_name": group,
+        "kinds": {"pandas", "parquet", *kinds},
+        "backfill_policy": SINGLE_RUN,
+        **options,
+    }
+
+
+def day_check(
+    name: str, asset: str, description: str, *, blocking: bool = False
+) -> dg.AssetCheckSpec:
+    """A check on each partition day of ``asset`` (a blocking one stops the run's downstream)."""
+    return dg.AssetCheckSpec(
+        name, asset=asset, description=description, blocking=blocking, partitions_def=DAILY
+    )
+
+
+def bars_window(lookback_days: int, *, before: bool = False) -> dg.AssetDep:
+    """The ``bars`` partitions a day's history window reads: D-(lookback-1)..D.
+
+    With ``before``, the window stops at D-1: what `bars` itself reads of its own earlier
+    partitions (a bar fetched before the window cannot fall inside it, so older partitions do
+    not count). The length is the profile's ``run.lookback_days``.
+    """
+    return dg.AssetDep(
+        "bars",
+        partition_mapping=dg.TimeWindowPartitionMapping(
+            start_offset=-(lookback_days - 1), end_offset=-1 if before else 0
+        ),
+    )
 
 
 @contextmanager

@@ -19,8 +19,13 @@ from tvs_pipeline.settings import load_settings
 __all__ = ["record_run_failure", "record_run_success", "shadow_after_nightly"]
 
 
-def _ledger_path():
-    return load_settings().ledger_dir / "audit.jsonl"
+def _record_outcome(run: dg.DagsterRun, failure: str | None = None) -> dg.SkipReason | None:
+    """Append a run's outcome to the ledger, unless ``tvs`` launched the run and recorded it."""
+    if run.tags.get(LAUNCHER_TAG) == CLI_LAUNCHED:
+        return dg.SkipReason(f"{run.run_id}: tvs recorded this run's outcome itself")
+    ledger = load_settings().ledger_dir / "audit.jsonl"
+    append_run_outcome(ledger, run.run_id, run.job_name, run.tags, failure)
+    return None
 
 
 @dg.run_status_sensor(
@@ -55,10 +60,7 @@ def shadow_after_nightly(context: dg.RunStatusSensorContext):
 )
 def record_run_success(context: dg.RunStatusSensorContext):
     """Ledger record: the run, its job, partition and outcome."""
-    run = context.dagster_run
-    if run.tags.get(LAUNCHER_TAG) == CLI_LAUNCHED:
-        return dg.SkipReason(f"{run.run_id}: tvs recorded this run's outcome itself")
-    append_run_outcome(_ledger_path(), run.run_id, run.job_name, run.tags)
+    return _record_outcome(context.dagster_run)
 
 
 @dg.run_failure_sensor(
@@ -69,10 +71,5 @@ def record_run_success(context: dg.RunStatusSensorContext):
 )
 def record_run_failure(context: dg.RunFailureSensorContext):
     """Ledger record: the failed run and the first line of its failure."""
-    run = context.dagster_run
-    if run.tags.get(LAUNCHER_TAG) == CLI_LAUNCHED:
-        return dg.SkipReason(f"{run.run_id}: tvs recorded this run's outcome itself")
     message = (context.failure_event.message or "").strip().splitlines()
-    append_run_outcome(
-        _ledger_path(), run.run_id, run.job_name, run.tags, message[0] if message else ""
-    )
+    return _record_outcome(context.dagster_run, message[0] if message else "")

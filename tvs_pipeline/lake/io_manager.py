@@ -143,10 +143,9 @@ class LakeIOManager(dg.UPathIOManager):
         trail: object = None,
     ) -> None:
         """Append the output record, after the step's intent if no loaded input wrote it."""
-        step = (context.run_id, context.step_key)
-        if step not in self._intended:
+        # A step that yields several assets (bars and fetch_failures) has one intent.
+        if (context.run_id, context.step_key) not in self._intended:
             self._record_intent(context.step_context, {})
-        self._intended.discard(step)
         keys = sorted(context.asset_partition_keys) if context.has_asset_partitions else []
         metadata = {k: _metadata_value(v) for k, v in (context.output_metadata or {}).items()}
         payload = {

@@ -23,6 +23,7 @@ DAY = "2025-06-30"
 EXPECTED_GROUPS = {
     "discovery": "discovery",
     "bars": "normalization",
+    "fetch_failures": "normalization",
     "data_health": "normalization",
     "normalization": "normalization",
     "enrichment": "enrichment",
@@ -41,6 +42,8 @@ CHALLENGER_GROUPS = {
     "selection_parity": "selection",
     "promotion_report": "simulation",
 }
+# Assets that hold no row on the demo market: it never fails a fetch.
+EMPTY_ON_DEMO = {"fetch_failures"}
 PACKAGE = Path(__file__).resolve().parents[2] / "tvs_pipeline"
 # The shadow path of the profile ASSETS (the champion path) was built from.
 CHALLENGER = challenger_assets(load_profile(load_settings().profile))
@@ -153,7 +156,7 @@ def test_whole_graph_materialises_and_reads_back_through_duckdb(materialised):
             settings.lake_root,
             f"select count(*) as n from {asset} where date = '{DAY}'",
         )
-        assert count.loc[0, "n"] > 0, asset
+        assert (count.loc[0, "n"] > 0) != (asset in EMPTY_ON_DEMO), asset
     checks = {e.asset_check_key.name: e.passed for e in result.get_asset_check_evaluations()}
     assert checks == {"discovery_not_empty": True, "ok_share_floor": True, "panel_gap_free": True}
     weights = read_day(settings, "allocation")
@@ -177,7 +180,7 @@ def test_no_look_ahead_perturbing_after_d_leaves_partition_d_unchanged(materiali
     for asset in assets:
         original = read_day(settings, asset)
         perturbed = read_day(shocked, asset)
-        assert len(original) > 0, asset
+        assert (len(original) > 0) != (asset in EMPTY_ON_DEMO), asset
         if "report_path" in original:  # a path under each home's reports folder
             original, perturbed = (
                 original.drop(columns="report_path"),
@@ -206,7 +209,7 @@ def test_the_shock_does_change_later_partitions(materialised, tmp_path):
             before, after = before.drop(columns="report_path"), after.drop(columns="report_path")
         if before.equals(after):
             unchanged.append(asset)
-    assert unchanged == []
+    assert set(unchanged) == EMPTY_ON_DEMO
 
 
 def test_definitions_validate_on_the_workspace():

@@ -6,47 +6,36 @@
 import dagster as dg
 import pandas as pd
 
-from tvs_pipeline.defs.partitions import DAILY, partition_days, retry_source_faults, stamp
+from tvs_pipeline.defs.days import day_verdict, run_days
+from tvs_pipeline.defs.partitions import daily_asset, day_check, retry_source_faults
 from tvs_pipeline.defs.resources import MarketResource, ProfileResource
 from tvs_pipeline.funnel.discovery import discover
 
 __all__ = ["discovery"]
 
-
-@dg.asset(
-    partitions_def=DAILY,
-    group_name="discovery",
-    kinds={"pandas", "parquet"},
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    check_specs=[
-        dg.AssetCheckSpec(
-            "discovery_not_empty", asset="discovery", blocking=True, partitions_def=DAILY
-        )
-    ],
+NOT_EMPTY = day_check(
+    "discovery_not_empty",
+    "discovery",
+    "A day with zero discovered rows stops the run: no silent empty universe.",
+    blocking=True,
 )
+
+
+@dg.asset(**daily_asset("discovery", check_specs=[NOT_EMPTY]))
 def discovery(context: dg.AssetExecutionContext, profile: ProfileResource, market: MarketResource):
     """Scanner rows of day D: listing, sleeve, scanner, logic, direction and scanner fields."""
     resolved = profile.resolved()
-    source = market.market(resolved)
-    days = partition_days(context)
+    scan = {"market": market.market(resolved), "scanners": resolved.scanners}
     with retry_source_faults():
-        frames = [stamp(discover(source, resolved.scanners, day), day) for day in days]
-    rows = pd.concat(frames, ignore_index=True)
-    empty_days = [day.isoformat() for day, frame in zip(days, frames, strict=True) if frame.empty]
-    per_scanner = rows.groupby("scanner").size().to_dict()
-    yield dg.Output(
-        rows,
-        metadata={
-            "listings": dg.MetadataValue.int(int(rows["symbol"].nunique())),
-            "rows_per_scanner": dg.MetadataValue.json({k: int(v) for k, v in per_scanner.items()}),
-        },
-    )
-    yield dg.AssetCheckResult(
-        check_name="discovery_not_empty",
-        passed=not empty_days,
-        metadata={
-            "days": dg.MetadataValue.int(len(days)),
-            "empty_days": dg.MetadataValue.json(empty_days),
-        },
-        description="A day with zero discovered rows stops the run: no silent empty universe.",
-    )
+        days = run_days(context, discover, shared=scan)
+    yield dg.Output(days.table, metadata=discovery_metadata(days.table))
+    yield day_verdict(NOT_EMPTY, days.empty_days(), key="empty_days", days=len(days.days))
+
+
+def discovery_metadata(rows: pd.DataFrame) -> dict[str, object]:
+    """Listings and rows per scanner of a run's scanner rows."""
+    per_scanner = {k: int(v) for k, v in rows.groupby("scanner").size().items()}
+    return {
+        "listings": int(rows["symbol"].nunique()),
+        "rows_per_scanner": dg.MetadataValue.json(per_scanner),
+    }

@@ -1,4 +1,4 @@
-"""Normalization stage: bars, the health table with its blocking gate, the returns panel."""
+"""Normalization stage: bars and their fetch failures, the health gate, the returns panel."""
 
 # No `from __future__ import annotations`: Dagster reads the context and resource
 # annotations at definition time and rejects string annotations.
@@ -6,13 +6,16 @@
 import dagster as dg
 import pandas as pd
 
+from tvs_pipeline.config.schema import ResolvedProfile
+from tvs_pipeline.defs.days import DayRun, day_verdict, run_days
 from tvs_pipeline.defs.partitions import (
     DAILY,
-    DaySlices,
-    day_rows,
+    SINGLE_RUN,
+    bars_window,
+    daily_asset,
+    day_check,
     partition_days,
     retry_source_faults,
-    stamp,
 )
 from tvs_pipeline.defs.resources import (
     ComputeResource,
@@ -20,210 +23,150 @@ from tvs_pipeline.defs.resources import (
     MarketResource,
     ProfileResource,
 )
-from tvs_pipeline.funnel.health import HealthStatus, health_of_day, ok_share_by_sleeve
-from tvs_pipeline.funnel.history import (
-    advance_last_stored,
-    fetch_bars,
-    fetch_failures,
-    plan_requests,
-)
+from tvs_pipeline.funnel.health import HealthStatus, judge_day, ok_share_by_sleeve
+from tvs_pipeline.funnel.history import HistorySync, failure_table
 from tvs_pipeline.funnel.normalization import last_stored_dates, panel_of_day, read_bar_span
 
-__all__ = ["bars", "data_health", "lookback_dep", "normalization"]
+__all__ = ["normalization_assets"]
 
-LISTING_COLUMNS = ["symbol", "sleeve", "asset_class", "calendar"]
-
-
-def lookback_dep(lookback_days: int = 500) -> dg.AssetDep:
-    """The bars window an asset of day D reads: partitions D-499..D, never after D."""
-    return dg.AssetDep(
-        "bars",
-        partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-(lookback_days - 1)),
-    )
-
-
-@dg.asset(
-    partitions_def=DAILY,
-    group_name="normalization",
-    kinds={"pandas", "parquet"},
-    backfill_policy=dg.BackfillPolicy.single_run(),
+BARS = (
+    "Daily OHLCV fetched on day D: the full window for a new listing, a tail for a known one.\n\n"
+    "A bar lives in the partition of the day it was fetched; every listing ever discovered keeps\n"
+    "its history, and the overlap re-fetch picks up vendor revisions."
 )
-def bars(
-    context: dg.AssetExecutionContext,
-    discovery: pd.DataFrame,
-    profile: ProfileResource,
-    market: MarketResource,
-    lake: LakeResource,
-) -> dg.Output[pd.DataFrame]:
-    """Daily OHLCV fetched on day D: the full window for a new listing, a tail for a known one.
+FETCH_FAILURES = "The listings whose bars the source could not deliver on day D, and why."
+OK_SHARE = day_check(
+    "ok_share_floor",
+    "data_health",
+    "Share of OK listings per sleeve must reach the profile's floor.",
+    blocking=True,
+)
+GAP_FREE = day_check(
+    "panel_gap_free",
+    "normalization",
+    "The panel holds only OK listings, finite returns and nothing after D.",
+    blocking=True,
+)
 
-    A bar lives in the partition of the day it was fetched; every listing ever discovered keeps
-    its history, and the overlap re-fetch picks up vendor revisions.
+
+def normalization_assets(profile: ResolvedProfile) -> list[dg.AssetsDefinition]:
+    """``bars`` with ``fetch_failures``, ``data_health`` and ``normalization``.
+
+    Each reads a window of ``bars`` partitions as long as the profile's ``run.lookback_days``,
+    and declares that window (`partitions.bars_window`).
     """
-    resolved = profile.resolved()
-    source = market.market(resolved)
-    days = partition_days(context)
-    last = last_stored_dates(lake.reader(), before=days[0])
-    found_on, frames, full, tail, failures = DaySlices(discovery), [], 0, 0, {}
-    for day in days:
-        found = found_on[day].drop_duplicates("symbol")
-        symbols = found["symbol"].tolist()
-        requests = plan_requests(
-            symbols, last, day, resolved.run.lookback_days, resolved.run.revision_overlap_days
-        )
-        classes = dict(zip(found["symbol"], found["asset_class"], strict=True))
+    lookback = profile.run.lookback_days
+    fetched = [
+        dg.AssetSpec(
+            key,
+            description=description,
+            group_name="normalization",
+            kinds={"pandas", "parquet"},
+            # The plan of day D reads the bars stored before D: bars depends on itself.
+            deps=["discovery", bars_window(lookback, before=True)],
+        ).with_io_manager_key("io_manager")
+        for key, description in (("bars", BARS), ("fetch_failures", FETCH_FAILURES))
+    ]
+
+    @dg.multi_asset(
+        name="bars",
+        specs=fetched,
+        ins={"discovery": dg.AssetIn("discovery")},
+        partitions_def=DAILY,
+        backfill_policy=SINGLE_RUN,
+    )
+    def bars(
+        context: dg.AssetExecutionContext,
+        discovery: pd.DataFrame,
+        profile: ProfileResource,
+        market: MarketResource,
+        lake: LakeResource,
+    ):
+        """Fetch day D's bars; keep the fetch failures beside them for the health policy."""
+        resolved, run = profile.resolved(), profile.resolved().run
+        last = last_stored_dates(lake.reader(), before=partition_days(context)[0])
+        source = market.market(resolved)
+        sync = HistorySync(source, last, run.lookback_days, run.revision_overlap_days)
+        found = {"discovered": discovery}
         with retry_source_faults():
-            fetched = fetch_bars(source, requests, day, classes)
-        last = advance_last_stored(last, fetched)
-        failed = fetch_failures(source)
-        if failed:
-            failures[day.isoformat()] = failed
-        full += int((requests["kind"] == "full").sum()) if len(requests) else 0
-        tail += int((requests["kind"] == "tail").sum()) if len(requests) else 0
-        frames.append(stamp(fetched, day))
-    rows = pd.concat(frames, ignore_index=True)
-    return dg.Output(
-        rows,
-        metadata={
-            "listings": dg.MetadataValue.int(int(rows["symbol"].nunique())),
-            "full_window_requests": dg.MetadataValue.int(full),
-            "tail_requests": dg.MetadataValue.int(tail),
-            "fetch_failures": dg.MetadataValue.json(failures),
-        },
-    )
+            days = run_days(context, sync.fetch_day, sliced=found)
+        yield dg.Output(days.table, output_name="bars", metadata=bars_metadata(days, sync))
+        failures = failure_table(days.findings)
+        yield dg.Output(failures, output_name="fetch_failures", metadata={"rows": len(failures)})
+
+    @dg.asset(**daily_asset("normalization", deps=[bars_window(lookback)], check_specs=[OK_SHARE]))
+    def data_health(
+        context: dg.AssetExecutionContext,
+        discovery: pd.DataFrame,
+        fetch_failures: pd.DataFrame,
+        profile: ProfileResource,
+        lake: LakeResource,
+        compute: ComputeResource,
+    ):
+        """Every discovered listing of day D with its health status, counts and reason."""
+        resolved, run = profile.resolved(), profile.resolved().run
+        span = read_span(context, lake, discovery, run.lookback_days)
+        policy = {"history_floor": run.history_floor, "policy": resolved.health}
+        shared = {"span": span, "lookback_days": run.lookback_days, **policy}
+        day = {"listings": discovery, "fetch_failures": fetch_failures}
+        days = run_days(context, judge_day, compute, sliced=day, shared=shared)
+        yield dg.Output(days.table, metadata=health_metadata(days.last))
+        floor = {"floor": resolved.health.min_ok_share, **ok_share_metadata(days.last)}
+        yield day_verdict(OK_SHARE, days.findings, key="sleeves_below_floor", **floor)
+
+    @dg.asset(**daily_asset("normalization", deps=[bars_window(lookback)], check_specs=[GAP_FREE]))
+    def normalization(
+        context: dg.AssetExecutionContext,
+        data_health: pd.DataFrame,
+        profile: ProfileResource,
+        lake: LakeResource,
+        compute: ComputeResource,
+    ):
+        """Own-session daily returns of the OK listings over the lookback window ending D."""
+        lookback_days = profile.resolved().run.lookback_days
+        ok = data_health.loc[data_health["status"] == HealthStatus.OK.value]
+        span = read_span(context, lake, ok, lookback_days)
+        shared = {"span": span, "lookback_days": lookback_days}
+        days = run_days(context, panel_of_day, compute, sliced={"listings": ok}, shared=shared)
+        yield dg.Output(days.table, metadata={"listings": int(days.last["symbol"].nunique())})
+        yield day_verdict(GAP_FREE, days.findings, key="problems")
+
+    return [bars, data_health, normalization]
 
 
-def recorded_fetch_failures(context: dg.AssetExecutionContext, day) -> dict[str, str]:
-    """The symbols the `bars` step of this day could not fetch, from its materialisation."""
-    found = context.instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=dg.AssetKey("bars"), asset_partitions=[day.isoformat()]),
-        limit=1,
-    )
-    if not found.records:
-        return {}
-    metadata = found.records[0].asset_materialization.metadata
-    value = metadata.get("fetch_failures")
-    return dict((value.value or {}).get(day.isoformat(), {})) if value is not None else {}
-
-
-@dg.asset(
-    partitions_def=DAILY,
-    group_name="normalization",
-    kinds={"pandas", "parquet"},
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    deps=[lookback_dep()],
-    check_specs=[
-        dg.AssetCheckSpec(
-            "ok_share_floor", asset="data_health", blocking=True, partitions_def=DAILY
-        )
-    ],
-)
-def data_health(
+def read_span(
     context: dg.AssetExecutionContext,
-    discovery: pd.DataFrame,
-    profile: ProfileResource,
     lake: LakeResource,
-    compute: ComputeResource,
-):
-    """Every discovered listing of day D with its health status, counts and reason."""
-    resolved = profile.resolved()
-    run, days = resolved.run, partition_days(context)
-    span = read_bar_span(
-        lake.reader(), discovery["symbol"].unique().tolist(), days[0], days[-1], run.lookback_days
-    )
-    found_on, frames, failures = DaySlices(discovery), [], {}
-    tables = compute.map(
-        health_of_day,
-        [
-            (found_on[day][LISTING_COLUMNS], day, recorded_fetch_failures(context, day))
-            for day in days
-        ],
-        shared=(span, run.lookback_days, run.history_floor, resolved.health),
-    )
-    for day, health in zip(days, tables, strict=True):
-        shares = ok_share_by_sleeve(health)
-        low = shares.loc[shares["ok_share"] < resolved.health.min_ok_share]
-        if len(low):
-            failures[day.isoformat()] = {
-                r.sleeve: round(float(r.ok_share), 3) for r in low.itertuples()
-            }
-        frames.append(stamp(health, day))
-    table = pd.concat(frames, ignore_index=True)
-    last_day = day_rows(table, days[-1])
-    counts = last_day.groupby("status").size().to_dict()
-    yield dg.Output(
-        table,
-        metadata={
-            "status_counts": dg.MetadataValue.json({k: int(v) for k, v in counts.items()}),
-            "ok_listings": dg.MetadataValue.int(int(counts.get(HealthStatus.OK.value, 0))),
-            "worst": dg.MetadataValue.md(
-                last_day.loc[
-                    last_day["status"] != HealthStatus.OK.value, ["symbol", "status", "reason"]
-                ]
-                .head(20)
-                .to_markdown(index=False)
-                or "_none_"
-            ),
-        },
-    )
-    yield dg.AssetCheckResult(
-        check_name="ok_share_floor",
-        passed=not failures,
-        severity=dg.AssetCheckSeverity.ERROR,
-        metadata={
-            "floor": dg.MetadataValue.float(resolved.health.min_ok_share),
-            "sleeves_below_floor": dg.MetadataValue.json(failures),
-            "ok_share": dg.MetadataValue.md(ok_share_by_sleeve(last_day).to_markdown(index=False)),
-        },
-        description="Share of OK listings per sleeve must reach the profile's floor.",
-    )
+    listings: pd.DataFrame,
+    lookback_days: int,
+) -> pd.DataFrame:
+    """The stored bars of ``listings`` for every window of the run's days, in one read."""
+    days = partition_days(context)
+    symbols = listings["symbol"].unique().tolist()
+    return read_bar_span(lake.reader(), symbols, days[0], days[-1], lookback_days)
 
 
-@dg.asset(
-    partitions_def=DAILY,
-    group_name="normalization",
-    kinds={"pandas", "parquet"},
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    deps=[lookback_dep()],
-    check_specs=[
-        dg.AssetCheckSpec(
-            "panel_gap_free", asset="normalization", blocking=True, partitions_def=DAILY
-        )
-    ],
-)
-def normalization(
-    context: dg.AssetExecutionContext,
-    data_health: pd.DataFrame,
-    profile: ProfileResource,
-    lake: LakeResource,
-    compute: ComputeResource,
-):
-    """Own-session daily returns of the OK listings over the lookback window ending D."""
-    run, days = profile.resolved().run, partition_days(context)
-    ok = data_health.loc[data_health["status"] == HealthStatus.OK.value]
-    span = read_bar_span(
-        lake.reader(), ok["symbol"].unique().tolist(), days[0], days[-1], run.lookback_days
-    )
-    ok_on, frames, problems = DaySlices(ok), [], {}
-    panels = compute.map(
-        panel_of_day,
-        [(ok_on[day]["symbol"].tolist(), day) for day in days],
-        shared=(span, run.lookback_days),
-    )
-    for day, (panel, found) in zip(days, panels, strict=True):
-        if found:
-            problems[day.isoformat()] = found
-        frames.append(stamp(panel, day))
-    panel = pd.concat(frames, ignore_index=True)
-    yield dg.Output(
-        panel,
-        metadata={
-            "listings": dg.MetadataValue.int(int(day_rows(panel, days[-1])["symbol"].nunique()))
-        },
-    )
-    yield dg.AssetCheckResult(
-        check_name="panel_gap_free",
-        passed=not problems,
-        metadata={"problems": dg.MetadataValue.json(problems)},
-        description="The panel holds only OK listings, finite returns and nothing after D.",
-    )
+def bars_metadata(days: DayRun, sync: HistorySync) -> dict[str, object]:
+    """Listings fetched, requests per kind and the failures per day of a run's fetches."""
+    return {
+        "listings": int(days.table["symbol"].nunique()),
+        "full_window_requests": sync.requests_["full"],
+        "tail_requests": sync.requests_["tail"],
+        "fetch_failures": dg.MetadataValue.json(days.findings),
+    }
+
+
+def ok_share_metadata(health: pd.DataFrame) -> dict[str, object]:
+    """The OK share per sleeve of one day's health table, as a Markdown table."""
+    return {"ok_share": dg.MetadataValue.md(ok_share_by_sleeve(health).to_markdown(index=False))}
+
+
+def health_metadata(health: pd.DataFrame) -> dict[str, object]:
+    """Status counts and the worst listings of one day's health table."""
+    counts = {k: int(v) for k, v in health.groupby("status").size().items()}
+    worst = health.loc[health["status"] != HealthStatus.OK.value, ["symbol", "status", "reason"]]
+    return {
+        "status_counts": dg.MetadataValue.json(counts),
+        "ok_listings": int(counts.get(HealthStatus.OK.value, 0)),
+        "worst": dg.MetadataValue.md(worst.head(20).to_markdown(index=False) or "_none_"),
+    }
