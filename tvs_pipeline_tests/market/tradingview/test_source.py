@@ -8,7 +8,6 @@ import pytest
 from tvs_pipeline.config import load_profile
 from tvs_pipeline.errors import LookAheadError
 from tvs_pipeline.funnel.history import validate_bars
-from tvs_pipeline.market.base import MarketSource, make_source
 from tvs_pipeline.market.demo import DemoMarket
 from tvs_pipeline.market.tradingview import TradingViewSource, check_scan_day
 from tvs_pipeline.market.tradingview.testing import (
@@ -17,7 +16,6 @@ from tvs_pipeline.market.tradingview.testing import (
     ScannerServer,
     SimulatedClock,
 )
-from tvs_pipeline.settings import TradingViewSettings
 
 AS_OF = date(2026, 6, 30)
 NOW = datetime(2026, 7, 1, 2, 0, tzinfo=UTC)
@@ -43,13 +41,6 @@ def live(demo):
 def source(live, fast):
     scanner, chart, _ = live
     return TradingViewSource(fast(scanner_url=scanner.url, ws_url=chart.url))
-
-
-def test_the_registry_builds_the_live_source():
-    assert isinstance(make_source("tradingview"), TradingViewSource)
-    assert isinstance(make_source("tradingview"), MarketSource)
-    settings = TradingViewSettings(scanner_url="http://127.0.0.1:1")
-    assert make_source("tradingview", tradingview=settings).settings is settings
 
 
 @pytest.mark.parametrize(
