@@ -7,7 +7,12 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from tvs_pipeline.simulation.report import render_report, write_text_atomic
+from tvs_pipeline.simulation.report import (
+    render_report,
+    report_day,
+    report_path,
+    write_text_atomic,
+)
 
 DAY = date(2025, 6, 30)
 
@@ -100,3 +105,26 @@ def test_write_text_atomic_keeps_the_old_file_when_the_write_fails(tmp_path):
     with pytest.raises(UnicodeEncodeError):
         write_text_atomic(path, "bad \udcff surrogate\n")
     assert path.read_text(encoding="utf-8") == "old\n"
+
+
+def test_report_path_is_one_folder_per_day(tmp_path):
+    assert report_path(tmp_path, DAY) == tmp_path / "2025-06-30" / "report.md"
+    assert report_path(str(tmp_path), DAY, "x.md") == tmp_path / "2025-06-30" / "x.md"
+
+
+@pytest.mark.parametrize(("calendar", "periods"), [("24/7", 365), ("XNYS", 252)])
+def test_report_day_writes_the_sheet_and_returns_the_metrics(tmp_path, calendar, periods):
+    days = ledger()
+    days = days.assign(turnover=[1.0, 0.0, 0.0, 0.2, 0.0], exposure=1.0)
+    atoms = pd.DataFrame({"atom_id": ["A|LONG"], "calendar": [calendar]})
+    out = report_day(days, atoms, allocation(), selection(), DAY, tmp_path)
+    assert list(out.columns) == ["metric", "value", "report_path"]
+    metrics = dict(zip(out["metric"], out["value"], strict=True))
+    total = 1.0 * 1.01 * 0.98 * 1.005 * 1.01 - 1  # the net returns compounded by hand
+    assert metrics["total_return"] == pytest.approx(total, rel=1e-12)
+    assert metrics["annual_return"] == pytest.approx((1 + total) ** (periods / 5) - 1, rel=1e-12)
+    path = tmp_path / "2025-06-30" / "report.md"
+    assert set(out["report_path"]) == {str(path)}
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith("# tvs_pipeline report — as of 2025-06-30")
+    assert f"| total_return | {total:.2%} |" in text
