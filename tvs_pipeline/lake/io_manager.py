@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -191,8 +192,9 @@ class LakeIOManager(dg.UPathIOManager):
                 continue
             window = None
             if step_context.has_asset_partitions_for_input(name):
-                span = step_context.asset_partition_key_range_for_input(name)
-                window = [span.start, span.end]
+                # A window may hold no partition: bars' own past on the first partition day.
+                subset = step_context.asset_partitions_subset_for_input(name)
+                window = [] if subset.is_empty else _first_last(subset.get_partition_keys())
             reads[key.to_user_string()] = window
         keys: list[str] = []
         if step_context.has_partitions and step_context.run_partitions_def is not None:
@@ -259,6 +261,12 @@ class LakeIOManager(dg.UPathIOManager):
 def _span(keys: list[str]) -> list[object] | None:
     """``[first, last, count]`` of sorted partition keys (None when unpartitioned)."""
     return [keys[0], keys[-1], len(keys)] if keys else None
+
+
+def _first_last(keys: Iterable[str]) -> list[str]:
+    """``[first, last]`` of partition keys (daily keys sort as dates)."""
+    ordered = sorted(keys)
+    return [ordered[0], ordered[-1]]
 
 
 def _sha256(text: str) -> str:

@@ -258,3 +258,32 @@ def test_a_range_run_records_the_v4_trail_of_every_day(ledgered):
     assert sorted(trails) == [EVE, DAY]
     assert trails[EVE]["digest"] != trails[DAY]["digest"]
     assert all([e["stage"] for e in t["entries"]] == list(STAGE_NAMES) for t in trails.values())
+
+
+def test_a_window_that_holds_no_partition_is_an_empty_read(tmp_path):
+    """bars reads its own past; on the first partition day that window holds no partition."""
+    daily = dg.DailyPartitionsDefinition(start_date=DAY)
+    past = dg.TimeWindowPartitionMapping(start_offset=-2, end_offset=-1)
+
+    @dg.asset(partitions_def=daily, deps=[dg.AssetDep("history", partition_mapping=past)])
+    def history() -> pd.DataFrame:
+        return pd.DataFrame({"x": [1.0]})
+
+    ledger = tmp_path / "ledger" / "audit.jsonl"
+    io_manager = LakeIOManagerResource(root=str(tmp_path / "lake"), ledger_path=str(ledger))
+    with dg.instance_for_test() as instance:
+        for day in (DAY, "2025-07-01", "2025-07-02", "2025-07-03"):
+            result = dg.materialize(
+                [history],
+                partition_key=day,
+                instance=instance,
+                resources={"io_manager": io_manager},
+            )
+            assert result.success, day
+    reads = [r["payload"]["reads"] for r in read_records(ledger) if r["kind"] == "intent"]
+    assert reads == [
+        {"history": []},
+        {"history": [DAY, DAY]},
+        {"history": [DAY, "2025-07-01"]},
+        {"history": ["2025-07-01", "2025-07-02"]},
+    ]
