@@ -7,7 +7,13 @@ import pandas as pd
 import pytest
 
 from tvs_pipeline.errors import DataError
-from tvs_pipeline.funnel.dedup import ADDED_COLUMNS, dedup_listings, dedup_summary
+from tvs_pipeline.funnel.dedup import (
+    ADDED_COLUMNS,
+    CANDIDATE_COLUMNS,
+    dedup_day,
+    dedup_listings,
+    dedup_summary,
+)
 
 NAN = np.nan
 
@@ -314,3 +320,39 @@ def test_summary_rejects_a_foreign_result():
         dedup_summary(candidates, candidates)
     with pytest.raises(DataError, match="groups hold 5 listings, the candidates have 4"):
         dedup_summary(candidates.iloc[:4], dedup_listings(candidates))
+
+
+def test_dedup_day_takes_the_ok_listings_once_per_logic_and_direction():
+    """Two scanners of one logic list BTC twice: one candidate; a STALE listing is left out."""
+    discovery = pd.DataFrame(
+        {
+            "symbol": ["BINANCE:BTCUSDT", "BINANCE:BTCUSDT", "BYBIT:BTCUSDT.P", "BINANCE:ETHUSDT"],
+            "sleeve": "crypto",
+            "scanner": ["top50", "top50_alt", "top50", "top50"],
+            "logic": "trend",
+            "direction": "LONG",
+            "asset_class": "crypto",
+            "calendar": "24/7",
+            "sessions_per_year": 365,
+            "close": 1.0,  # a scanner field dedup does not keep
+        }
+    )
+    enrichment = pd.DataFrame(
+        {
+            "symbol": ["BINANCE:BTCUSDT", "BYBIT:BTCUSDT.P", "BINANCE:ETHUSDT"],
+            "status": ["OK", "OK", "STALE"],
+            "adv_usd_20": [1.0e9, 2.0e9, 7.0e8],
+            "adx_14": [30.0, 25.0, 20.0],
+            "vol_ann": [0.5, 0.6, 0.7],
+            "sector": "crypto",
+        }
+    )
+    before = discovery.copy(), enrichment.copy()
+    out = dedup_day(discovery, enrichment)
+    assert out["symbol"].tolist() == ["BYBIT:BTCUSDT.P"]  # the more liquid venue of BTC
+    assert out.loc[0, "alternates"] == ["BINANCE:BTCUSDT"] and out.loc[0, "n_listings"] == 2
+    assert out.loc[0, "value_traded_usd"] == out.loc[0, "adv_usd_20"] == 2.0e9
+    assert list(out.columns[: len(CANDIDATE_COLUMNS)]) == list(CANDIDATE_COLUMNS)
+    assert "close" not in out.columns and "status" not in out.columns
+    pd.testing.assert_frame_equal(discovery, before[0])
+    pd.testing.assert_frame_equal(enrichment, before[1])

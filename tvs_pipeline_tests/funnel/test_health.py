@@ -7,7 +7,12 @@ import pytest
 from tvs_pipeline.config.schema import HealthConfig
 from tvs_pipeline.errors import LookAheadError
 from tvs_pipeline.funnel.calendars import sessions
-from tvs_pipeline.funnel.health import classify_health, ok_share_by_sleeve
+from tvs_pipeline.funnel.health import (
+    classify_health,
+    judge_day,
+    ok_share_by_sleeve,
+    sleeves_below_floor,
+)
 
 AS_OF = date(2025, 6, 30)
 LOOKBACK = 200
@@ -189,3 +194,39 @@ def test_fetch_failures_give_the_reason():
     assert table.loc["E:GONE", "reason"] == "fetch failed: symbol_error: invalid symbol"
     assert table.loc["E:A", "status"] == "OK"
     assert table.loc["E:A", "reason"] == "last fetch failed: no answer within 15s"
+
+
+def test_judge_day_classifies_the_days_listings_and_gates_each_sleeve():
+    bars = pd.concat([bars_on("E:A", equity_days()), bars_on("C:B", crypto_days())])
+    span = bars.assign(date=bars["market_date"])  # each bar fetched on its own day
+    listings = pd.DataFrame(
+        {
+            "symbol": ["E:A", "C:B", "E:GONE"],
+            "sleeve": ["equity", "crypto", "equity"],
+            "asset_class": ["equity", "crypto", "equity"],
+            "calendar": ["XNYS", "24/7", "XNYS"],
+            "scanner": "kept out",
+        }
+    )
+    failures = pd.DataFrame({"symbol": ["E:GONE"], "reason": ["symbol_error"]})
+    policy = HealthConfig(min_ok_share=0.6)
+    health, below = judge_day(span, listings, failures, AS_OF, LOOKBACK, FLOOR, policy)
+    table = health.set_index("symbol")
+    assert table.loc["E:GONE", "reason"] == "fetch failed: symbol_error"
+    assert table.loc["E:A", "status"] == table.loc["C:B", "status"] == "OK"
+    assert "scanner" not in health.columns
+    assert below == {"equity": 0.5}  # one of two equity listings is OK; crypto passes
+    _, none_below = judge_day(span, listings, failures, AS_OF, LOOKBACK, FLOOR, HealthConfig())
+    assert none_below == {}  # 0.5 reaches the default floor of 0.5
+
+
+@pytest.mark.parametrize(
+    ("floor", "expected"),
+    [(0.3, {}), (0.34, {"s": 0.333}), (1.0, {"s": 0.333, "t": 0.5})],
+    ids=["all-pass", "one-third-fails", "floor-one"],
+)
+def test_sleeves_below_floor_names_each_failing_sleeve_with_its_share(floor, expected):
+    health = pd.DataFrame(
+        {"sleeve": ["s", "s", "s", "t", "t"], "status": ["OK", "STALE", "GAPS", "OK", "MISSING"]}
+    )
+    assert sleeves_below_floor(health, floor) == expected

@@ -5,8 +5,10 @@ import pytest
 
 from tvs_pipeline.errors import DataError, LookAheadError
 from tvs_pipeline.funnel.history import (
+    HistorySync,
     advance_last_stored,
     assert_not_after,
+    failure_table,
     fetch_bars,
     plan_requests,
     validate_bars,
@@ -115,3 +117,44 @@ def test_bar_open_instants_become_market_dates_once():
     assert (out == pd.Timestamp("2025-06-30")).all()
     with pytest.raises(DataError, match="no asset class for \\['FX:EURUSD'\\]"):
         validate_bars(frame, asset_classes={"NYSE:A": "equity", "BINANCE:BTCUSDT": "crypto"})
+
+
+class ReportingSource(FakeSource):
+    """A fake source that keeps a fetch report: symbol C never arrives."""
+
+    def fetch_report(self, clear=False):
+        return pd.DataFrame({"symbol": ["C"], "status": ["MISSING"], "reason": ["unknown symbol"]})
+
+
+def test_a_range_fetches_day_by_day_each_planned_on_the_days_before():
+    days = pd.date_range("2025-06-01", "2025-07-01").strftime("%Y-%m-%d").tolist()
+    source = ReportingSource(pd.concat([table(days, s) for s in "AB"]))
+    sync = HistorySync(source, {"B": pd.Timestamp("2025-06-27")}, 10, 1)
+    discovered = pd.DataFrame({"symbol": ["A", "B", "A"], "asset_class": "crypto"})
+    first, failed = sync.fetch_day(discovered, date(2025, 6, 29))
+    # A is new: its full window; B is known: a tail from its last bar less the overlap
+    assert first.groupby("symbol")["market_date"].min().to_dict() == {
+        "A": pd.Timestamp("2025-06-20"),
+        "B": pd.Timestamp("2025-06-26"),
+    }
+    assert failed == {"C": "unknown symbol"}
+    second, _ = sync.fetch_day(discovered, AS_OF)
+    # both are known now: a tail from the day before their last bar (one day of overlap)
+    assert set(second["market_date"]) == set(pd.date_range("2025-06-28", AS_OF))
+    assert sync.requests_ == {"full": 1, "tail": 3}
+    assert sync.last_stored_ == {"A": pd.Timestamp(AS_OF), "B": pd.Timestamp(AS_OF)}
+
+
+def test_failure_table_is_one_row_per_failed_fetch_in_day_and_symbol_order():
+    table_ = failure_table(
+        {"2025-06-30": {"B": "timeout", "A": "unknown"}, "2025-06-29": {"C": "x"}}
+    )
+    assert table_[["symbol", "reason"]].values.tolist() == [
+        ["C", "x"],
+        ["A", "unknown"],
+        ["B", "timeout"],
+    ]
+    assert table_["date"].tolist() == [pd.Timestamp("2025-06-29")] + [pd.Timestamp(AS_OF)] * 2
+    empty = failure_table({})
+    assert list(empty.columns) == ["date", "symbol", "reason"] and empty.empty
+    assert str(empty["date"].dtype) == "datetime64[ns]" and empty["symbol"].dtype == "str"

@@ -7,6 +7,7 @@ from tvs_pipeline.selection.parity import (
     PARITY_COLUMNS,
     ParityThresholds,
     compare_decisions,
+    day_parity,
     parity_verdict,
     spearman,
     weight_distance,
@@ -179,3 +180,29 @@ def test_default_thresholds():
 def test_errors(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+def book(weights):
+    """An allocation day: an atom row and the physical rows of ``weights``."""
+    physical = weights.assign(kind="physical")
+    return pd.concat([pd.DataFrame({"kind": ["atom"], "atom_id": ["X"]}), physical])
+
+
+def test_day_parity_names_the_engines_and_gives_the_verdict():
+    champion, challenger = CHAMPION.assign(engine="htr_3_4"), CHALLENGER.assign(engine="v4")
+    row = day_parity(champion, challenger, book(W_CHAMPION), book(W_CHALLENGER))
+    expected = compare_decisions(CHAMPION, CHALLENGER, W_CHAMPION, W_CHALLENGER)
+    pd.testing.assert_frame_equal(row[list(PARITY_COLUMNS)], expected)
+    passed, reasons = parity_verdict(expected)
+    assert row.loc[0, "champion_engine"] == "htr_3_4" and row.loc[0, "challenger_engine"] == "v4"
+    assert row.loc[0, "passed"] == passed is False
+    assert row.loc[0, "reasons"] == "; ".join(reasons) and "jaccard" in row.loc[0, "reasons"]
+    loose = ParityThresholds(jaccard_min=0.0, spearman_min=-1.0, weight_l1_max=2.0)
+    same = day_parity(champion, challenger, book(W_CHAMPION), book(W_CHALLENGER), loose)
+    assert bool(same.loc[0, "passed"]) and same.loc[0, "reasons"] == ""
+
+
+def test_day_parity_of_an_empty_side_has_no_engine():
+    empty = CHAMPION.iloc[:0].assign(engine=pd.Series(dtype="str"))
+    row = day_parity(empty, CHALLENGER.assign(engine="v4"), book(W_CHAMPION), book(W_CHALLENGER))
+    assert row.loc[0, "champion_engine"] == "" and row.loc[0, "candidates_champion"] == 0

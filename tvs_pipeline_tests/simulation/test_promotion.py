@@ -1,3 +1,5 @@
+from datetime import date
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -5,6 +7,7 @@ import pytest
 from tvs_pipeline.errors import DataError
 from tvs_pipeline.simulation.promotion import (
     last_day_returns,
+    promotion_day,
     promotion_summary,
     sessions_per_year,
 )
@@ -63,3 +66,20 @@ def test_sessions_per_year_and_errors():
     assert sessions_per_year(None) == 252
     with pytest.raises(DataError, match="lack \\['turnover'\\]"):
         last_day_returns(weekday.drop(columns=["turnover"]))
+
+
+def test_promotion_day_uses_only_the_window_ending_its_day():
+    days = pd.date_range("2026-06-01", "2026-06-30")
+    # one ledger row per partition: the book held over that day, returning 1 % a day
+    ledgers = pd.concat(
+        [ledger(day, [(day.strftime("%Y-%m-%d"), 0.01, 0.1)]) for day in days], ignore_index=True
+    )
+    parity = pd.DataFrame({"date": days, "jaccard": [0.0] * 10 + [1.0] * 20})
+    daily = last_day_returns(ledgers)
+    engines = {"champion": "htr_3_4", "challenger": "v4"}
+    summary = promotion_day(parity, daily, daily, ledgers, engines, date(2026, 6, 30), window=20)
+    assert summary["days"].tolist() == [20, 20]  # 2026-06-11 .. 2026-06-30
+    assert summary["mean_jaccard"].tolist() == [1.0, 1.0]  # the first ten days are outside
+    np.testing.assert_allclose(summary["total_return"], [1.01**20 - 1] * 2, rtol=1e-12)
+    early = promotion_day(None, daily, daily, ledgers, engines, date(2026, 6, 5), window=20)
+    assert early["days"].tolist() == [5, 5] and early["mean_jaccard"].isna().all()

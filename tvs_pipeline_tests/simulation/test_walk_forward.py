@@ -6,9 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tvs_pipeline.config import load_profile
 from tvs_pipeline.errors import ConfigError, DataError
 from tvs_pipeline.simulation.friction import FrictionModel
-from tvs_pipeline.simulation.walk_forward import LEDGER_COLUMNS, walk_forward
+from tvs_pipeline.simulation.walk_forward import LEDGER_COLUMNS, walk_forward, walk_forward_ledger
+from tvs_pipeline.synthesis.atoms import build_atoms
 
 FRICTION = FrictionModel(slippage_bps=5.0, commission_bps=1.0)
 RATE = 6e-4
@@ -339,3 +341,47 @@ def test_windows_starting_on_different_days_trade_on_the_same_grid_dates():
 def test_bad_phase_raises_config_error(phase):
     with pytest.raises(ConfigError, match="phase"):
         walk_forward(_random_returns(), _fixed({"atom0": 1.0}), 5, 2, FRICTION, phase=phase)
+
+
+def _atoms(n_days: int = 150, seed: int = 3) -> pd.DataFrame:
+    """Three crypto atoms (every calendar day) from seeded returns, as synthesis builds them."""
+    rng = np.random.default_rng(seed)
+    days = pd.date_range("2025-01-01", periods=n_days)
+    symbols = ["A", "B", "C"]
+    selection = pd.DataFrame(
+        {"symbol": symbols, "logic": "trend", "direction": "LONG", "sleeve": "s"}
+    ).assign(calendar="24/7", selected=True)
+    panel = pd.DataFrame(
+        {
+            "symbol": np.repeat(symbols, n_days),
+            "market_date": np.tile(days, len(symbols)),
+            "ret": rng.normal(0.0005, 0.02, n_days * len(symbols)),
+        }
+    )
+    return build_atoms(selection, panel)
+
+
+def test_walk_forward_ledger_of_no_atom_is_an_empty_ledger():
+    profile = load_profile("demo")
+    ledger = walk_forward_ledger(_atoms().iloc[:0], profile)
+    assert ledger.empty and list(ledger.columns) == list(LEDGER_COLUMNS)
+
+
+def test_walk_forward_ledger_follows_the_profile_cadence_and_friction():
+    profile, atoms = load_profile("demo"), _atoms()
+    before = atoms.copy()
+    ledger = walk_forward_ledger(atoms, profile)
+    warmup = profile.allocation.estimation_days
+    assert len(ledger) == 150 - warmup  # one row per session after the warm-up
+    assert ledger["rebalanced"].iloc[0] and ledger["cost"].iloc[0] > 0  # the entry pays
+    free = profile.model_copy(
+        update={
+            "simulation": profile.simulation.model_copy(
+                update={"slippage_bps": 0.0, "commission_bps": 0.0}
+            )
+        }
+    )
+    frictionless = walk_forward_ledger(atoms, free)
+    assert (frictionless["cost"] == 0).all()
+    np.testing.assert_allclose(frictionless["net_return"], ledger["gross_return"], rtol=1e-12)
+    pd.testing.assert_frame_equal(atoms, before)
