@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -89,15 +88,9 @@ class LakeResource(dg.ConfigurableResource):
 
 
 class ReportResource(dg.ConfigurableResource):
-    """Where human-readable reports are written."""
+    """Where human-readable reports are written, a folder per day (`report.report_path`)."""
 
     directory: str
-
-    def path_for(self, day: date, name: str) -> Path:
-        """The path of a report file for a day (its folder is created)."""
-        folder = Path(self.directory) / day.isoformat()
-        folder.mkdir(parents=True, exist_ok=True)
-        return folder / name
 
 
 class ComputeResource(dg.ConfigurableResource):

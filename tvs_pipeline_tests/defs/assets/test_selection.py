@@ -18,7 +18,15 @@ from tvs_pipeline.lake.catalog import LakeReader
 from tvs_pipeline.settings import load_settings
 
 DAY = "2025-06-30"
-UPSTREAM = ["discovery", "bars", "data_health", "normalization", "enrichment", "dedup"]
+UPSTREAM = [
+    "discovery",
+    "bars",
+    "fetch_failures",  # written by the bars step
+    "data_health",
+    "normalization",
+    "enrichment",
+    "dedup",
+]
 
 
 def read_day(settings, asset):
