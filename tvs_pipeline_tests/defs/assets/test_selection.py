@@ -37,7 +37,7 @@ def read_day(settings, asset):
 
 def profile_with(tmp_path, engine):
     doc = yaml.safe_load((PRESETS_ROOT / "profiles" / "demo.yaml").read_text())
-    doc["selection"]["champion"] = engine
+    doc.setdefault("selection", {})["champion"] = engine
     path = tmp_path / f"demo_{engine}.yaml"
     path.write_text(yaml.safe_dump(doc))
     return str(path)
@@ -48,7 +48,7 @@ def test_one_candidate_day_has_its_own_metadata(tmp_path):
     candidate), so the funnel is 1 candidate, 1 selected at stage 1, and A is the one winner."""
     profile = profile_with(tmp_path, "baseline")
     (selection,) = [
-        a for a in champion_assets(load_profile(profile)) if a.key.to_user_string() == "selection"
+        a for a in champion_assets(load_profile(profile)) if dg.AssetKey("selection") in a.keys
     ]
     resources = build_resources(
         load_settings({"TVS_HOME": str(tmp_path / "home")}), profile=profile
