@@ -36,23 +36,24 @@ def scanners():
 
 
 def crypto_rows() -> pd.DataFrame:
-    """Five crypto rows: a stablecoin, a fiat token, a tie on value traded and a duplicate."""
+    """Seven crypto rows: a stablecoin, a fiat token, a tie on value traded (SOL listed before
+    ETH, so only the ticker tie-break puts ETH first), a duplicate and a missing value."""
     return pd.DataFrame(
         {
             "ticker": [
-                "BINANCE:ETHUSDT",
+                "OKX:SOLUSDT",
                 "BINANCE:USDCUSDT",
                 "BINANCE:BTCUSDT",
-                "OKX:SOLUSDT",
+                "BINANCE:ETHUSDT",
                 "BINANCE:EURUSDT",
                 "BINANCE:ETHUSDT",
                 "BYBIT:XRPUSDT",
             ],
-            "name": ["ETHUSDT", "USDCUSDT", "BTCUSDT", "SOLUSDT", "EURUSDT", "ETHUSDT", "XRPUSDT"],
-            "base_currency": ["ETH", "USDC", "BTC", "SOL", "EUR", "ETH", "XRP"],
-            "close": [3000.0, 1.0, 60000.0, 150.0, 1.1, 3000.0, 0.5],
+            "name": ["SOLUSDT", "USDCUSDT", "BTCUSDT", "ETHUSDT", "EURUSDT", "ETHUSDT", "XRPUSDT"],
+            "base_currency": ["SOL", "USDC", "BTC", "ETH", "EUR", "ETH", "XRP"],
+            "close": [150.0, 1.0, 60000.0, 3000.0, 1.1, 3000.0, 0.5],
             "Value.Traded": [5e8, 9e9, 2e9, 5e8, 8e9, 5e8, np.nan],
-            "ADX": [30.0, 5.0, 25.0, 40.0, 10.0, 30.0, 20.0],
+            "ADX": [40.0, 5.0, 25.0, 30.0, 10.0, 30.0, 20.0],
         }
     )
 

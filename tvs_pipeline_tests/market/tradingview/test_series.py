@@ -113,10 +113,11 @@ def test_pages_back_until_the_window_is_covered_and_merges_by_time():
     ("second", "done"),
     [
         ([update(), completed()], "no older bars"),
+        ([update(bar(NOW - DAY, 10.0)), completed()], "no older bars"),
         ([update(bar(NOW - 3 * DAY, 9.0)), completed("end")], "history end"),
         ([update(bar(NOW - 3 * DAY, 9.0)), completed("limit")], "history limit"),
     ],
-    ids=["chunk-adds-nothing", "service-end", "service-limit"],
+    ids=["chunk-adds-nothing", "chunk-repeats-a-bar", "service-end", "service-limit"],
 )
 def test_paging_stops_when_the_service_has_no_more(second, done):
     since = NOW - 100 * DAY
