@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
+import dagster as dg
 import yaml
 
 from tvs_pipeline.config import load_profile
@@ -66,3 +70,54 @@ def test_the_profile_option_picks_the_engines(tmp_path):
         if key.to_user_string() in ("selection", "selection_challenger")
     }
     assert versions == {"selection": "baseline", "selection_challenger": "v4"}
+
+
+HEAVY = ("scipy", "sklearn", "skfolio", "matplotlib", "exchange_calendars", "duckdb")
+
+
+def graph_of(**options):
+    defs = build_definitions(load_settings({"TVS_HOME": "/tmp/unused"}), **options)
+    return defs.resolve_asset_graph()
+
+
+def window(graph, asset, upstream="bars"):
+    mapping = graph.get_partition_mapping(dg.AssetKey(asset), dg.AssetKey(upstream))
+    return mapping.start_offset, mapping.end_offset
+
+
+def test_the_bars_windows_are_the_profiles_lookback_and_bars_reads_its_own_past(tmp_path):
+    graph = graph_of()  # demo: 500 days
+    for asset in ("data_health", "normalization", "enrichment"):
+        assert window(graph, asset) == (-499, 0), asset
+    # bars plans day D on the bars stored before D: a window ending the day before
+    assert dg.AssetKey("bars") in graph.get(dg.AssetKey("bars")).parent_keys
+    assert window(graph, "bars") == window(graph, "fetch_failures") == (-499, -1)
+    doc = yaml.safe_load((PRESETS_ROOT / "profiles" / "demo.yaml").read_text())
+    doc["run"] = {**doc.get("run", {}), "lookback_days": 250}
+    short = tmp_path / "short.yaml"
+    short.write_text(yaml.safe_dump(doc))
+    graph = graph_of(profile=str(short))
+    assert window(graph, "normalization") == (-249, 0)
+    assert window(graph, "bars") == (-249, -1)
+
+
+def test_data_health_loads_the_fetch_failures_from_the_lake():
+    graph = graph_of()
+    node = graph.get(dg.AssetKey("data_health"))
+    assert dg.AssetKey("fetch_failures") in node.assets_def.keys_by_input_name.values()
+
+
+def test_loading_the_definitions_reads_the_profile_once_and_no_heavy_library():
+    script = (
+        "import sys, tvs_pipeline.definitions\n"
+        "from tvs_pipeline.defs.resources import resolved_profile\n"
+        "print(resolved_profile.cache_info().misses)\n"
+        f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    misses, heavy = done.stdout.splitlines()
+    assert misses == "1"
+    assert heavy == ""

@@ -45,6 +45,30 @@ CHALLENGER_GROUPS = {
 # Assets that hold no row on the demo market: it never fails a fetch.
 EMPTY_ON_DEMO = {"fetch_failures"}
 PACKAGE = Path(__file__).resolve().parents[2] / "tvs_pipeline"
+CHAMPION_TAG = {"tvs/role": "champion"}
+CHALLENGER_TAG = {"tvs/role": "challenger"}
+# asset -> (kinds beyond pandas and parquet, tags beyond the kinds, checks)
+DECLARED = {
+    "discovery": ((), {}, {"discovery_not_empty"}),
+    "bars": ((), {}, set()),
+    "fetch_failures": ((), {}, set()),
+    "data_health": ((), {}, {"ok_share_floor"}),
+    "normalization": ((), {}, {"panel_gap_free"}),
+    "enrichment": ((), {}, set()),
+    "dedup": ((), {}, set()),
+    "selection": ((), CHAMPION_TAG, set()),
+    "synthesis": ((), CHAMPION_TAG, set()),
+    "allocation": (("skfolio",), CHAMPION_TAG, set()),
+    "simulation": ((), CHAMPION_TAG, set()),
+    "performance_report": (("markdown",), {}, {"latest_partition_fresh"}),
+    "selection_challenger": ((), CHALLENGER_TAG, set()),
+    "synthesis_challenger": ((), CHALLENGER_TAG, set()),
+    "allocation_challenger": (("skfolio",), CHALLENGER_TAG, set()),
+    "simulation_challenger": ((), CHALLENGER_TAG, set()),
+    "selection_parity": ((), {}, {"parity_within_thresholds"}),
+    "promotion_report": ((), {}, set()),
+}
+BLOCKING = {"discovery_not_empty", "ok_share_floor", "panel_gap_free"}
 # The shadow path of the profile ASSETS (the champion path) was built from.
 CHALLENGER = challenger_assets(load_profile(load_settings().profile))
 
@@ -114,6 +138,24 @@ def test_asset_keys_and_groups_are_pinned():
     assert code == {"selection": "htr_3_4", "selection_challenger": "v4"}
     schedule = defs.resolve_schedule_def("nightly_schedule")
     assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED
+
+
+def test_every_asset_declares_its_kinds_tags_checks_and_single_run_policy():
+    graph = build_definitions(load_settings({"TVS_HOME": "/tmp/unused"})).resolve_asset_graph()
+    checks = {}
+    for key in graph.asset_check_keys:
+        checks.setdefault(key.asset_key.to_user_string(), set()).add(key.name)
+    blocking = {key.name for key in graph.asset_check_keys if graph.get_check_spec(key).blocking}
+    for name, (kinds, tags, named) in DECLARED.items():
+        node = graph.get(dg.AssetKey(name))
+        spec = next(s for s in node.assets_def.specs if s.key == node.key)
+        assert spec.kinds == {"pandas", "parquet", *kinds}, name
+        kind_tags = {f"dagster/kind/{kind}": "" for kind in spec.kinds}
+        assert dict(spec.tags) == {**kind_tags, **tags}, name
+        assert checks.get(name, set()) == named, name
+        assert node.backfill_policy == dg.BackfillPolicy.single_run(), name
+    assert {k.to_user_string() for k in graph.get_all_asset_keys()} == set(DECLARED)
+    assert blocking == BLOCKING
 
 
 def test_only_the_shell_imports_dagster():
