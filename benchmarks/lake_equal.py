@@ -5,7 +5,7 @@ after it, then comparing every partition file frame for frame (exact, dtypes inc
 
 Usage:
     python benchmarks/lake_equal.py build HOME [--days 20] [--end 2026-06-30]
-    python benchmarks/lake_equal.py compare HOME_BEFORE HOME_AFTER
+    python benchmarks/lake_equal.py compare HOME_BEFORE HOME_AFTER [--new-assets a,b]
 """
 
 from __future__ import annotations
@@ -44,13 +44,33 @@ def partition_files(home: Path) -> dict[str, Path]:
     return {str(p.parent.relative_to(lake)): p for p in sorted(lake.glob("*/date=*/*.parquet"))}
 
 
-def compare(before: Path, after: Path) -> int:
-    """Print every partition that differs; the number of differences."""
+def _rooted(frame: pd.DataFrame, home: Path) -> pd.DataFrame:
+    """Text cells with the home's path written as ``$TVS_HOME`` (report paths name the home)."""
+    out = frame.copy()
+    for column in out.columns:
+        if out[column].dtype == object or pd.api.types.is_string_dtype(out[column]):
+            out[column] = out[column].map(
+                lambda v: v.replace(str(home), "$TVS_HOME") if isinstance(v, str) else v
+            )
+    return out
+
+
+def compare(before: Path, after: Path, new_assets: tuple[str, ...] = ()) -> int:
+    """Print every partition that differs; the number of differences.
+
+    Assets named in ``new_assets`` may exist after only (a frame the change adds).
+    """
     old, new = partition_files(before), partition_files(after)
+    added = sorted(k for k in new.keys() - old.keys() if k.split("/")[0] in new_assets)
     problems = [f"only before: {key}" for key in sorted(old.keys() - new.keys())]
-    problems += [f"only after: {key}" for key in sorted(new.keys() - old.keys())]
+    problems += [
+        f"only after: {key}" for key in sorted(new.keys() - old.keys()) if key not in added
+    ]
+    if added:
+        print(f"{len(added)} partitions of new assets {', '.join(new_assets)} (expected)")
     for key in sorted(old.keys() & new.keys()):
-        a, b = pd.read_parquet(old[key]), pd.read_parquet(new[key])
+        a = _rooted(pd.read_parquet(old[key]), before)
+        b = _rooted(pd.read_parquet(new[key]), after)
         try:
             pd.testing.assert_frame_equal(a, b, check_exact=True)
         except AssertionError as err:
@@ -76,11 +96,13 @@ def main() -> None:
     c = sub.add_parser("compare")
     c.add_argument("before", type=Path)
     c.add_argument("after", type=Path)
+    c.add_argument("--new-assets", default="", help="comma-separated assets the change adds")
     args = parser.parse_args()
     if args.command == "build":
         build(args.home, args.days, date.fromisoformat(args.end))
     else:
-        raise SystemExit(1 if compare(args.before, args.after) else 0)
+        added = tuple(a for a in args.new_assets.split(",") if a)
+        raise SystemExit(1 if compare(args.before, args.after, added) else 0)
 
 
 if __name__ == "__main__":
