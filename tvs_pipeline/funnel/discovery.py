@@ -9,7 +9,7 @@ import pandas as pd
 from tvs_pipeline.config.schema import ResolvedScanner
 from tvs_pipeline.errors import SourceError
 from tvs_pipeline.funnel.identity import is_stable_base
-from tvs_pipeline.market.base import MarketSource
+from tvs_pipeline.funnel.source import MarketSource
 
 __all__ = ["DISCOVERY_COLUMNS", "discover", "scan_one"]
 

@@ -10,8 +10,8 @@ import pandas as pd
 
 from tvs_pipeline.errors import DataError, LookAheadError
 from tvs_pipeline.funnel.calendars import market_date
+from tvs_pipeline.funnel.source import BAR_COLUMNS, MarketSource
 from tvs_pipeline.lake.storage import as_day
-from tvs_pipeline.market.base import BAR_COLUMNS, MarketSource
 
 __all__ = [
     "FAILURE_COLUMNS",

@@ -1,39 +1,15 @@
-"""The interface every market source implements, and the closed registry that builds them."""
+"""The closed registry of market sources (the interface they implement: `funnel.source`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import date
-from typing import Protocol, runtime_checkable
 
-import pandas as pd
-
-from tvs_pipeline.config.schema import ResolvedScanner
 from tvs_pipeline.errors import ConfigError
+from tvs_pipeline.funnel.source import BAR_COLUMNS, MarketSource
 from tvs_pipeline.settings import TradingViewSettings
 
 __all__ = ["BAR_COLUMNS", "SOURCES", "MarketSource", "make_source"]
-
-BAR_COLUMNS = ("symbol", "date", "open", "high", "low", "close", "volume")
-
-
-@runtime_checkable
-class MarketSource(Protocol):
-    """What discovery and history need from a market.
-
-    ``scan`` returns one row per listing with ``ticker`` (``EXCHANGE:SYMBOL``) and the columns
-    of ``tvs_pipeline.market.query.DEFAULT_COLUMNS``, as known at the close of ``as_of``.
-    ``bars`` returns ``BAR_COLUMNS`` with ``date`` the bar's market date; unknown symbols are
-    absent from the result rather than an error, so one bad symbol never fails a batch.
-    """
-
-    def scan(self, scanner: ResolvedScanner, as_of: date) -> pd.DataFrame:
-        """Rows of one scanner as of a date."""
-        ...
-
-    def bars(self, symbols: Iterable[str], start: date, end: date) -> pd.DataFrame:
-        """Daily bars of the symbols with market dates in ``[start, end]``."""
-        ...
 
 
 def _demo(

@@ -6,10 +6,10 @@ from datetime import date
 
 import pandas as pd
 
-from tvs_pipeline.config.schema import SelectionConfig
 from tvs_pipeline.funnel.history import assert_not_after
 from tvs_pipeline.funnel.normalization import wide_returns
 from tvs_pipeline.selection import select
+from tvs_pipeline.selection.params import SelectionParams
 
 __all__ = ["CANDIDATE_NAMES", "select_day"]
 
@@ -20,13 +20,11 @@ CANDIDATE_NAMES = {"value_traded_usd": "value_traded", "adx_14": "adx"}
 def select_day(
     panel: pd.DataFrame,
     dedup: pd.DataFrame,
-    config: SelectionConfig,
+    params: SelectionParams,
     as_of: date,
-    engine: str | None = None,
+    engine: str,
 ) -> pd.DataFrame:
     """One day's decisions from the OK listings' panel and dedup's candidates.
-
-    The engine is the champion's unless named.
 
     Parameters
     ----------
@@ -34,12 +32,12 @@ def select_day(
         The ``normalization`` rows of day D (long: ``symbol``, ``market_date``, ``ret`` ...).
     dedup : DataFrame
         The ``dedup`` rows of day D (one candidate per identity, logic and direction).
-    config : SelectionConfig
-        The profile's selection block.
+    params : SelectionParams
+        The profile's selection parameters (``SelectionConfig.params()``).
     as_of : date
         Day D; the panel must hold nothing after it.
-    engine : str, optional
-        A selection engine name; the champion's when omitted.
+    engine : str
+        The selection engine (the role's, ``SelectionConfig.engine_for``).
 
     Returns
     -------
@@ -53,4 +51,4 @@ def select_day(
     """
     assert_not_after(panel, as_of)
     candidates = dedup.rename(columns=CANDIDATE_NAMES)
-    return select(wide_returns(panel), candidates, engine or config.engine, config.params())
+    return select(wide_returns(panel), candidates, engine, params)

@@ -7,9 +7,9 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from tvs_pipeline.config.schema import SelectionConfig
 from tvs_pipeline.errors import LookAheadError
 from tvs_pipeline.selection.day import select_day
+from tvs_pipeline.selection.params import SelectionParams
 
 AS_OF = date(2025, 4, 10)  # the panel's last market date: 2025-01-01 + 99 days
 
@@ -32,7 +32,7 @@ def one_listing_day():
 def test_dedup_columns_reach_select_under_its_names():
     panel, dedup = one_listing_day()
     panel_before, dedup_before = panel.copy(), dedup.copy()
-    out = select_day(panel, dedup, SelectionConfig(champion="baseline"), AS_OF)
+    out = select_day(panel, dedup, SelectionParams(), AS_OF, "baseline")
     # the candidate's own columns first, renamed for select(), then the decision columns
     assert list(out.columns[:4]) == ["symbol", "direction", "value_traded", "adx"]
     assert out.loc[0, "value_traded"] == 5e7 and out.loc[0, "adx"] == 30.0
@@ -43,23 +43,22 @@ def test_dedup_columns_reach_select_under_its_names():
     pd.testing.assert_frame_equal(dedup, dedup_before)
 
 
-@pytest.mark.parametrize(
-    ("champion", "engine", "used"),
-    [
-        ("baseline", None, "baseline"),
-        ("htr_3_4", "baseline", "baseline"),
-        ("htr_3_4", None, "htr_3_4"),
-    ],
-    ids=["the-champion", "named-engine-wins", "default-champion"],
-)
-def test_the_engine_is_the_champion_unless_named(champion, engine, used):
+@pytest.mark.parametrize("engine", ["baseline", "htr_3_4", "v4"])
+def test_the_named_engine_decides(engine):
     panel, dedup = one_listing_day()
-    out = select_day(panel, dedup, SelectionConfig(champion=champion), AS_OF, engine)
-    assert out["engine"].tolist() == [used]
+    out = select_day(panel, dedup, SelectionParams(), AS_OF, engine)
+    assert out["engine"].tolist() == [engine]
+
+
+def test_the_params_reach_the_engine():
+    panel, dedup = one_listing_day()
+    strict = SelectionParams().updated(vetoes={"min_obs": 101})  # A has 100 returns
+    out = select_day(panel, dedup, strict, AS_OF, "htr_3_4")
+    assert "missing_data" in out.loc[0, "vetoes"] and not out.loc[0, "selected"]
 
 
 def test_a_panel_row_after_the_as_of_date_is_refused():
     panel, dedup = one_listing_day()
-    select_day(panel, dedup, SelectionConfig(champion="baseline"), AS_OF)  # D itself is fine
+    select_day(panel, dedup, SelectionParams(), AS_OF, "baseline")  # D itself is fine
     with pytest.raises(LookAheadError, match="market_date 2025-04-10 is after as-of date"):
-        select_day(panel, dedup, SelectionConfig(), date(2025, 4, 9))
+        select_day(panel, dedup, SelectionParams(), date(2025, 4, 9), "htr_3_4")

@@ -39,7 +39,7 @@ def selection_asset(role: Role, engine: str) -> dg.AssetsDefinition:
         The engine is the one the profile gives this role, read when the run starts.
         """
         config = profile.resolved().selection
-        shared = {"config": config, "engine": config.engine_for(role)}
+        shared = {"params": config.params(), "engine": config.engine_for(role)}
         day = {"panel": normalization, "dedup": dedup}
         days = run_days(context, select_day, compute, sliced=day, shared=shared)
         metadata = {**selection_metadata(days.last), "role": dg.MetadataValue.text(role)}
