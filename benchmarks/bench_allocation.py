@@ -40,7 +40,7 @@ from tvs_pipeline.allocation.solver import solve_allocation  # noqa: E402
 try:
     from tvs_pipeline.allocation.engines import make_engine, supported_profiles
 except ImportError:
-    from tvs_pipeline.allocation._engines_wip import make_engine, supported_profiles
+    from tvs_pipeline.allocation.engines import make_engine, supported_profiles
 
 ENGINE_NAMES = ("custom", "skfolio", "riskfolio", "pyportfolioopt", "cvxportfolio")
 TARGET = 20.0
@@ -55,7 +55,7 @@ import numpy, pandas
 try:
     from tvs_pipeline.allocation.engines import make_engine
 except ImportError:
-    from tvs_pipeline.allocation._engines_wip import make_engine
+    from tvs_pipeline.allocation.engines import make_engine
 started = time.perf_counter()
 make_engine(sys.argv[1])
 print(time.perf_counter() - started)

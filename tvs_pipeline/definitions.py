@@ -5,7 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from tvs_pipeline.config.schema import ResolvedProfile
-from tvs_pipeline.defs.assets.allocation import allocation_asset
+from tvs_pipeline.defs.assets.allocation import allocation_asset, market
 from tvs_pipeline.defs.assets.dedup import dedup
 from tvs_pipeline.defs.assets.discovery import discovery
 from tvs_pipeline.defs.assets.enrichment import enrichment_asset
@@ -55,7 +55,12 @@ def role_assets(role: Role, profile: ResolvedProfile) -> list[dg.AssetsDefinitio
 
 def champion_assets(profile: ResolvedProfile) -> list[dg.AssetsDefinition]:
     """The nightly path: the funnel, the champion's role assets and the performance report."""
-    return [*funnel_assets(profile), *role_assets("champion", profile), performance_report]
+    return [
+        *funnel_assets(profile),
+        market,
+        *role_assets("champion", profile),
+        performance_report,
+    ]
 
 
 def challenger_assets(profile: ResolvedProfile) -> list[dg.AssetsDefinition]:

@@ -23,6 +23,7 @@ CHAMPION = [
     "dedup",
     "selection",
     "synthesis",
+    "market",
     "allocation",
     "simulation",
     "performance_report",

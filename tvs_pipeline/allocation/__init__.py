@@ -1,42 +1,36 @@
-"""Allocation: engines that weight the atoms, and the flattening of atom weights to symbols."""
+"""Allocation: risk profiles translated by five engines, regime-aware risk controls.
+
+The package re-exports what does not depend on other stages; the day's book
+(`tvs_pipeline.allocation.book`) and the atom-to-listing weights
+(`tvs_pipeline.allocation.weights`) read synthesis and are imported by their module path.
+"""
 
 from __future__ import annotations
 
-from tvs_pipeline.allocation.book import BOOK_COLUMNS, target_weights
-from tvs_pipeline.allocation.engines import (
-    COVARIANCE_SHRINKAGE,
-    ENGINES,
-    PROFILES,
-    BaseAllocator,
-    CustomAllocator,
-    SkfolioAllocator,
-    make_allocator,
-    shrunk_covariance,
-)
-from tvs_pipeline.allocation.weights import (
-    ALLOCATION_COLUMNS,
-    PHYSICAL_COLUMNS,
-    allocate,
-    check_exposure,
-    flatten_weights,
-    target_exposure,
+from tvs_pipeline.allocation.params import AllocationParams, ClusterCaps
+from tvs_pipeline.allocation.profiles import PROFILES, Profile, make_profile
+from tvs_pipeline.allocation.regime import Regime, RegimeThresholds, detect_regime, regime_series
+from tvs_pipeline.allocation.solver import (
+    Allocation,
+    atom_betas,
+    beta_tolerance,
+    optimize,
+    solve_allocation,
 )
 
 __all__ = [
-    "ALLOCATION_COLUMNS",
-    "BOOK_COLUMNS",
-    "COVARIANCE_SHRINKAGE",
-    "ENGINES",
-    "PHYSICAL_COLUMNS",
     "PROFILES",
-    "BaseAllocator",
-    "CustomAllocator",
-    "SkfolioAllocator",
-    "allocate",
-    "check_exposure",
-    "flatten_weights",
-    "make_allocator",
-    "shrunk_covariance",
-    "target_exposure",
-    "target_weights",
+    "Allocation",
+    "AllocationParams",
+    "ClusterCaps",
+    "Profile",
+    "Regime",
+    "RegimeThresholds",
+    "atom_betas",
+    "beta_tolerance",
+    "detect_regime",
+    "make_profile",
+    "optimize",
+    "regime_series",
+    "solve_allocation",
 ]

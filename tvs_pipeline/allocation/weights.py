@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from tvs_pipeline.allocation.engines import make_allocator
-from tvs_pipeline.config.schema import AllocationConfig
+from tvs_pipeline.allocation.params import AllocationParams
+from tvs_pipeline.allocation.solver import Allocation, solve_allocation
 from tvs_pipeline.errors import DataError, OptimizationError
 from tvs_pipeline.synthesis.atoms import check_atom_matrix
 
@@ -30,6 +30,13 @@ ALLOCATION_COLUMNS: tuple[str, ...] = (
     "n_obs",
     "max_weight",
     "cap_relaxed",
+    "cluster",
+    "cluster_cap",
+    "cluster_cap_relaxed",
+    "regime",
+    "projected",
+    "beta",
+    "beta_tolerance",
 )
 PHYSICAL_COLUMNS: tuple[str, ...] = ("symbol", "net_weight", "gross_weight", "n_atoms")
 # Fewest atoms the eligibility rule tries to keep, and fewest common rows an estimate may use.
@@ -37,7 +44,15 @@ MIN_ATOMS = 2
 MIN_ESTIMATION_ROWS = 2
 
 
-def allocate(returns: pd.DataFrame, config: AllocationConfig) -> pd.DataFrame:
+def allocate(
+    returns: pd.DataFrame,
+    config: AllocationParams,
+    *,
+    clusters: pd.Series | None = None,
+    regime: str = "NORMAL",
+    scores: pd.Series | None = None,
+    benchmark: pd.Series | None = None,
+) -> pd.DataFrame:
     """Weight the atoms with the configured engine and profile, falling back in order.
 
     The window is the last ``config.estimation_days`` rows (all rows when fewer exist).
@@ -46,27 +61,38 @@ def allocate(returns: pd.DataFrame, config: AllocationConfig) -> pd.DataFrame:
     second best included) and estimates on the rows where all of them are observed; with a
     single observed atom, that atom takes the whole book. Every other atom gets weight 0 and
     says why in ``excluded_reason``. The engines ``[config.engine, *config.fallback]`` are
-    tried in order (a repeated name once); the first that fits wins, and the failures before
-    it are written to ``fallback_reason``.
+    tried in order (a repeated name once); the first that solves wins, and the failures
+    before it are written to ``fallback_reason``. With ``feat_market_neutral`` on and every
+    engine failing under the beta band, the engines are tried again without it, and the
+    reason says so.
 
     Parameters
     ----------
     returns : pandas.DataFrame
         Index: naive market dates (sorted, unique); columns: atom ids (str); daily simple
         returns, NaN where an atom has no data.
-    config : AllocationConfig
-        Engine, profile, fallback list, ``estimation_days`` and ``max_weight``.
+    config : AllocationParams
+        Engine, profile and its options, fallback list, window, caps, risk controls.
+    clusters : Series, optional
+        Atom -> cluster id: each cluster's total weight is capped by
+        ``config.cluster_caps.for_regime(regime)``.
+    regime : str
+        The market regime of the day (QUIET, NORMAL, TURBULENT, CRISIS).
+    scores : Series, optional
+        Atom -> selection score (the barbell's aggressive sleeve).
+    benchmark : Series, optional
+        Daily returns of the universe index (market-neutral, when on), indexed like
+        ``returns``.
 
     Returns
     -------
     pandas.DataFrame
-        RangeIndex, one row per atom in the column order of ``returns``. Columns:
-        ``atom_id`` (str), ``weight`` (float, long-only, summing to 1), ``engine`` (requested),
-        ``engine_used``, ``profile``, ``fallback_reason`` ('' if none; identical on every row),
-        ``excluded_reason`` ('' for weighted atoms), ``n_obs`` (int, the atom's observations
-        in the window), ``max_weight`` (the cap applied: ``max(config.max_weight, 1/n)`` over
-        the ``n`` eligible atoms) and ``cap_relaxed`` (bool, True when the configured cap
-        was infeasible and raised to ``1/n``).
+        RangeIndex, one row per atom in the column order of ``returns``: ``ALLOCATION_COLUMNS``
+        (``weight`` long-only summing to 1; ``engine`` requested, ``engine_used``; ``profile``;
+        ``fallback_reason``; ``excluded_reason``; ``n_obs``; ``max_weight`` and
+        ``cap_relaxed``; ``cluster`` (-1 without), ``cluster_cap`` (NaN without) and
+        ``cluster_cap_relaxed``; ``regime``; ``projected`` (constraints the engine broke and
+        the projection restored); ``beta`` and ``beta_tolerance`` (NaN unless market-neutral)).
 
     Raises
     ------
@@ -74,7 +100,7 @@ def allocate(returns: pd.DataFrame, config: AllocationConfig) -> pd.DataFrame:
         If ``returns`` is malformed, no atom is observed in the window, or the eligible atoms
         share fewer than two observed rows.
     ConfigError
-        If an engine or profile is unknown.
+        If an engine or profile is unknown, or the engine does not offer the profile.
     OptimizationError
         If every engine fails; the message lists each failure.
     """
@@ -88,28 +114,70 @@ def allocate(returns: pd.DataFrame, config: AllocationConfig) -> pd.DataFrame:
             f"allocate: eligible atoms {list(map(str, eligible))} share {len(sample)} observed "
             f"rows in the last {len(window)}, expected at least {MIN_ESTIMATION_ROWS}"
         )
-
-    failures: list[str] = []
-    fitted = None
-    engine_used = ""
-    for engine in dict.fromkeys([config.engine, *config.fallback]):
-        try:
-            fitted = make_allocator(engine, config.profile, config.max_weight).fit(sample)
-        except OptimizationError as err:
-            failures.append(" ".join(str(err).split()))
-            continue
-        engine_used = engine
-        break
+    neutral = (
+        benchmark.reindex(sample.index)
+        if config.feat_market_neutral and benchmark is not None
+        else None
+    )
+    fitted, failures = _first_solved(sample, config, clusters, regime, scores, neutral)
+    if fitted is None and neutral is not None:
+        failures.append("market-neutral infeasible for every engine: solved without the beta band")
+        fitted, more = _first_solved(sample, config, clusters, regime, scores, None)
+        failures += more
     if fitted is None:
         raise OptimizationError(
             f"allocate {config.profile}: every engine failed ({'; '.join(failures)})"
         )
+    return _allocation_frame(returns, window, n_obs, fitted, config, clusters, regime, failures)
 
-    weights = fitted.weights_.reindex(returns.columns, fill_value=0.0)
+
+def _first_solved(
+    sample: pd.DataFrame,
+    config: AllocationParams,
+    clusters: pd.Series | None,
+    regime: str,
+    scores: pd.Series | None,
+    benchmark: pd.Series | None,
+) -> tuple[Allocation | None, list[str]]:
+    """The first engine of ``[engine, *fallback]`` that solves, and the failures before it."""
+    failures: list[str] = []
+    profile = config.profile_value()
+    cap = config.cluster_caps.for_regime(regime) if clusters is not None else None
+    for engine in dict.fromkeys([config.engine, *config.fallback]):
+        try:
+            fitted = solve_allocation(
+                sample,
+                engine,
+                profile,
+                max_weight=config.max_weight,
+                clusters=clusters.reindex(sample.columns) if clusters is not None else None,
+                cluster_cap=cap,
+                scores=scores,
+                benchmark=benchmark,
+            )
+        except OptimizationError as err:
+            failures.append(f"{engine}: " + " ".join(str(err).split()))
+            continue
+        return fitted, failures
+    return None, failures
+
+
+def _allocation_frame(
+    returns: pd.DataFrame,
+    window: pd.DataFrame,
+    n_obs: pd.Series,
+    fitted: Allocation,
+    config: AllocationParams,
+    clusters: pd.Series | None,
+    regime: str,
+    failures: list[str],
+) -> pd.DataFrame:
+    """One row per atom of ``returns``: its weight and the record of the solve."""
+    weights = fitted.weights.reindex(returns.columns, fill_value=0.0)
     rows = len(window)
     excluded = [
         ""
-        if atom in fitted.weights_.index
+        if atom in fitted.weights.index
         else (
             f"no observation in the last {rows} rows"
             if n_obs[atom] == 0
@@ -118,18 +186,32 @@ def allocate(returns: pd.DataFrame, config: AllocationConfig) -> pd.DataFrame:
         for atom in returns.columns
     ]
     n = len(returns.columns)
+    cluster_ids = (
+        clusters.reindex(returns.columns).fillna(-1).astype("int64").to_numpy()
+        if clusters is not None
+        else np.full(n, -1, dtype=np.int64)
+    )
     return pd.DataFrame(
         {
             "atom_id": [str(atom) for atom in returns.columns],
             "weight": weights.to_numpy(dtype=float),
             "engine": [config.engine] * n,
-            "engine_used": [engine_used] * n,
+            "engine_used": [fitted.engine] * n,
             "profile": [config.profile] * n,
             "fallback_reason": ["; ".join(failures)] * n,
             "excluded_reason": excluded,
             "n_obs": n_obs.to_numpy(dtype=np.int64),
-            "max_weight": np.full(n, fitted.max_weight_, dtype=float),
-            "cap_relaxed": np.full(n, fitted.cap_relaxed_, dtype=bool),
+            "max_weight": np.full(n, fitted.max_weight, dtype=float),
+            "cap_relaxed": np.full(n, fitted.cap_relaxed, dtype=bool),
+            "cluster": cluster_ids,
+            "cluster_cap": np.full(n, np.nan if fitted.cluster_cap is None else fitted.cluster_cap),
+            "cluster_cap_relaxed": np.full(n, fitted.cluster_cap_relaxed, dtype=bool),
+            "regime": [regime] * n,
+            "projected": [fitted.projected] * n,
+            "beta": np.full(n, np.nan if fitted.beta is None else fitted.beta),
+            "beta_tolerance": np.full(
+                n, np.nan if fitted.beta_tolerance is None else fitted.beta_tolerance
+            ),
         }
     )
 

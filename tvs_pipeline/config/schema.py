@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
+from tvs_pipeline.allocation.params import AllocationParams
 from tvs_pipeline.selection.params import SelectionParams
 
 __all__ = [
@@ -37,8 +38,7 @@ AssetClass = Literal["equity", "etf", "crypto", "forex", "futures"]
 Logic = Literal["trend", "mean_reversion", "rating", "breakout", "momentum"]
 Direction = Literal["LONG", "SHORT"]
 SelectionEngine = Literal["htr_3_4", "cars_2_1", "liquid_htr", "baseline", "v4"]
-AllocationEngine = Literal["custom", "skfolio"]
-AllocationProfile = Literal["equal_weight", "min_variance"]
+
 # A layer named by file, or given inline (optionally with a `base:` file and overrides).
 LayerRef = str | dict[str, Any]
 
@@ -184,14 +184,12 @@ class SelectionConfig(SelectionParams):
         return self.champion if role == "champion" else self.challenger
 
 
-class AllocationConfig(_Strict):
-    """Which engine and profile weight the atoms, and what to fall back to."""
+class AllocationConfig(AllocationParams):
+    """Which engine and profile weight the atoms, the risk controls, and what to fall back to.
 
-    engine: AllocationEngine = "skfolio"
-    profile: AllocationProfile = "min_variance"
-    fallback: list[AllocationEngine] = Field(default_factory=lambda: ["custom"])
-    estimation_days: int = Field(120, ge=20)
-    max_weight: float = Field(0.25, gt=0, le=1)
+    The fields and their defaults are `tvs_pipeline.allocation.params.AllocationParams`'; a
+    profile states only what it changes (docs/methodology.md, section 10).
+    """
 
 
 class SimulationConfig(_Strict):

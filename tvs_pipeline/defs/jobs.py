@@ -19,6 +19,7 @@ NIGHTLY_ASSETS = [
     "dedup",
     "selection",
     "synthesis",
+    "market",
     "allocation",
     "simulation",
     "performance_report",

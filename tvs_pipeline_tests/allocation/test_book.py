@@ -73,4 +73,66 @@ def test_an_atom_without_enough_history_gets_no_weight():
 def test_a_day_without_atoms_is_an_empty_book():
     book = target_weights(atoms_of().iloc[:0], EQUAL)
     assert book.empty
-    assert list(book.columns) == ["kind", "atom_id", "symbol", "weight", "net_weight"]
+    assert list(book.columns) == [
+        "kind", "atom_id", "symbol", "weight", "net_weight",
+        "long_exposure", "short_exposure", "gross_exposure", "net_exposure", "beta",
+    ]  # fmt: skip
+
+
+def test_exposures_are_the_physical_book_s_by_hand():
+    # Physical nets: AAA 0, BBB +1/4, CCC -1/4 -> long 1/4, short 1/4, gross 1/2, net 0.
+    book = target_weights(atoms_of(), EQUAL)
+    row = book.iloc[0]
+    assert row["long_exposure"] == pytest.approx(0.25)
+    assert row["short_exposure"] == pytest.approx(0.25)
+    assert row["gross_exposure"] == pytest.approx(0.5)
+    assert row["net_exposure"] == pytest.approx(0.0, abs=1e-12)
+    assert np.isnan(row["beta"])  # no market index given
+
+
+def market_of(atoms: pd.DataFrame, regime: str) -> pd.DataFrame:
+    dates = atoms["market_date"].drop_duplicates().sort_values()
+    index = atoms.groupby("market_date")["ret"].mean().reindex(dates).to_numpy()
+    return pd.DataFrame({"market_date": dates.to_numpy(), "index_return": index, "regime": regime})
+
+
+def test_the_regime_sets_the_cluster_cap():
+    atoms = atoms_of()
+    for regime, cap in [("NORMAL", 0.25), ("QUIET", 0.25), ("TURBULENT", 0.20), ("CRISIS", 0.15)]:
+        config = AllocationConfig(engine="custom", profile="min_variance", fallback=[])
+        book = target_weights(atoms, config, market=market_of(atoms, regime))
+        rows = book.loc[book["kind"] == "atom"]
+        assert (rows["regime"] == regime).all()
+        # Four atoms in four clusters: a cap below 1/4 is infeasible and relaxes to 1/4.
+        assert rows["cluster_cap"].iloc[0] == pytest.approx(max(cap, 0.25))
+        assert bool(rows["cluster_cap_relaxed"].iloc[0]) == (cap < 0.25)
+
+
+def test_the_beta_is_measured_against_the_market_index():
+    atoms = atoms_of()
+    market = market_of(atoms, "NORMAL")
+    book = target_weights(atoms, EQUAL, market=market)
+    matrix = atoms.pivot(index="market_date", columns="atom_id", values="ret").iloc[-120:]
+    bench = market.set_index("market_date")["index_return"].reindex(matrix.index)
+    slopes = [np.polyfit(bench.to_numpy(), matrix[a].to_numpy(), 1)[0] for a in matrix]
+    assert book["beta"].iloc[0] == pytest.approx(np.mean(slopes), rel=1e-9)
+
+
+def test_selection_scores_feed_the_barbell_by_atom():
+    atoms = atoms_of(days=200)
+    decisions = pd.DataFrame(
+        {
+            "symbol": [s for s, *_ in ATOMS],
+            "logic": [lg for _, lg, *_ in ATOMS],
+            "direction": [d for _, _, d, _ in ATOMS],
+            "selected": True,
+            "score": [0.1, 0.9, 0.2, 0.3],
+        }
+    )
+    config = AllocationConfig(
+        engine="custom", profile="barbell", fallback=[], max_weight=1.0,
+        barbell={"aggressive_count": 1}, cluster_caps={"normal": 1.0},
+    )  # fmt: skip
+    book = target_weights(atoms, config, decisions=decisions)
+    weights = book.loc[book["kind"] == "atom"].set_index("atom_id")["weight"]
+    assert weights["AAA|meanrev|SHORT"] == pytest.approx(0.1)  # the best score: the sleeve

@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tvs_pipeline.allocation import engines
-from tvs_pipeline.allocation.engines import SkfolioAllocator, make_allocator
+from tvs_pipeline.allocation import solver as optimize_module
+from tvs_pipeline.allocation.profiles import PROFILES
+from tvs_pipeline.allocation.solver import solve_allocation
 from tvs_pipeline.allocation.weights import (
     ALLOCATION_COLUMNS,
     PHYSICAL_COLUMNS,
@@ -36,9 +37,32 @@ def _config(**overrides) -> AllocationConfig:
     return AllocationConfig(**{**base, **overrides})
 
 
-def _failing_skfolio(profile: str, max_weight: float) -> SkfolioAllocator:
-    """The real skfolio engine with the solver stopped after one iteration: it fails for real."""
-    return SkfolioAllocator(profile=profile, max_weight=max_weight, solver_params={"max_iter": 1})
+class _FailingEngine:
+    """An engine whose solver gives up, as skfolio's does when stopped after one iteration."""
+
+    profiles = frozenset(PROFILES)
+    native = frozenset()
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def solve(self, problem):
+        raise OptimizationError(
+            f"{self.name} {problem.profile.name} on {problem.n} atoms: solver status 'user_limit'"
+        )
+
+
+def _failing(monkeypatch, *names: str) -> None:
+    real = optimize_module.make_engine
+    monkeypatch.setattr(
+        optimize_module,
+        "make_engine",
+        lambda name: _FailingEngine(name) if name in names else real(name),
+    )
+
+
+def _solved(sample: pd.DataFrame, engine: str, profile: str, cap: float) -> pd.Series:
+    return solve_allocation(sample, engine, profile, max_weight=cap).weights
 
 
 # ---------------------------------------------------------------- allocate
@@ -64,7 +88,7 @@ def test_allocate_records_every_atom_row():
 def test_allocate_equals_the_engine_fitted_on_the_window(engine, profile):
     returns = _returns()
     out = allocate(returns, _config(engine=engine, profile=profile, fallback=[]))
-    expected = make_allocator(engine, profile, 0.5).fit(returns.iloc[-120:]).weights_
+    expected = _solved(returns.iloc[-120:], engine, profile, 0.5)
     np.testing.assert_allclose(out["weight"].to_numpy(), expected.to_numpy(), rtol=1e-12)
 
 
@@ -102,7 +126,7 @@ def test_shorter_history_than_window_uses_every_row():
     returns = _returns(n_days=50)
     out = allocate(returns, _config(engine="custom"))
     assert (out["n_obs"] == 50).all()
-    expected = make_allocator("custom", "min_variance", 0.5).fit(returns).weights_
+    expected = _solved(returns, "custom", "min_variance", 0.5)
     np.testing.assert_allclose(out["weight"].to_numpy(), expected.to_numpy(), rtol=1e-12)
 
 
@@ -120,8 +144,8 @@ def test_atom_with_missing_data_is_excluded_with_a_reason():
     assert out.loc["atom4", "excluded_reason"] == "no observation in the last 120 rows"
     assert out.loc["atom2", "n_obs"] == 50 and out.loc["atom4", "n_obs"] == 0
     kept = ["atom0", "atom1", "atom3", "atom5"]
-    expected = make_allocator("custom", "min_variance", 0.5).fit(returns[kept].iloc[-120:])
-    np.testing.assert_allclose(out.loc[kept, "weight"], expected.weights_, rtol=1e-12)
+    expected = _solved(returns[kept].iloc[-120:], "custom", "min_variance", 0.5)
+    np.testing.assert_allclose(out.loc[kept, "weight"], expected, rtol=1e-12)
     assert (out.loc[kept, "excluded_reason"] == "").all()
 
 
@@ -134,7 +158,7 @@ def test_fewer_than_two_full_atoms_keeps_the_two_best_observed_on_common_rows():
     # atom0 is the only full atom; the second best observation count is 50 (atom1, atom3).
     kept = ["atom0", "atom1", "atom3"]
     sample = returns[kept].iloc[-50:]
-    expected = make_allocator("custom", "min_variance", 1.0).fit(sample).weights_
+    expected = _solved(sample, "custom", "min_variance", 1.0)
     np.testing.assert_allclose(out.loc[kept, "weight"], expected, rtol=1e-12)
     assert out.loc["atom2", "weight"] == 0.0
     assert out.loc["atom2", "excluded_reason"].startswith("40 of 120 rows observed")
@@ -156,36 +180,34 @@ def test_infeasible_cap_is_relaxed_and_recorded():
 
 
 def test_fallback_is_recorded_when_the_first_engine_fails(monkeypatch):
-    monkeypatch.setitem(engines.ENGINES, "skfolio", _failing_skfolio)
+    _failing(monkeypatch, "skfolio")
     returns = _returns()
     out = allocate(returns, _config(engine="skfolio", fallback=["custom"]))
     assert (out["engine"] == "skfolio").all()
     assert (out["engine_used"] == "custom").all()
     reason = out["fallback_reason"].iloc[0]
-    assert reason.startswith("skfolio min_variance on 6 atoms: solver status 'user_limit'")
+    assert reason.startswith("skfolio: skfolio min_variance on 6 atoms: solver status 'user_limit'")
     assert (out["fallback_reason"] == reason).all()
-    expected = make_allocator("custom", "min_variance", 0.5).fit(returns.iloc[-120:]).weights_
+    expected = _solved(returns.iloc[-120:], "custom", "min_variance", 0.5)
     np.testing.assert_allclose(out["weight"].to_numpy(), expected.to_numpy(), rtol=1e-12)
 
 
 def test_every_engine_failing_raises_optimization_error(monkeypatch):
-    monkeypatch.setitem(engines.ENGINES, "skfolio", _failing_skfolio)
-    monkeypatch.setitem(engines.ENGINES, "custom", _failing_skfolio)
-    with pytest.raises(OptimizationError, match=r"every engine failed \(skfolio .*; skfolio "):
+    _failing(monkeypatch, "skfolio", "custom")
+    with pytest.raises(OptimizationError, match=r"every engine failed \(skfolio: .*; custom: "):
         allocate(_returns(), _config(engine="skfolio", fallback=["custom"]))
 
 
 def test_repeated_engine_is_tried_once(monkeypatch):
-    monkeypatch.setitem(engines.ENGINES, "skfolio", _failing_skfolio)
+    _failing(monkeypatch, "skfolio")
     with pytest.raises(OptimizationError, match="every engine failed") as caught:
         allocate(_returns(), _config(engine="skfolio", fallback=["skfolio"]))
     assert str(caught.value).count("solver status") == 1
 
 
-def test_unknown_profile_raises_config_error():
-    config = AllocationConfig.model_construct(**{**_config().model_dump(), "profile": "hrp"})
-    with pytest.raises(ConfigError, match="unknown profile 'hrp'"):
-        allocate(_returns(), config)
+def test_a_profile_the_engine_does_not_offer_raises_config_error():
+    with pytest.raises(ConfigError, match="'cvxportfolio': no profile 'hrp' \\(has: equal_weight"):
+        allocate(_returns(), _config(engine="cvxportfolio", profile="hrp"))
 
 
 def test_allocate_leaves_input_unchanged_and_is_deterministic():

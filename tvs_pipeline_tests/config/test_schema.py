@@ -70,7 +70,7 @@ def test_models_are_strict_and_frozen():
         (lambda: HealthConfig(max_daily_loss=-1.0), "greater than -1"),
         (lambda: AllocationConfig(max_weight=0.0), "greater than 0"),
         (lambda: AllocationConfig(estimation_days=19), "greater than or equal to 20"),
-        (lambda: AllocationConfig(engine="cvxpy"), "'custom' or 'skfolio'"),
+        (lambda: AllocationConfig(engine="cvxpy"), "'pyportfolioopt' or 'cvxportfolio'"),
         (lambda: SimulationConfig(slippage_bps=-0.5), "greater than or equal to 0"),
         (lambda: ScheduleConfig(hour=24), "less than or equal to 23"),
     ],

@@ -3,11 +3,11 @@ import pandas as pd
 import pytest
 from scipy.optimize import minimize
 
-from tvs_pipeline.allocation._engines_wip.custom import hrp_weights
+from tvs_pipeline.allocation.engines.custom import hrp_weights
 from tvs_pipeline.allocation.estimators import estimate_covariance
-from tvs_pipeline.allocation.optimize import solve_allocation
 from tvs_pipeline.allocation.problem import AllocationProblem, check_constraints
 from tvs_pipeline.allocation.profiles import Estimation, MinVariance
+from tvs_pipeline.allocation.solver import solve_allocation
 from tvs_pipeline.errors import OptimizationError
 
 

@@ -4,10 +4,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tvs_pipeline.allocation._engines_wip import make_engine
-from tvs_pipeline.allocation.optimize import atom_betas, beta_tolerance, solve_allocation
+from tvs_pipeline.allocation.engines import make_engine
 from tvs_pipeline.allocation.problem import AllocationProblem, check_constraints
 from tvs_pipeline.allocation.profiles import Barbell, EqualWeight, MinVariance, make_profile
+from tvs_pipeline.allocation.solver import atom_betas, beta_tolerance, solve_allocation
 from tvs_pipeline.errors import ConfigError, OptimizationError
 
 # The engine module imports its library: tests reach it through make_engine, after this.
@@ -284,9 +284,7 @@ def test_the_engine_declares_what_it_offers():
 
 def test_a_missing_library_is_a_config_error_naming_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "cvxportfolio", None)
-    monkeypatch.delitem(
-        sys.modules, "tvs_pipeline.allocation._engines_wip.cvxportfolio", raising=False
-    )
+    monkeypatch.delitem(sys.modules, "tvs_pipeline.allocation.engines.cvxportfolio", raising=False)
     with pytest.raises(
         ConfigError,
         match=r"'cvxportfolio': its library is not installed \(cvxportfolio\); "

@@ -4,11 +4,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tvs_pipeline.allocation._engines_wip import make_engine
-from tvs_pipeline.allocation._engines_wip.custom import hrp_weights
-from tvs_pipeline.allocation.optimize import atom_betas, beta_tolerance, solve_allocation
+from tvs_pipeline.allocation.engines import make_engine
+from tvs_pipeline.allocation.engines.custom import hrp_weights
 from tvs_pipeline.allocation.problem import AllocationProblem, check_constraints
 from tvs_pipeline.allocation.profiles import Barbell, Hrp, MaxSharpe, MinVariance, make_profile
+from tvs_pipeline.allocation.solver import atom_betas, beta_tolerance, solve_allocation
 from tvs_pipeline.errors import ConfigError, OptimizationError
 
 # The engine module imports its library: tests reach it through make_engine, after this.
@@ -325,7 +325,7 @@ def test_the_engine_declares_what_it_offers():
 def test_a_missing_library_is_a_config_error_naming_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "pypfopt", None)
     monkeypatch.delitem(
-        sys.modules, "tvs_pipeline.allocation._engines_wip.pyportfolioopt", raising=False
+        sys.modules, "tvs_pipeline.allocation.engines.pyportfolioopt", raising=False
     )
     with pytest.raises(
         ConfigError,

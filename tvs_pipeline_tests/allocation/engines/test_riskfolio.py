@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tvs_pipeline.allocation._engines_wip import make_engine, supported_profiles
-from tvs_pipeline.allocation._engines_wip.custom import hrp_weights
+from tvs_pipeline.allocation.engines import make_engine, supported_profiles
+from tvs_pipeline.allocation.engines.custom import hrp_weights
 from tvs_pipeline.allocation.problem import AllocationProblem, check_constraints
 from tvs_pipeline.allocation.profiles import Barbell, Hrp, MaxSharpe, make_profile
 from tvs_pipeline.allocation.solver import atom_betas, beta_tolerance, solve_allocation
@@ -313,13 +313,13 @@ def test_the_engine_declares_what_it_offers():
     assert engine.profiles == set(OFFERED)
     assert supported_profiles(engine) == {*OFFERED, "barbell"}
     # Cluster caps and the beta band hold natively for the convex profiles only.
-    assert engine.native == frozenset()
+    assert engine.native == {"cluster_cap", "beta"}  # in min_variance
 
 
 def test_the_status_solver_records_what_cvxpy_reports():
     import cvxpy as cp
 
-    from tvs_pipeline.allocation._engines_wip.riskfolio import StatusClarabel
+    from tvs_pipeline.allocation.engines.riskfolio import StatusClarabel
 
     solver = StatusClarabel()
     x = cp.Variable(2)
@@ -330,7 +330,7 @@ def test_the_status_solver_records_what_cvxpy_reports():
 
 def test_a_non_optimal_status_is_an_error_naming_it(monkeypatch):
     # Riskfolio itself would return these iteration-limited weights as its answer.
-    from tvs_pipeline.allocation._engines_wip import riskfolio as module
+    from tvs_pipeline.allocation.engines import riskfolio as module
 
     monkeypatch.setattr(module, "SOLVER_PARAMS", {"max_iter": 2})
     returns = factor_returns(seed=0)
@@ -360,9 +360,7 @@ def test_a_library_failure_is_wrapped_with_engine_and_profile(monkeypatch):
 
 def test_a_missing_library_is_a_config_error_naming_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "riskfolio", None)
-    monkeypatch.delitem(
-        sys.modules, "tvs_pipeline.allocation._engines_wip.riskfolio", raising=False
-    )
+    monkeypatch.delitem(sys.modules, "tvs_pipeline.allocation.engines.riskfolio", raising=False)
     with pytest.raises(
         ConfigError,
         match=r"'riskfolio': its library is not installed \(riskfolio\); "

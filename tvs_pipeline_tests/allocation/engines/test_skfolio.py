@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tvs_pipeline.allocation._engines_wip import make_engine, supported_profiles
-from tvs_pipeline.allocation._engines_wip.custom import hrp_weights
+from tvs_pipeline.allocation.engines import make_engine, supported_profiles
+from tvs_pipeline.allocation.engines.custom import hrp_weights
 from tvs_pipeline.allocation.problem import AllocationProblem, check_constraints
 from tvs_pipeline.allocation.profiles import PROFILES, Barbell, Hrp, MaxSharpe, make_profile
 from tvs_pipeline.allocation.solver import atom_betas, beta_tolerance, solve_allocation
@@ -123,7 +123,7 @@ def test_hrp_with_skfolios_default_leaf_order_is_another_book():
     from skfolio.distance import CovarianceDistance
     from skfolio.optimization import HierarchicalRiskParity
 
-    from tvs_pipeline.allocation._engines_wip.skfolio import SharedPrior
+    from tvs_pipeline.allocation.engines.skfolio import SharedPrior
 
     returns = factor_returns(seed=3)
     problem = AllocationProblem.build(returns, Hrp())
@@ -163,7 +163,7 @@ def test_barbell_composes_from_the_core_like_custom(core):
 
 
 def test_shared_prior_hands_over_the_given_moments():
-    from tvs_pipeline.allocation._engines_wip.skfolio import SharedPrior
+    from tvs_pipeline.allocation.engines.skfolio import SharedPrior
 
     returns = factor_returns(days=40, seed=6)
     cov, mu = np.diag(np.arange(1.0, 13.0)), np.arange(12.0)
@@ -312,11 +312,11 @@ def test_the_engine_declares_what_it_offers():
     assert engine.profiles == set(ALL)
     assert supported_profiles(engine) == set(PROFILES)  # barbell from its cores
     # Cluster caps and the beta band hold natively for the convex profiles only.
-    assert engine.native == frozenset()
+    assert engine.native == {"cluster_cap", "beta", "turnover"}  # in min_variance
 
 
 def test_a_non_optimal_status_is_an_error_naming_it(monkeypatch):
-    from tvs_pipeline.allocation._engines_wip import skfolio as module
+    from tvs_pipeline.allocation.engines import skfolio as module
 
     monkeypatch.setattr(module, "SOLVER_PARAMS", {"max_iter": 2})
     returns = factor_returns(seed=0)

@@ -8,7 +8,7 @@ import pandas as pd
 from pypfopt import EfficientFrontier, HRPOpt, objective_functions
 from pypfopt.exceptions import OptimizationError as PypfoptError
 
-from tvs_pipeline.allocation._engines_wip.custom import scaled_covariance
+from tvs_pipeline.allocation.engines.custom import scaled_covariance
 from tvs_pipeline.allocation.problem import AllocationProblem, constraint_names
 from tvs_pipeline.allocation.profiles import Hrp, MaxSharpe
 from tvs_pipeline.errors import OptimizationError

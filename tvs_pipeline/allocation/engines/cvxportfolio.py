@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from cvxportfolio.errors import DataError, PortfolioOptimizationError, ProgramInfeasible
 
-from tvs_pipeline.allocation._engines_wip.custom import scaled_covariance
+from tvs_pipeline.allocation.engines.custom import scaled_covariance
 from tvs_pipeline.allocation.problem import AllocationProblem, constraint_names
 from tvs_pipeline.errors import OptimizationError
 

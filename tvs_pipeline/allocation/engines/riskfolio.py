@@ -81,8 +81,9 @@ class RiskfolioEngine:
     name = "riskfolio"
     profiles = frozenset({"min_variance", "max_sharpe", "risk_parity", "hrp"})
     # Cluster caps and the beta band are native to the convex profiles only (HCPortfolio takes
-    # no linear constraints), turnover to none; the projection covers the rest.
-    native = frozenset()
+    # no linear constraints), turnover to none (`native` names min_variance's); the
+    # projection covers the rest.
+    native = frozenset({"cluster_cap", "beta"})
 
     def solve(self, problem: AllocationProblem) -> np.ndarray:
         """Weights for ``problem.profile`` (see the class notes).

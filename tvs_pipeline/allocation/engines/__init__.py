@@ -28,8 +28,10 @@ class Engine(Protocol):
     profiles : frozenset of str
         The profiles it translates (``barbell`` comes free with its core profile).
     native : frozenset of str
-        Constraints its library expresses: ``cluster_cap``, ``beta``, ``turnover``; any other
-        constraint in force is met by `project_onto_constraints` after the solve.
+        Constraints its library expresses in its ``min_variance`` translation: ``cluster_cap``,
+        ``beta``, ``turnover``. Other profiles may express fewer (HRP none); whatever a solve
+        leaves broken is met by `project_onto_constraints` afterwards and recorded in
+        ``Allocation.projected``, so the answer to "was it native?" is per solve.
     """
 
     name: str
@@ -49,16 +51,16 @@ class Engine(Protocol):
 
 # name -> (module, class, pip extra that installs its library or None for the base install)
 ENGINES: dict[str, tuple[str, str, str | None]] = {
-    "custom": ("tvs_pipeline.allocation._engines_wip.custom", "CustomEngine", None),
-    "skfolio": ("tvs_pipeline.allocation._engines_wip.skfolio", "SkfolioEngine", None),
-    "riskfolio": ("tvs_pipeline.allocation._engines_wip.riskfolio", "RiskfolioEngine", "riskfolio"),
+    "custom": ("tvs_pipeline.allocation.engines.custom", "CustomEngine", None),
+    "skfolio": ("tvs_pipeline.allocation.engines.skfolio", "SkfolioEngine", None),
+    "riskfolio": ("tvs_pipeline.allocation.engines.riskfolio", "RiskfolioEngine", "riskfolio"),
     "pyportfolioopt": (
-        "tvs_pipeline.allocation._engines_wip.pyportfolioopt",
+        "tvs_pipeline.allocation.engines.pyportfolioopt",
         "PyPortfolioOptEngine",
         "pyportfolioopt",
     ),
     "cvxportfolio": (
-        "tvs_pipeline.allocation._engines_wip.cvxportfolio",
+        "tvs_pipeline.allocation.engines.cvxportfolio",
         "CvxportfolioEngine",
         "cvxportfolio",
     ),

@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tvs_pipeline.allocation.optimize import (
+from tvs_pipeline.allocation.solver import (
     atom_betas,
     beta_tolerance,
     optimize,

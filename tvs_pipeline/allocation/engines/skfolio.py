@@ -110,10 +110,10 @@ class SkfolioEngine:
     profiles = frozenset(
         {"equal_weight", "inverse_volatility", "min_variance", "max_sharpe", "risk_parity", "hrp"}
     )
-    # Cluster caps and the beta band are native to min_variance, max_sharpe and risk_parity
-    # only, turnover to min_variance only; none holds for every profile, so none is declared
-    # and the projection (`project_onto_constraints`) covers the profiles that lack them.
-    native = frozenset()
+    # Cluster caps and the beta band are native to min_variance, max_sharpe and risk_parity,
+    # turnover to min_variance only (`native` names min_variance's); the projection
+    # (`project_onto_constraints`) covers the profiles that lack them.
+    native = frozenset({"cluster_cap", "beta", "turnover"})
 
     def solve(self, problem: AllocationProblem) -> np.ndarray:
         """Weights for ``problem.profile`` (see the class notes).

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from tvs_pipeline.allocation._engines_wip import Engine, check_pair, make_engine
+from tvs_pipeline.allocation.engines import Engine, check_pair, make_engine
 from tvs_pipeline.allocation.problem import (
     AllocationProblem,
     check_constraints,
@@ -155,10 +155,11 @@ def solve_allocation(
         holdings=holdings,
         cost_per_turnover=cost_per_turnover,
     )
-    if isinstance(prof, Barbell):
+    if cap * n <= 1.0 + 1e-12:
+        # The cap admits one point only: equal weight, whatever the profile.
+        raw = np.full(n, 1.0 / n)
+    elif isinstance(prof, Barbell):
         raw = _barbell(problem, eng, prof, scores)
-    elif n == 1:
-        raw = np.ones(1)
     else:
         raw = eng.solve(problem)
     broken = check_constraints(raw, problem)
