@@ -146,6 +146,63 @@ def cmd_health(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_calibrate_regime(args: argparse.Namespace) -> int:
+    """Calibrate the regime detector on the lake's universe panel and write a profile overlay.
+
+    The panel is the ``normalization`` partition of the day (the OK listings over the
+    lookback). The objective is the demo market's true regime chain on the demo source
+    (balanced accuracy), else the forward-volatility rank correlation (methodology, regime).
+    """
+    from pathlib import Path
+
+    from tvs_pipeline.allocation.calibration import (
+        calibrate_regime,
+        forward_volatility_objective,
+        write_regime_overlay,
+    )
+    from tvs_pipeline.funnel.normalization import wide_returns
+    from tvs_pipeline.lake.catalog import LakeReader
+    from tvs_pipeline.market.demo import DemoMarket
+
+    settings = load_settings()
+    name = args.profile or settings.profile
+    profile = load_profile(name)
+    reader = LakeReader(settings.lake_root)
+    latest = reader.read("normalization", columns="max(date) as d")
+    if latest is None or latest["d"].isna().all():
+        raise CommandError("calibrate-regime: no normalization partition yet (run `tvs run`)")
+    day = args.date or pd.Timestamp(latest["d"].iloc[0]).date().isoformat()
+    day = _check_day(day, "0000-00-00", "9999-99-99")
+    panel = reader.read("normalization", where="date = ?", params=[date.fromisoformat(day)])
+    if panel is None or panel.empty:
+        raise CommandError(f"calibrate-regime: no normalization partition for {day}")
+    returns = wide_returns(panel.drop(columns=["date"], errors="ignore"))
+    source = args.source or settings.source or profile.source
+    objective = (
+        DemoMarket(seed=profile.seed).regimes()
+        if source == "demo"
+        else forward_volatility_objective(returns)
+    )
+    started = time.perf_counter()
+    result = calibrate_regime(
+        returns, objective, folds=args.folds, n_trials=args.trials, seed=args.seed,
+        base=profile.allocation.regime,
+    )  # fmt: skip
+    out = Path(args.out)
+    if not out.exists() and not Path(name).suffix:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(f"base: {name}\n", encoding="utf-8")  # the overlay extends the profile
+    write_regime_overlay(result.thresholds, out)
+    what = "balanced accuracy vs the demo's true regimes" if source == "demo" else "forward-vol tau"
+    print(
+        f"regime calibration on {returns.shape[1]} listings up to {day} "
+        f"({args.folds} folds x {args.trials} trials, {time.perf_counter() - started:.0f} s)"
+    )
+    print(f"  out-of-fold {what}: {result.score:.3f}")
+    print(f"  overlay: {out} (use it with --profile {out})")
+    return 0
+
+
 def cmd_ledger_verify(args: argparse.Namespace) -> int:
     """Re-walk the audit ledger; exit 1 and name the first broken record if it is tampered."""
     from tvs_pipeline.lake.ledger import verify_ledger
@@ -282,6 +339,18 @@ def build_parser() -> argparse.ArgumentParser:
     promotion = sub.add_parser("promotion", help="print the champion/challenger promotion report")
     promotion.add_argument("--date", default=None)
     promotion.set_defaults(func=cmd_promotion)
+
+    calibrate = sub.add_parser(
+        "calibrate-regime", help="calibrate the regime detector and write a profile overlay"
+    )
+    calibrate.add_argument("--date", default=None, help="the panel's day (default: the latest)")
+    calibrate.add_argument("--profile", default=None, help="profile name or YAML path")
+    calibrate.add_argument("--source", default=None, choices=["demo", "tradingview"])
+    calibrate.add_argument("--folds", type=int, default=4, help="walk-forward folds")
+    calibrate.add_argument("--trials", type=int, default=100, help="Optuna trials per search")
+    calibrate.add_argument("--seed", type=int, default=0, help="the sampler's seed")
+    calibrate.add_argument("--out", default="regime_overlay.yaml", help="the overlay to write")
+    calibrate.set_defaults(func=cmd_calibrate_regime)
 
     ledger = sub.add_parser("ledger", help="the hash-chained audit ledger")
     ledger_sub = ledger.add_subparsers(dest="ledger_command", required=True)

@@ -67,6 +67,13 @@ def test_run_then_sql_and_health(home, capsys):
     assert "promotion report 2026-06-30" in out and "champion" in out and "challenger" in out
     assert main(["ledger", "verify"]) == 0
     assert "chain intact" in capsys.readouterr().out
+    overlay = home / "calibrated.yaml"
+    argv = ["calibrate-regime", "--trials", "3", "--folds", "1", "--out", str(overlay)]
+    assert main(argv) == 0
+    assert "out-of-fold balanced accuracy" in capsys.readouterr().out
+    assert overlay.read_text().startswith("base: demo\nallocation:\n  regime:")
+    assert main(["config", "show", str(overlay)]) == 0  # the overlay loads as a profile
+    assert "regime:" in capsys.readouterr().out
     ledger = home / "ledger" / "audit.jsonl"
     # Without a daemon the CLI records both runs' outcomes itself, once each.
     outcomes = [r["payload"] for r in read_records(ledger) if r["kind"] == "run_outcome"]

@@ -311,20 +311,21 @@ def calibrate_regime(
 
 
 def regime_overlay(thresholds: RegimeThresholds) -> dict[str, dict[str, Any]]:
-    """The profile overlay of ``thresholds``: ``{"regime": {field: value}}``.
+    """The profile overlay of ``thresholds``: ``{"allocation": {"regime": {field: value}}}``.
 
     Only the fields that differ from ``RegimeThresholds()`` are written (a profile states
-    what it changes), so ``RegimeThresholds.build(overlay["regime"]) == thresholds``.
+    what it changes), so ``RegimeThresholds.build(overlay["allocation"]["regime"])`` gives
+    ``thresholds`` back.
     """
     default = RegimeThresholds().model_dump()
     changed = {k: v for k, v in thresholds.model_dump().items() if v != default[k]}
-    return {"regime": changed}
+    return {"allocation": {"regime": changed}}
 
 
 def write_regime_overlay(thresholds: RegimeThresholds, path: str | Path) -> Path:
     """Write ``regime_overlay(thresholds)`` to a YAML profile overlay.
 
-    An existing file keeps its other top-level keys; its ``regime`` key is replaced.
+    An existing file keeps its other keys; its ``allocation.regime`` block is replaced.
 
     Raises
     ------
@@ -338,7 +339,9 @@ def write_regime_overlay(thresholds: RegimeThresholds, path: str | Path) -> Path
         if loaded is not None and not isinstance(loaded, dict):
             raise ConfigError(f"{target}: expected a YAML mapping, found {type(loaded).__name__}")
         document = dict(loaded or {})
-    document.update(regime_overlay(thresholds))
+    allocation = dict(document.get("allocation") or {})
+    allocation.update(regime_overlay(thresholds)["allocation"])
+    document["allocation"] = allocation
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
     return target

@@ -229,19 +229,25 @@ def test_a_missing_optuna_names_the_extra(switching, monkeypatch):
 
 
 def test_the_overlay_states_only_what_changes():
-    assert regime_overlay(RegimeThresholds()) == {"regime": {}}
+    assert regime_overlay(RegimeThresholds()) == {"allocation": {"regime": {}}}
     changed = RegimeThresholds().updated(short_window=15, turbulence_crisis=5.5)
-    assert regime_overlay(changed) == {"regime": {"short_window": 15, "turbulence_crisis": 5.5}}
+    assert regime_overlay(changed) == {
+        "allocation": {"regime": {"short_window": 15, "turbulence_crisis": 5.5}}
+    }
 
 
 def test_the_overlay_round_trips_and_keeps_the_files_other_keys(tmp_path, calibrated):
     path = tmp_path / "profiles" / "calibrated.yaml"
     path.parent.mkdir()
-    path.write_text("run:\n  lookback: 500\nregime:\n  short_window: 99\n", encoding="utf-8")
+    path.write_text(
+        "run:\n  lookback: 500\nallocation:\n  engine: custom\n  regime:\n    short_window: 99\n",
+        encoding="utf-8",
+    )
     assert write_regime_overlay(calibrated.thresholds, path) == path
     document = yaml.safe_load(path.read_text(encoding="utf-8"))
     assert document["run"] == {"lookback": 500}
-    assert RegimeThresholds.build(document["regime"]) == calibrated.thresholds
+    assert document["allocation"]["engine"] == "custom"
+    assert RegimeThresholds.build(document["allocation"]["regime"]) == calibrated.thresholds
     fresh = write_regime_overlay(calibrated.thresholds, tmp_path / "new" / "overlay.yaml")
     assert yaml.safe_load(fresh.read_text(encoding="utf-8")) == regime_overlay(
         calibrated.thresholds
