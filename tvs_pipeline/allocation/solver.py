@@ -84,24 +84,27 @@ def beta_tolerance(n_atoms: int) -> float:
 def atom_betas(returns: pd.DataFrame, benchmark: pd.Series) -> pd.Series:
     """Each atom's OLS beta ``cov(r_i, b) / var(b)`` to the benchmark over the window.
 
+    Only the dates both hold count: a crypto book's weekend rows have no equity-calendar
+    index return, and are left out rather than filled.
+
     Raises
     ------
     DataError
-        The benchmark misses dates of the window, or is flat.
+        Fewer than ``MIN_BETA_ROWS`` common dates, or a flat benchmark.
     """
     aligned = benchmark.reindex(returns.index)
-    if aligned.isna().any() or len(aligned) < MIN_BETA_ROWS:
-        missing = int(aligned.isna().sum())
+    common = aligned.notna().to_numpy()
+    if common.sum() < MIN_BETA_ROWS:
         raise DataError(
-            f"market-neutral: benchmark misses {missing} of {len(returns)} window dates "
-            f"(needs at least {MIN_BETA_ROWS} rows, all present)"
+            f"market-neutral: the benchmark shares {int(common.sum())} of {len(returns)} window "
+            f"dates, expected at least {MIN_BETA_ROWS}"
         )
-    b = aligned.to_numpy(dtype="float64")
+    b = aligned.to_numpy(dtype="float64")[common]
     b = b - b.mean()
     var = float(b @ b)
     if var <= 0:
         raise DataError("market-neutral: the benchmark is flat over the window")
-    x = returns.to_numpy(dtype="float64")
+    x = returns.to_numpy(dtype="float64")[common]
     x = x - x.mean(axis=0)
     return pd.Series(x.T @ b / var, index=returns.columns, name="beta")
 
@@ -134,6 +137,8 @@ def solve_allocation(
     eng = make_engine(engine) if isinstance(engine, str) else engine
     prof = make_profile(profile) if isinstance(profile, str) else profile
     check_pair(eng, prof.name)
+    if isinstance(prof, Barbell):
+        check_pair(eng, prof.core)  # a core the engine lacks is refused, never substituted
     n = returns.shape[1]
     cap_given = 1.0 if max_weight is None else float(max_weight)
     if not 0.0 < cap_given <= 1.0:
@@ -258,11 +263,13 @@ def _barbell(
     order = sorted(atoms, key=lambda a: (-ranked[a], str(a)))
     aggressive = order[:aggressive_n]
     rest = [a for a in atoms if a not in set(aggressive)]
+    share = profile.core_share
     vol = problem.returns[rest].std(ddof=1)
     core = [a for a in rest if vol[a] <= vol.median()]
-    if len(core) < 2:
-        core = vol.sort_values(kind="mergesort").index[:2].tolist()
-    share = profile.core_share
+    # At least two atoms, and enough that the core's capital fits under the per-atom cap.
+    needed = min(len(rest), max(2, int(np.ceil(share / problem.max_weight - 1e-9))))
+    if len(core) < needed:
+        core = vol.sort_values(kind="mergesort").index[:needed].tolist()
     core_problem = problem.restricted(core, profile.core_profile(), share)
     core_w = engine.solve(core_problem) if len(core) > 1 else np.ones(1)
     weights = pd.Series(0.0, index=atoms)

@@ -7,6 +7,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
+from tvs_pipeline.allocation.book import atom_scores
 from tvs_pipeline.allocation.weights import allocate
 from tvs_pipeline.config.schema import ResolvedProfile
 from tvs_pipeline.errors import ConfigError, DataError
@@ -147,7 +148,9 @@ def walk_forward(
     return ledger
 
 
-def walk_forward_ledger(atoms: pd.DataFrame, profile: ResolvedProfile) -> pd.DataFrame:
+def walk_forward_ledger(
+    atoms: pd.DataFrame, profile: ResolvedProfile, decisions: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """The friction-aware walk-forward of one day's atoms over the window ending D.
 
     The book is re-decided by the profile's allocation engine every ``run.step`` shared
@@ -162,6 +165,8 @@ def walk_forward_ledger(atoms: pd.DataFrame, profile: ResolvedProfile) -> pd.Dat
         market date, nothing after D).
     profile : ResolvedProfile
         Supplies ``run.step``, the ``allocation`` block and the ``simulation`` friction.
+    decisions : DataFrame, optional
+        The role's ``selection`` rows of day D: their scores rank the barbell's sleeve.
 
     Returns
     -------
@@ -173,8 +178,11 @@ def walk_forward_ledger(atoms: pd.DataFrame, profile: ResolvedProfile) -> pd.Dat
     if matrix.empty:
         return pd.DataFrame(columns=list(LEDGER_COLUMNS))
 
+    scores = atom_scores(decisions)
+
     def decide(history: pd.DataFrame) -> pd.Series:
-        return allocate(history, profile.allocation).set_index("atom_id")["weight"]
+        book = allocate(history, profile.allocation, scores=scores)
+        return book.set_index("atom_id")["weight"]
 
     return walk_forward(
         matrix,

@@ -147,3 +147,35 @@ def test_errors(call, error, message):
     returns, _ = returns_frame()
     with pytest.raises(error, match=message):
         call(returns)
+
+
+def test_a_barbell_core_the_engine_lacks_is_refused():
+    returns, _ = returns_frame()
+    scores = pd.Series(np.arange(8.0), index=returns.columns)
+    from tvs_pipeline.allocation.profiles import Barbell
+
+    with pytest.raises(ConfigError, match="'cvxportfolio': no profile 'hrp'"):
+        solve_allocation(returns, "cvxportfolio", Barbell(core="hrp"), scores=scores)
+
+
+def test_the_barbell_core_is_large_enough_for_the_cap():
+    # 0.9 of the capital under a 0.25 cap needs 4 core atoms, more than the lower half (3).
+    rng = np.random.default_rng(8)
+    vols = np.linspace(0.005, 0.03, 8)
+    returns = pd.DataFrame(rng.standard_normal((250, 8)) * vols, columns=list("abcdefgh"))
+    scores = pd.Series([0.0] * 6 + [1.0, 2.0], index=returns.columns)
+    got = solve_allocation(returns, "custom", "barbell", max_weight=0.25, scores=scores)
+    assert got.projected == ""
+    assert (got.weights[["a", "b", "c", "d"]] > 0).all() and got.weights[["e", "f"]].sum() == 0
+
+
+def test_betas_use_the_dates_both_series_hold():
+    returns, market = returns_frame()
+    returns.index = pd.date_range("2025-01-01", periods=len(returns))
+    market.index = returns.index
+    weekdays = market[market.index.dayofweek < 5]  # an equity index has no weekend rows
+    betas = atom_betas(returns, weekdays)
+    keep = returns.index.dayofweek < 5
+    for atom in returns.columns:
+        slope = np.polyfit(weekdays.to_numpy(), returns.loc[keep, atom].to_numpy(), 1)[0]
+        assert betas[atom] == pytest.approx(slope, rel=1e-9)

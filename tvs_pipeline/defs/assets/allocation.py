@@ -7,6 +7,7 @@ import dagster as dg
 import pandas as pd
 
 from tvs_pipeline.allocation.book import EXPOSURE_COLUMNS, target_weights
+from tvs_pipeline.allocation.chart import weights_chart_markdown
 from tvs_pipeline.allocation.market import market_day
 from tvs_pipeline.defs.days import run_days
 from tvs_pipeline.defs.partitions import daily_asset
@@ -39,7 +40,8 @@ def allocation_metadata(book: pd.DataFrame) -> dict[str, dg.MetadataValue]:
     physical = book.loc[book["kind"] == "physical", ["symbol", "net_weight"]]
     first = atoms.iloc[0]
     numbers = {name: dg.MetadataValue.float(float(book[name].iloc[0])) for name in EXPOSURE_COLUMNS}
-    chart = physical.sort_values("net_weight").to_markdown(index=False, floatfmt=".4f")
+    table = physical.sort_values("net_weight").to_markdown(index=False, floatfmt=".4f")
+    title = f"{first['engine_used']}/{first['profile']}, {first['regime']}"
     return {
         "engine": dg.MetadataValue.text(f"{first['engine_used']}/{first['profile']}"),
         "regime": dg.MetadataValue.text(str(first["regime"])),
@@ -47,7 +49,8 @@ def allocation_metadata(book: pd.DataFrame) -> dict[str, dg.MetadataValue]:
         "cluster_cap": dg.MetadataValue.float(float(first["cluster_cap"])),
         "fallback_reason": dg.MetadataValue.text(str(first["fallback_reason"]) or "none"),
         **numbers,
-        "weights": dg.MetadataValue.md(chart or "_none_"),
+        "weights_chart": dg.MetadataValue.md(weights_chart_markdown(physical, title)),
+        "weights": dg.MetadataValue.md(table or "_none_"),
     }
 
 

@@ -29,11 +29,13 @@ EVIDENCE = ("selection_parity", "simulation", "simulation_challenger")
 
 def simulation_asset(role: Role) -> dg.AssetsDefinition:
     """One role's ``simulation``, walking that role's atoms forward."""
+    inputs = {"synthesis": "synthesis", "selection": "selection"}
 
-    @dg.asset(**role_asset("simulation", role, {"synthesis": "synthesis"}))
+    @dg.asset(**role_asset("simulation", role, inputs))
     def simulation(
         context: dg.AssetExecutionContext,
         synthesis: pd.DataFrame,
+        selection: pd.DataFrame,
         profile: ProfileResource,
         compute: ComputeResource,
     ) -> dg.Output[pd.DataFrame]:
@@ -43,9 +45,8 @@ def simulation_asset(role: Role) -> dg.AssetsDefinition:
         data up to D is used.
         """
         shared = {"profile": profile.resolved()}
-        days = run_days(
-            context, walk_forward_ledger, compute, sliced={"atoms": synthesis}, shared=shared
-        )
+        sliced = {"atoms": synthesis, "decisions": selection}
+        days = run_days(context, walk_forward_ledger, compute, sliced=sliced, shared=shared)
         per_year = periods_per_year(day_rows(synthesis, days.days[-1]))
         summary = performance_summary(days.last, per_year)
         return dg.Output(days.table, metadata={k: float(v) for k, v in summary.items()})
