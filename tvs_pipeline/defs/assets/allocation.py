@@ -21,15 +21,18 @@ __all__ = ["allocation_asset", "allocation_metadata", "market"]
 def market(
     context: dg.AssetExecutionContext,
     normalization: pd.DataFrame,
-    profile: ProfileResource,
     compute: ComputeResource,
-) -> dg.Output[pd.DataFrame]:
+    profile: ProfileResource,
+) -> pd.DataFrame:
     """The universe's equal-weight index over the estimation window and day D's regime."""
-    config = profile.resolved().allocation
-    shared = {"thresholds": config.regime, "rows": config.estimation_days}
-    days = run_days(context, market_day, compute, sliced={"panel": normalization}, shared=shared)
+    settings = profile.resolved().allocation
+    days = run_days(
+        context, market_day, compute, sliced={"panel": normalization},
+        shared={"thresholds": settings.regime, "rows": settings.estimation_days},
+    )  # fmt: skip
     regime = str(days.last["regime"].iloc[-1]) if len(days.last) else ""
-    return dg.Output(days.table, metadata={"regime": dg.MetadataValue.text(regime)})
+    context.add_output_metadata({"regime": dg.MetadataValue.text(regime)})
+    return days.table
 
 
 def allocation_metadata(book: pd.DataFrame) -> dict[str, dg.MetadataValue]:

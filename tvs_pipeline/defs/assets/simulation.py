@@ -29,9 +29,10 @@ EVIDENCE = ("selection_parity", "simulation", "simulation_challenger")
 
 def simulation_asset(role: Role) -> dg.AssetsDefinition:
     """One role's ``simulation``, walking that role's atoms forward."""
-    inputs = {"synthesis": "synthesis", "selection": "selection"}
 
-    @dg.asset(**role_asset("simulation", role, inputs))
+    @dg.asset(
+        **role_asset("simulation", role, {"synthesis": "synthesis", "selection": "selection"})
+    )
     def simulation(
         context: dg.AssetExecutionContext,
         synthesis: pd.DataFrame,
