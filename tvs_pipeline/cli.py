@@ -152,6 +152,8 @@ def cmd_calibrate_regime(args: argparse.Namespace) -> int:
     The panel is the ``normalization`` partition of the day (the OK listings over the
     lookback). The objective is the demo market's true regime chain on the demo source
     (balanced accuracy), else the forward-volatility rank correlation (methodology, regime).
+    A reading needs about 290 sessions of history, so a 500-day lookback leaves few sessions
+    to score: calibrate under a profile with a long ``run.lookback_days`` (e.g. 2000).
     """
     from pathlib import Path
 
@@ -341,7 +343,9 @@ def build_parser() -> argparse.ArgumentParser:
     promotion.set_defaults(func=cmd_promotion)
 
     calibrate = sub.add_parser(
-        "calibrate-regime", help="calibrate the regime detector and write a profile overlay"
+        "calibrate-regime",
+        help="calibrate the regime detector and write a profile overlay "
+        "(use a profile with a long lookback: a reading needs ~290 sessions of history)",
     )
     calibrate.add_argument("--date", default=None, help="the panel's day (default: the latest)")
     calibrate.add_argument("--profile", default=None, help="profile name or YAML path")
