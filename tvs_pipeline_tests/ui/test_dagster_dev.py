@@ -53,7 +53,7 @@ FINISHED = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.Dagster
 # so the zoom-to-fit-width view draws full asset nodes with their check rows. The funnel
 # groups are left out: at 2400 px wide the filtered graph fits one screen in detail.
 GRAPH_GROUPS = ("selection", "synthesis", "allocation", "simulation")
-GRAPH_WINDOW = "2400,2000"
+GRAPH_WINDOW = "2400,3400"
 CHAMPION_NODES = ("selection", "synthesis", "allocation", "simulation", "performance_report")
 SHADOW_NODES = tuple(SHADOW_ASSETS)
 
