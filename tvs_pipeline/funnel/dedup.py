@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from tvs_pipeline.errors import DataError
+from tvs_pipeline.funnel.discovery import TAG_COLUMNS
 from tvs_pipeline.funnel.health import HealthStatus
 from tvs_pipeline.funnel.identity import parse_listing
 
@@ -31,17 +32,9 @@ ADDED_COLUMNS: tuple[str, ...] = ("identity", "multiplier", "alternates", "n_lis
 # exchanges, but NASDAQ:LINK (Interlink Electronics) is not BINANCE:LINKUSDT (Chainlink).
 _NAMESPACE = {"etf": "equity"}
 _GROUP = ["identity", "logic", "direction", "namespace"]
-# What a candidate keeps of its scanner row, and of its enrichment features.
-CANDIDATE_COLUMNS: tuple[str, ...] = (
-    "symbol",
-    "sleeve",
-    "scanner",
-    "logic",
-    "direction",
-    "asset_class",
-    "calendar",
-    "sessions_per_year",
-)
+# What a candidate keeps of its scanner row (the scanner's tags but its rank in the scan),
+# and of its enrichment features.
+CANDIDATE_COLUMNS: tuple[str, ...] = ("symbol", *(c for c in TAG_COLUMNS if c != "rank"))
 CANDIDATE_FEATURES: tuple[str, ...] = ("symbol", "adv_usd_20", "adx_14", "vol_ann", "sector")
 
 

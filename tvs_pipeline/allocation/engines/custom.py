@@ -159,8 +159,7 @@ class CustomEngine:
                 beta @ y >= -problem.beta_tolerance * kappa,
             ]
         prog = cp.Problem(cp.Minimize(cp.quad_form(y, cp.psd_wrap(cov))), constraints)
-        raw = _solved(prog, y, problem, normalise=False)
-        return raw / raw.sum()
+        return _solved(prog, y, problem)  # w = y / Σy
 
     def _risk_parity(self, problem: AllocationProblem) -> np.ndarray:
         import cvxpy as cp
@@ -207,7 +206,7 @@ def _newton_erc(cov: np.ndarray, y: np.ndarray, steps: int = 50) -> np.ndarray |
     return y if np.max(np.abs(grad * y)) < 1e-10 else None
 
 
-def _solved(prog, variable, problem: AllocationProblem, normalise: bool = True) -> np.ndarray:
+def _solved(prog, variable, problem: AllocationProblem) -> np.ndarray:
     """Solve with CLARABEL; an inaccurate or failed status is an `OptimizationError`."""
     import cvxpy as cp
 
@@ -221,4 +220,4 @@ def _solved(prog, variable, problem: AllocationProblem, normalise: bool = True) 
     if prog.status != cp.OPTIMAL or variable.value is None:
         raise OptimizationError(f"{where}: solver status {prog.status!r}, expected 'optimal'")
     out = np.clip(np.asarray(variable.value, dtype="float64"), 0.0, None)
-    return out / out.sum() if normalise else out
+    return out / out.sum()
