@@ -232,6 +232,68 @@ def cmd_promotion(args: argparse.Namespace) -> int:
     return 0
 
 
+# role -> (its track-record table, its allocation table)
+REPORT_TABLES = {
+    "champion": ("simulation", "allocation"),
+    "challenger": ("simulation_challenger", "allocation_challenger"),
+}
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Render the out-of-sample tear sheet of a role's track record; print its headline.
+
+    The range defaults to the whole record. The page and its charts go to
+    ``$TVS_HOME/reports/<role>/<start>_<end>/``; the last line printed is the page's path.
+    No track record in the range prints one line and exits 1.
+    """
+    from tvs_pipeline.lake.catalog import LakeReader
+    from tvs_pipeline.simulation.tearsheet import headline_rows, render_tearsheet
+
+    settings = load_settings()
+    profile = load_profile(args.profile or settings.profile)
+    track, books = REPORT_TABLES[args.role]
+    start = _check_day(args.start, "0000-00-00", "9999-99-99") if args.start else None
+    end = _check_day(args.end, "0000-00-00", "9999-99-99") if args.end else None
+    if start and end and start > end:
+        raise CommandError(f"report: start {start} is after end {end}")
+    reader = LakeReader(settings.lake_root)
+    bounds = reader.read(track, columns="min(date) as first, max(date) as last")
+    if bounds is None or bounds["first"].isna().all():
+        print(f"tvs: error: report: no {args.role} track record yet (table {track} is empty; "
+              "run `tvs run` or `tvs backfill`)", file=sys.stderr)  # fmt: skip
+        return 1
+    first, last = (pd.Timestamp(bounds[c].iloc[0]).date().isoformat() for c in ("first", "last"))
+    start, end = start or first, end or last
+    ledger = reader.read_days(track, date.fromisoformat(start), date.fromisoformat(end))
+    # A range of non-session days only (a weekend of an equity book) has no record either.
+    if ledger is None or ledger.empty or ("session" in ledger and not ledger["session"].any()):
+        print(f"tvs: error: report: no {args.role} session in {start}..{end} "
+              f"(table {track} holds {first}..{last})", file=sys.stderr)  # fmt: skip
+        return 1
+    weights = reader.read(
+        books,
+        where="date between ? and ? and kind = 'physical'",
+        params=[date.fromisoformat(start), date.fromisoformat(end)],
+        columns="date, symbol, net_weight",
+    )
+    sheet = render_tearsheet(
+        ledger,
+        weights,
+        title=f"{args.role} ({profile.name} profile)",
+        directory=settings.reports_dir / args.role / f"{start}_{end}",
+    )
+    sessions = ledger.loc[ledger["session"].to_numpy(dtype=bool, na_value=False), "date"]
+    print(
+        f"{args.role} ({profile.name} profile): out-of-sample track record, "
+        f"{sessions.min().date()} to {sessions.max().date()}, net of costs"
+    )
+    rows = headline_rows(sheet.headline)
+    width = max(len(label) for label, _ in rows)
+    print("\n".join(f"  {label:<{width}}  {value:>10}" for label, value in rows))
+    print(sheet.html)
+    return 0
+
+
 def render_summary(settings: Settings, day: date, run_id: str, elapsed: float) -> str:
     """The funnel at a glance after a run: counts per stage, winners, weights, where things are."""
     from tvs_pipeline.lake.catalog import LakeReader
@@ -341,6 +403,17 @@ def build_parser() -> argparse.ArgumentParser:
     promotion = sub.add_parser("promotion", help="print the champion/challenger promotion report")
     promotion.add_argument("--date", default=None)
     promotion.set_defaults(func=cmd_promotion)
+
+    report = sub.add_parser(
+        "report", help="render the out-of-sample tear sheet of a role's track record"
+    )
+    report.add_argument(
+        "--role", choices=list(REPORT_TABLES), default="champion", help="whose track record"
+    )
+    report.add_argument("--start", default=None, help="first day (default: the record's first)")
+    report.add_argument("--end", default=None, help="last day (default: the record's last)")
+    report.add_argument("--profile", default=None, help="profile name or YAML path")
+    report.set_defaults(func=cmd_report)
 
     calibrate = sub.add_parser(
         "calibrate-regime",

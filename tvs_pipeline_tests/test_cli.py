@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from tvs_pipeline.cli import main
 from tvs_pipeline.lake.ledger import read_records
+from tvs_pipeline.lake.storage import partition_path, write_parquet_atomic
+from tvs_pipeline.simulation.metrics import ledger_metrics
+from tvs_pipeline.simulation.tearsheet import format_metric
 
 
 @pytest.fixture
@@ -100,3 +105,154 @@ def test_corrupt_partition_fails_with_one_line_and_writes_nothing_downstream(hom
     assert err[-1].startswith("tvs: error:") and str(corrupt) in err[-1]
     assert not (home / "lake" / "data_health" / "date=2026-07-01").exists()
     assert not list((home / "lake").rglob("*.tmp"))
+
+
+# ---------------------------------------------------------------- tvs report
+
+
+def _track_record(days: pd.DatetimeIndex, net: np.ndarray) -> pd.DataFrame:
+    """A track record following the simulation contract; weekdays are sessions."""
+    session = days.day_of_week < 5
+    net = np.where(session, net, 0.0)
+    cost = np.where(session, 0.0001, 0.0)
+    return pd.DataFrame(
+        {
+            "date": days,
+            "gross": net + cost,
+            "trading_cost": cost,
+            "borrow": np.zeros(len(days)),
+            "cost": cost,
+            "net": net,
+            "turnover": np.where(session, 0.1, 0.0),
+            "equity": np.cumprod(1.0 + net),
+            "long_exposure": np.where(session, 1.0, 0.0),
+            "short_exposure": np.zeros(len(days)),
+            "gross_exposure": np.where(session, 1.0, 0.0),
+            "net_exposure": np.where(session, 1.0, 0.0),
+            "session": session,
+            "rebalanced": session,
+            "universe_return": np.where(session, net / 2, np.nan),
+            "decided_on": days - pd.Timedelta(days=1),
+        }
+    )
+
+
+def _write_days(root: str, asset: str, frame: pd.DataFrame) -> None:
+    """One partition per day; the files hold no ``date`` (the partition path carries it)."""
+    for day, rows in frame.groupby("date"):
+        write_parquet_atomic(rows.drop(columns="date"), partition_path(root, asset, day))
+
+
+@pytest.fixture
+def track_lake(home):
+    """Both roles' records over Mon 3 .. Sun 16 March 2025, and their books."""
+    root = str(home / "lake")
+    days = pd.date_range("2025-03-03", "2025-03-16", freq="D").as_unit("ns")
+    rng = np.random.default_rng(4)
+    records = {
+        "simulation": _track_record(days, rng.normal(0.002, 0.01, len(days))),
+        "simulation_challenger": _track_record(days, rng.normal(-0.001, 0.01, len(days))),
+    }
+    for asset, frame in records.items():
+        _write_days(root, asset, frame)
+    for asset in ("allocation", "allocation_challenger"):
+        books = []
+        for day in days:
+            books.append(pd.DataFrame({
+                "date": day, "kind": "physical", "symbol": ["X:A", "X:B", "X:C"],
+                "net_weight": [0.6, 0.5, -0.1],
+            }))  # fmt: skip
+            # An atom row's weight is NaN here: the tear sheet refuses it, so a pass shows
+            # that the command reads only the physical rows.
+            books.append(pd.DataFrame(
+                {"date": day, "kind": "atom", "symbol": ["atom:1"], "net_weight": [np.nan]}
+            ))  # fmt: skip
+        _write_days(root, asset, pd.concat(books, ignore_index=True))
+    return records
+
+
+def _headline_lines(out: str) -> dict[str, str]:
+    rows = [line.strip().rsplit(None, 1) for line in out.splitlines() if line.startswith("  ")]
+    return {label.strip(): value for label, value in rows}
+
+
+@pytest.mark.parametrize(
+    ("role", "table"),
+    [("champion", "simulation"), ("challenger", "simulation_challenger")],
+)
+def test_report_renders_the_roles_whole_track_record(home, track_lake, capsys, role, table):
+    argv = ["report"] if role == "champion" else ["report", "--role", role]
+    assert main(argv) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    page = home / "reports" / role / "2025-03-03_2025-03-16" / "index.html"
+    assert out[-1] == str(page) and page.exists()
+    assert (page.parent / "weights.png").exists()
+    assert out[0] == (
+        f"{role} (demo profile): out-of-sample track record, 2025-03-03 to 2025-03-14, net of costs"
+    )
+    expected = ledger_metrics(track_lake[table])
+    shown = _headline_lines("\n".join(out))
+    assert shown["total return"] == format_metric("total_return", expected["total_return"])
+    assert shown["Sharpe (rf 0)"] == format_metric("sharpe", expected["sharpe"])
+    assert shown["sessions"] == "10"
+    assert "out-of-sample track record" in page.read_text()
+
+
+def test_report_over_a_range(home, track_lake, capsys):
+    assert main(["report", "--start", "2025-03-05", "--end", "2025-03-11"]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out[-1].endswith("reports/champion/2025-03-05_2025-03-11/index.html")
+    record = track_lake["simulation"]
+    inside = record.loc[record["date"].between("2025-03-05", "2025-03-11")]
+    expected = ledger_metrics(inside)
+    shown = _headline_lines("\n".join(out))
+    assert shown["sessions"] == "5"  # Wed 5 .. Tue 11 March, the weekend is not a session
+    assert shown["total return"] == format_metric("total_return", expected["total_return"])
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["report", "--start", "2025-04-01", "--end", "2025-04-30"], "no champion session in"),
+        (["report", "--start", "2025-03-08", "--end", "2025-03-09"], "no champion session in"),
+    ],
+    ids=["outside", "weekend-only"],
+)
+def test_report_without_a_record_in_range_is_one_line_exit_1(
+    home, track_lake, capsys, argv, message
+):
+    assert main(argv) == 1
+    captured = capsys.readouterr()
+    err = captured.err.strip().splitlines()
+    assert len(err) == 1 and message in err[0] and "2025-03-03..2025-03-16" in err[0]
+    assert captured.out == "" and not (home / "reports").exists()
+
+
+def test_report_before_any_run_is_one_line_exit_1(home, capsys):
+    assert main(["report", "--role", "challenger"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no challenger track record yet" in err[0]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["report", "--start", "5 March"], "expected YYYY-MM-DD"),
+        (["report", "--start", "2025-03-10", "--end", "2025-03-05"], "is after end"),
+        (["report", "--profile", "nosuch"], "unknown profile"),
+    ],
+    ids=["bad-date", "reversed", "unknown-profile"],
+)
+def test_report_bad_input_is_one_line_exit_2(home, track_lake, capsys, argv, message):
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]
+
+
+def test_report_of_a_record_breaking_the_contract_is_one_line(home, track_lake, capsys):
+    day = pd.DatetimeIndex(["2025-03-17"]).as_unit("ns")
+    late = _track_record(day, np.array([0.01])).assign(decided_on=day)  # decided on the day
+    _write_days(str(home / "lake"), "simulation", late)
+    assert main(["report", "--start", "2025-03-17"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "1 of 1 sessions earn a book decided on or after" in err[0]

@@ -204,8 +204,8 @@ def render_tearsheet(
     if late.any():
         day = sessions.loc[late, "date"].iloc[0].date()
         raise LookAheadError(
-            f"tearsheet: {int(late.sum())} sessions earn a book decided on or after the "
-            f"session (first {day}), expected books decided before it"
+            f"tearsheet: {int(late.sum())} of {len(sessions)} sessions earn a book decided on "
+            f"or after the session (first {day}), expected one decided before it"
         )
     headline = ledger_metrics(ledger)
     layers = weight_layers(weights)

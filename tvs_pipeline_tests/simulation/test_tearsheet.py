@@ -312,7 +312,7 @@ def test_format_metric(key, value, text):
         (_tiny().drop(columns="decided_on"), None, DataError, r"lacks columns \['decided_on'\]"),
         (_tiny(), _weights().drop(columns="net_weight"), DataError, "weights lack columns"),
         (_tiny(), _weights().assign(net_weight=np.nan), DataError, "36 non-finite net_weight"),
-        (_tiny().assign(decided_on=_tiny()["date"]), None, LookAheadError, "4 sessions earn"),
+        (_tiny().assign(decided_on=_tiny()["date"]), None, LookAheadError, "4 of 4 sessions earn"),
     ],
     ids=["no-session", "empty", "missing-column", "weights-column", "weights-nan", "look-ahead"],
 )
