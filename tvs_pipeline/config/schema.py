@@ -131,11 +131,14 @@ class ScannerConfig(_Strict):
 
 
 class RunConfig(_Strict):
-    """History window and walk-forward cadence."""
+    """History window and rebalance cadence."""
 
     lookback_days: int = Field(500, ge=30, le=5000)
     history_floor: int = Field(90, ge=2)
+    # The book is re-optimised every `step` shared sessions, or sooner when its drift from the
+    # last target (one-way, Σ|h − w|) exceeds `rebalance_drift` (docs/methodology.md §11).
     step: int = Field(20, ge=1)
+    rebalance_drift: float = Field(0.10, gt=0, le=2)
     revision_overlap_days: int = Field(3, ge=0, le=60)
 
     @model_validator(mode="after")
@@ -193,11 +196,24 @@ class AllocationConfig(AllocationParams):
 
 
 class SimulationConfig(_Strict):
-    """Friction and cadence of the walk-forward simulation."""
+    """Friction of the track record: trading costs, and borrow or funding on shorts per sleeve."""
 
     slippage_bps: float = Field(5.0, ge=0)
     commission_bps: float = Field(1.0, ge=0)
+    # Annual rate on a short's value, bps, by sleeve ("default" for the others): general-
+    # collateral stock borrow ~0.5 %/yr; a crypto short pays margin interest or perpetual
+    # funding, ~10 %/yr on average (docs/methodology.md §11).
+    borrow_bps_per_year: dict[str, float] = Field(
+        default_factory=lambda: {"default": 50.0, "crypto": 1000.0}
+    )
     initial_capital: float = Field(1_000_000.0, gt=0)
+
+    @model_validator(mode="after")
+    def _borrow_rates(self) -> SimulationConfig:
+        bad = {k: v for k, v in self.borrow_bps_per_year.items() if not v >= 0}
+        if bad:
+            raise ValueError(f"borrow_bps_per_year {bad}: expected rates >= 0")
+        return self
 
 
 class ScheduleConfig(_Strict):

@@ -127,8 +127,8 @@ def simulate_cvxportfolio(
     # close(R) and a decision dated D trades at the close of D, i.e. at the close of the last
     # row at or before D. So R's period is labelled by the previous row (its start): the
     # trade at cvxportfolio's t is ours at that close, and the period lasts the calendar days
-    # our borrow accrues for. The first row starts one day before it (ours accrues 1 day
-    # there); the last row's end closes the calendar, whose last row cvxportfolio never earns.
+    # our borrow accrues for. The first row starts one day before it; the last row's end
+    # closes the calendar, whose last row cvxportfolio never earns.
     starts = pd.DatetimeIndex([rows[0] - pd.Timedelta(days=1)]).append(rows[:-1])
     calendar = starts.append(rows[-1:])
     # The decision each row trades to: the last one dated before it, when it is new.
@@ -143,7 +143,10 @@ def simulate_cvxportfolio(
         decisions.iloc[position[rebalanced]].to_numpy(), index=starts[rebalanced], columns=listings
     )
     targets[cash] = 1.0 - targets.sum(axis=1)
-    fees = _short_fees(borrow, listings, rows, calendar)
+    traded_rows = returns.loc[rows, listings].notna().to_numpy().any(axis=1)
+    fees = _short_fees(
+        borrow, listings, rows, calendar, _first_trade(returns, decisions), traded_rows
+    )
 
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=_CVX_NOISE, module="cvxportfolio")
@@ -192,16 +195,35 @@ def _cash_key(listings: pd.Index) -> str:
     return key
 
 
+def _first_trade(returns: pd.DataFrame, decisions: pd.DataFrame) -> pd.Timestamp:
+    """The close the first decision trades at: the last return row at or before it."""
+    before = returns.index[returns.index <= decisions.index[0]]
+    return before[-1] if len(before) else decisions.index[0]
+
+
 def _short_fees(
-    rates: np.ndarray, listings: pd.Index, rows: pd.DatetimeIndex, calendar: pd.DatetimeIndex
+    rates: np.ndarray,
+    listings: pd.Index,
+    rows: pd.DatetimeIndex,
+    calendar: pd.DatetimeIndex,
+    first_trade: pd.Timestamp,
+    traded_rows: np.ndarray,
 ) -> pd.DataFrame:
     """Short fees for cvxportfolio (annual percent, period x listing) equal to our accrual.
 
-    Ours on row k: ``x = bps/10⁴ · days_k/365`` (``days_k`` whole calendar days since the
-    previous row, 1 on the first). cvxportfolio charges ``exp(log(1 + s/100)/ppy) − 1`` with
-    ``ppy = 365.24 days / (t_next − t)``, so ``s = 100·((1 + x)^ppy − 1)``.
+    Ours on row k: ``x = bps/10⁴ · days_k/365``, ``days_k`` the whole calendar days since the
+    last session (the first trade's close before the first session), and 0 on a row that is
+    no session (`hold_session`). A session here is a row on which a weighted listing trades:
+    the vectorized ledger asks whether a *held* listing trades, which differs only for a book
+    holding a subset of the listings whose calendars disagree. cvxportfolio charges
+    ``exp(log(1 + s/100)/ppy) − 1`` with ``ppy = 365.24 days / (t_next − t)``, so
+    ``s = 100·((1 + x)^ppy − 1)``.
     """
-    days = np.r_[1.0, (rows[1:] - rows[:-1]).days.to_numpy(dtype="float64")]
+    days = np.zeros(len(rows))
+    last = first_trade
+    for k, (row, traded) in enumerate(zip(rows, traded_rows, strict=True)):
+        if traded:
+            days[k], last = float((row - last).days), row
     accrued = np.outer(days / DAYS_PER_YEAR, rates / BPS_PER_UNIT)
     periods_per_year = (CVX_YEAR / (calendar[1:] - calendar[:-1])).to_numpy(dtype="float64")
     annual = 100.0 * np.expm1(np.log1p(accrued) * periods_per_year[:, None])

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import pandas as pd
 
 from tvs_pipeline.config.schema import SimulationConfig
 from tvs_pipeline.errors import ConfigError, DataError
@@ -24,6 +27,11 @@ class FrictionModel:
         Price impact and half-spread per unit of value traded, in bps (>= 0).
     commission_bps : float
         Broker and exchange fees per unit of value traded, in bps (>= 0).
+    borrow_bps_per_year : float
+        Annual borrow or funding rate on a short's value, in bps (>= 0), for a listing whose
+        sleeve is not in ``borrow_by_sleeve``.
+    borrow_by_sleeve : mapping
+        Sleeve -> its annual borrow rate in bps (>= 0).
 
     Raises
     ------
@@ -36,6 +44,7 @@ class FrictionModel:
     ``τ = Σᵢ |w_new,i − w_old,i|`` is one-way (buying 0.3 and selling 0.3 is ``τ = 0.6``),
     so the cost is a fraction of portfolio equity. Allocation prices planned turnover and
     simulation charges realised trades with the same instance, so the two cannot disagree.
+    A short pays ``|h| · borrow/10⁴ · days/365`` per calendar day held.
 
     References
     ----------
@@ -45,12 +54,23 @@ class FrictionModel:
 
     slippage_bps: float = 5.0
     commission_bps: float = 1.0
+    borrow_bps_per_year: float = 0.0
+    borrow_by_sleeve: Mapping[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        for name in ("slippage_bps", "commission_bps"):
-            value = getattr(self, name)
+        rates = {name: getattr(self, name) for name in ("slippage_bps", "commission_bps")}
+        rates["borrow_bps_per_year"] = self.borrow_bps_per_year
+        rates.update({f"borrow_by_sleeve[{k}]": v for k, v in self.borrow_by_sleeve.items()})
+        for name, value in rates.items():
             if not math.isfinite(value) or value < 0:
                 raise ConfigError(f"FrictionModel {name} {value!r}: expected a finite value >= 0")
+
+    def borrow_rates(self, sleeves: pd.Series) -> pd.Series:
+        """Listing -> annual borrow rate in bps, from ``sleeves`` (listing -> sleeve)."""
+        rates = sleeves.map(
+            lambda sleeve: self.borrow_by_sleeve.get(sleeve, self.borrow_bps_per_year)
+        )
+        return rates.astype("float64").rename("borrow_bps_per_year")
 
     @property
     def rate(self) -> float:
@@ -86,10 +106,17 @@ class FrictionModel:
         Parameters
         ----------
         config : SimulationConfig
-            Supplies ``slippage_bps`` and ``commission_bps``.
+            Supplies ``slippage_bps``, ``commission_bps`` and ``borrow_bps_per_year`` (its
+            ``default`` entry for the sleeves it does not name).
 
         Returns
         -------
         FrictionModel
         """
-        return cls(slippage_bps=config.slippage_bps, commission_bps=config.commission_bps)
+        rates = dict(config.borrow_bps_per_year)
+        return cls(
+            slippage_bps=config.slippage_bps,
+            commission_bps=config.commission_bps,
+            borrow_bps_per_year=float(rates.pop("default", 0.0)),
+            borrow_by_sleeve=rates,
+        )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import pandas as pd
 import pytest
 
 from tvs_pipeline.config.schema import SimulationConfig
@@ -49,8 +50,13 @@ def test_defaults_are_five_and_one_bps():
 @pytest.mark.parametrize(
     ("config", "expected"),
     [
-        (SimulationConfig(), FrictionModel(5.0, 1.0)),
-        (SimulationConfig(slippage_bps=2.0, commission_bps=0.5), FrictionModel(2.0, 0.5)),
+        (SimulationConfig(), FrictionModel(5.0, 1.0, 50.0, {"crypto": 1000.0})),
+        (
+            SimulationConfig(
+                slippage_bps=2.0, commission_bps=0.5, borrow_bps_per_year={"etf": 30.0}
+            ),
+            FrictionModel(2.0, 0.5, 0.0, {"etf": 30.0}),
+        ),
     ],
     ids=["defaults", "custom"],
 )
@@ -82,3 +88,14 @@ def test_bad_rates_raise_config_error(kwargs, match):
 def test_bad_turnover_raises_data_error(turnover):
     with pytest.raises(DataError, match="is not a finite value >= 0"):
         FrictionModel().cost(turnover)
+
+
+def test_borrow_rates_by_sleeve_fall_back_to_the_default():
+    model = FrictionModel(borrow_bps_per_year=50.0, borrow_by_sleeve={"crypto": 1000.0})
+    sleeves = pd.Series({"AAPL": "us_equity", "BTCUSD": "crypto"})
+    assert model.borrow_rates(sleeves).to_dict() == {"AAPL": 50.0, "BTCUSD": 1000.0}
+
+
+def test_a_negative_borrow_rate_is_refused():
+    with pytest.raises(ConfigError, match=r"borrow_by_sleeve\[crypto\] -1"):
+        FrictionModel(borrow_by_sleeve={"crypto": -1.0})
