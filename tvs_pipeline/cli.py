@@ -226,7 +226,7 @@ def cmd_promotion(args: argparse.Namespace) -> int:
     table = reader.read("promotion_report", where="date = ?", params=[day])
     if table is None or table.empty:
         raise CommandError(f"promotion: no promotion_report partition for {day}")
-    print(f"promotion report {day} (last 20 days of parity and simulated returns)")
+    print(f"promotion report {day} (last 20 days of parity and of both out-of-sample track records)")
     with pd.option_context("display.width", 200):
         print(table.drop(columns=["date"]).to_string(index=False))
     return 0
@@ -349,18 +349,24 @@ def render_summary(settings: Settings, day: date, run_id: str, elapsed: float) -
         metrics = dict(zip(report["metric"], report["value"], strict=True))
         lines += [
             "",
-            "walk-forward of today's selection over the lookback (in-sample, net of costs):",
-        ]
-        lines.append(
-            "  sharpe {sharpe:.2f} · annual return {annual_return:.1%} · max drawdown "
-            "{max_drawdown:.1%}".format(
+            f"track record (out of sample, net of costs) over {metrics['sessions']:.0f} sessions:",
+            "  equity {equity:.4f} · sharpe {sharpe:.2f} · annual return {annual_return:.1%} · "
+            "max drawdown {max_drawdown:.1%} · selection alpha {selection_alpha:.1%}".format(
                 **{
                     k: metrics.get(k, float("nan"))
-                    for k in ("sharpe", "annual_return", "max_drawdown")
+                    for k in (
+                        "equity",
+                        "sharpe",
+                        "annual_return",
+                        "max_drawdown",
+                        "selection_alpha",
+                    )
                 }
-            )
-        )
-        lines.append(f"\nreport: {report['report_path'].iloc[0]}")
+            ),
+        ]
+        pages = [path for path in report["report_path"] if path]
+        if pages:
+            lines.append(f"\nreport: {pages[0]}")
     lines.append(f"lake:   {settings.lake_root} (query with `tvs sql`)")
     return "\n".join(lines)
 

@@ -59,7 +59,9 @@ def test_run_then_sql_and_health(home, capsys):
     out = capsys.readouterr().out
     assert "funnel:" in out and "target weights" in out and "report:" in out
     assert "parity htr_3_4 vs" in out
-    assert (home / "reports" / "2026-06-30" / "report.md").exists()
+    assert "track record (out of sample" in out
+    page = home / "reports" / "champion" / "2026-06-30_2026-06-30" / "index.html"
+    assert page.exists() and str(page) in out
     assert main(["sql", "select sleeve, count(*) as n from discovery group by 1 order by 1"]) == 0
     out = capsys.readouterr().out
     assert "crypto" in out and "us_equity" in out and "etf" in out
@@ -256,3 +258,43 @@ def test_report_of_a_record_breaking_the_contract_is_one_line(home, track_lake, 
     assert main(["report", "--start", "2025-03-17"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "1 of 1 sessions earn a book decided on or after" in err[0]
+
+
+@pytest.mark.slow
+def test_backfill_then_report_an_out_of_sample_record_rebuilt_from_the_lake(home, capsys):
+    """After `tvs backfill`, the stored ledger is the stored decisions traded on the next
+    day's returns net of costs: the simulator rebuilds every day of it from the lake."""
+    from tvs_pipeline.config import load_profile
+    from tvs_pipeline.defs.carry import session_returns
+    from tvs_pipeline.lake.catalog import LakeReader
+    from tvs_pipeline.settings import load_settings
+    from tvs_pipeline.simulation import FrictionModel, simulate
+    from tvs_pipeline.simulation.track_record import session_matrix, stored_decisions
+
+    assert main(["backfill", "--start", "2026-06-01", "--end", "2026-06-30"]) == 0
+    capsys.readouterr()
+    assert main(["report"]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out[-1].endswith("index.html") and "2026-06-01_2026-06-30" in out[-1]
+    settings = load_settings()
+    reader = LakeReader(settings.lake_root)
+    ledger = reader.read("simulation").sort_values("date").set_index("date")
+    books = reader.read("allocation")
+    decisions = stored_decisions(books)
+    days = pd.date_range(decisions.index[0], "2026-06-30", freq="D")
+    returns = session_matrix(session_returns(reader, list(days.date)), days)
+    returns = returns.reindex(columns=returns.columns.union(decisions.columns))
+    friction = FrictionModel.from_config(load_profile(settings.profile).simulation)
+    sleeves = books.loc[books["kind"] == "physical"].drop_duplicates("symbol")
+    rates = friction.borrow_rates(sleeves.set_index("symbol")["sleeve"])
+    rebuilt = simulate(decisions, returns, friction=friction, borrow_bps_per_year=rates)
+    assert len(rebuilt) == 29 and ledger["turnover"].gt(0).sum() >= 2  # a rebalance after entry
+    pd.testing.assert_series_equal(
+        rebuilt["net"],
+        ledger["net"].loc[rebuilt.index],
+        check_names=False,
+        check_freq=False,
+        atol=1e-12,
+        rtol=0,
+    )
+    assert ledger.loc["2026-06-01", "gross_exposure"] == 0.0  # nothing decided before day 1

@@ -14,6 +14,7 @@ from tvs_pipeline.allocation.weights import (
     target_exposure,
 )
 from tvs_pipeline.selection.clustering import cluster_listings
+from tvs_pipeline.simulation.friction import FrictionModel
 from tvs_pipeline.synthesis.atoms import atom_id, atom_matrix, composition
 
 __all__ = ["BOOK_COLUMNS", "EXPOSURE_COLUMNS", "atom_clusters", "atom_scores", "target_weights"]
@@ -58,6 +59,9 @@ def target_weights(
     config: AllocationParams,
     decisions: pd.DataFrame | None = None,
     market: pd.DataFrame | None = None,
+    *,
+    holdings: pd.Series | None = None,
+    friction: FrictionModel | None = None,
 ) -> pd.DataFrame:
     """Atom weights and physical net weights of one day, decided at its close.
 
@@ -72,6 +76,8 @@ def target_weights(
         The role's ``selection`` rows of day D (scores for the barbell).
     market : DataFrame, optional
         The ``market`` rows of day D (`market_day`): the regime and the universe index.
+    holdings, friction : optional
+        The atoms held now and the friction that prices trading away from them (`allocate`).
 
     Returns
     -------
@@ -104,6 +110,8 @@ def target_weights(
         regime=regime,
         scores=atom_scores(decisions),
         benchmark=index,
+        holdings=holdings,
+        friction=friction,
     )
     comp = composition(atoms)
     atom_rows = weights.merge(comp, on="atom_id", how="left")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, NamedTuple
+
 import numpy as np
 import pandas as pd
 
@@ -9,6 +11,9 @@ from tvs_pipeline.allocation.params import AllocationParams
 from tvs_pipeline.allocation.solver import Allocation, solve_allocation
 from tvs_pipeline.errors import DataError, OptimizationError
 from tvs_pipeline.synthesis.atoms import check_atom_matrix
+
+if TYPE_CHECKING:
+    from tvs_pipeline.simulation.friction import FrictionModel
 
 __all__ = [
     "ALLOCATION_COLUMNS",
@@ -52,6 +57,8 @@ def allocate(
     regime: str = "NORMAL",
     scores: pd.Series | None = None,
     benchmark: pd.Series | None = None,
+    holdings: pd.Series | None = None,
+    friction: FrictionModel | None = None,
 ) -> pd.DataFrame:
     """Weight the atoms with the configured engine and profile, falling back in order.
 
@@ -83,6 +90,12 @@ def allocate(
     benchmark : Series, optional
         Daily returns of the universe index (market-neutral, when on), indexed like
         ``returns``.
+    holdings : Series, optional
+        Atom -> the weight held now (the previous book drifted to today); an atom absent
+        from the eligible set is sold whatever the solve.
+    friction : FrictionModel, optional
+        With ``holdings``, each unit of turnover away from them costs ``friction.rate`` in
+        the objective of the engines that can say so (`tvs_pipeline.allocation.optimize`).
 
     Returns
     -------
@@ -119,16 +132,27 @@ def allocate(
         if config.feat_market_neutral and benchmark is not None
         else None
     )
-    fitted, failures = _first_solved(sample, config, clusters, regime, scores, neutral)
+    trading = _Trading(
+        holdings.reindex(sample.columns).fillna(0.0) if holdings is not None else None,
+        float(friction.rate) if friction is not None and holdings is not None else 0.0,
+    )
+    fitted, failures = _first_solved(sample, config, clusters, regime, scores, neutral, trading)
     if fitted is None and neutral is not None:
         failures.append("market-neutral infeasible for every engine: solved without the beta band")
-        fitted, more = _first_solved(sample, config, clusters, regime, scores, None)
+        fitted, more = _first_solved(sample, config, clusters, regime, scores, None, trading)
         failures += more
     if fitted is None:
         raise OptimizationError(
             f"allocate {config.profile}: every engine failed ({'; '.join(failures)})"
         )
     return _allocation_frame(returns, window, n_obs, fitted, config, clusters, regime, failures)
+
+
+class _Trading(NamedTuple):
+    """The current holdings over the eligible atoms and the cost of a unit of turnover."""
+
+    holdings: pd.Series | None
+    cost_per_turnover: float
 
 
 def _first_solved(
@@ -138,6 +162,7 @@ def _first_solved(
     regime: str,
     scores: pd.Series | None,
     benchmark: pd.Series | None,
+    trading: _Trading,
 ) -> tuple[Allocation | None, list[str]]:
     """The first engine of ``[engine, *fallback]`` that solves, and the failures before it."""
     failures: list[str] = []
@@ -154,6 +179,8 @@ def _first_solved(
                 cluster_cap=cap,
                 scores=scores,
                 benchmark=benchmark,
+                holdings=trading.holdings,
+                cost_per_turnover=trading.cost_per_turnover,
             )
         except OptimizationError as err:
             failures.append(f"{engine}: " + " ".join(str(err).split()))

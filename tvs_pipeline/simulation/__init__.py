@@ -1,24 +1,26 @@
-"""Simulation: the shared friction model, the walk-forward ledger and its performance metrics."""
+"""Simulation: the shared friction model, the simulators, the track record and its metrics."""
 
 from __future__ import annotations
 
 from tvs_pipeline.simulation.friction import BPS_PER_UNIT, FrictionModel
 from tvs_pipeline.simulation.metrics import (
     CVAR_LEVEL,
-    SUMMARY_KEYS,
     drawdown,
-    performance_summary,
+    ledger_metrics,
+    metrics,
+    sessions_per_year,
 )
-from tvs_pipeline.simulation.walk_forward import LEDGER_COLUMNS, walk_forward, walk_forward_ledger
+from tvs_pipeline.simulation.simulator import LEDGER_COLUMNS, Holdings, simulate
 
 __all__ = [
     "BPS_PER_UNIT",
     "CVAR_LEVEL",
     "LEDGER_COLUMNS",
-    "SUMMARY_KEYS",
     "FrictionModel",
+    "Holdings",
     "drawdown",
-    "performance_summary",
-    "walk_forward",
-    "walk_forward_ledger",
+    "ledger_metrics",
+    "metrics",
+    "sessions_per_year",
+    "simulate",
 ]

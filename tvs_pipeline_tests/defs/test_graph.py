@@ -233,17 +233,27 @@ def test_no_look_ahead_perturbing_after_d_leaves_partition_d_unchanged(materiali
         pd.testing.assert_frame_equal(original, perturbed, obj=asset)
 
 
+def range_tags(first: str, last: str) -> dict[str, str]:
+    """The tags of one run over the partitions ``first..last`` (a single-run backfill)."""
+    return {
+        "dagster/asset_partition_range_start": first,
+        "dagster/asset_partition_range_end": last,
+    }
+
+
 @pytest.mark.slow
 def test_the_shock_does_change_later_partitions(materialised, tmp_path):
     """The look-ahead test has teeth: the same shock moves every asset of both paths on a later
-    day, so the equality on day D is not equality by default."""
-    later = "2025-07-10"
+    day, so the equality on day D is not equality by default. Two days run, so that the track
+    record of the later day earns a book decided the day before."""
+    first, later = "2025-07-09", "2025-07-10"
     base = load_settings({"TVS_HOME": str(tmp_path / "a")})
     shocked = load_settings({"TVS_HOME": str(tmp_path / "b")})
-    assert run(base, partition_key=later).success
-    assert run(shocked, partition_key=later, shock_after=DAY).success
-    assert run_shadow(base, later).success
-    assert run_shadow(shocked, later, shock_after=DAY).success
+    assert run(base, tags=range_tags(first, later)).success
+    assert run(shocked, tags=range_tags(first, later), shock_after=DAY).success
+    for day in (first, later):
+        assert run_shadow(base, day).success
+        assert run_shadow(shocked, day, shock_after=DAY).success
     a, b = read_day(base, "bars", later), read_day(shocked, "bars", later)
     assert not a["close"].equals(b["close"])
     unchanged = []
@@ -277,37 +287,45 @@ def test_definitions_validate_on_the_workspace():
 
 
 @pytest.mark.slow
-def test_single_run_backfill_equals_the_nightly_partition(materialised, tmp_path):
-    """One run over three days, its days spread over two worker processes, gives day D."""
-    settings, _, _ = materialised
+def test_single_run_backfill_equals_the_nightly_runs(tmp_path):
+    """One run over three days, its days spread over two worker processes, equals the same
+    days run as they come: a run over the first two, then the nightly run of the third, which
+    carries the book and the track record it finds in the lake."""
+    nightly = load_settings({"TVS_HOME": str(tmp_path / "nightly")})
+    assert run(nightly, tags=range_tags("2025-06-28", "2025-06-29")).success
+    assert run(nightly, partition_key=DAY).success
     filled = replace(load_settings({"TVS_HOME": str(tmp_path / "filled")}), workers=2)
     with dg.instance_for_test() as instance:
         result = dg.materialize(
             ASSETS,
             instance=instance,
             resources=build_resources(filled, min_parallel_calls=2),
-            tags={
-                "dagster/asset_partition_range_start": "2025-06-28",
-                "dagster/asset_partition_range_end": DAY,
-            },
+            tags=range_tags("2025-06-28", DAY),
         )
         assert result.success
         assert len(instance.get_runs()) == 1
     for asset in EXPECTED_GROUPS:
-        if asset == "bars":
-            continue  # bars are stored per fetch day; the windows they serve are compared below
-        nightly, backfilled = read_day(settings, asset), read_day(filled, asset)
-        if "report_path" in nightly:
-            nightly, backfilled = (
-                nightly.drop(columns="report_path"),
-                backfilled.drop(columns="report_path"),
-            )
-        pd.testing.assert_frame_equal(nightly, backfilled, obj=asset)
-    from tvs_pipeline.funnel.normalization import read_bar_window
-
-    symbols = read_day(settings, "discovery")["symbol"].tolist()
-    pd.testing.assert_frame_equal(
-        read_bar_window(LakeReader(settings.lake_root), symbols, pd.Timestamp(DAY).date(), 500),
-        read_bar_window(LakeReader(filled.lake_root), symbols, pd.Timestamp(DAY).date(), 500),
-    )
-    assert read_day(filled, "bars", "2025-06-29")["symbol"].nunique() > 0
+        for day in ("2025-06-29", DAY):
+            expected, backfilled = read_day(nightly, asset, day), read_day(filled, asset, day)
+            if "report_path" in expected:
+                expected, backfilled = (
+                    expected.drop(columns="report_path"),
+                    backfilled.drop(columns="report_path"),
+                )
+            pd.testing.assert_frame_equal(expected, backfilled, obj=f"{asset} {day}")
+    # The track record of D earned the book stored for D−1 (not a fresh one): recomputed from
+    # the lake by hand, net = Σ w·r − 6 bps × Σ|w − h| − borrow on the shorts for one day.
+    ledger = read_day(filled, "simulation")
+    assert ledger["decided_on"].iloc[0] == pd.Timestamp("2025-06-29")
+    book = read_day(filled, "allocation", "2025-06-29")
+    physical = book.loc[book["kind"] == "physical"].set_index("symbol")
+    assert physical["net_weight"].abs().sum() > 0.5
+    panel = read_day(filled, "normalization")
+    today = panel.loc[panel["market_date"] == pd.Timestamp(DAY)].set_index("symbol")["ret"]
+    w = physical["net_weight"]
+    gross = float((w * today.reindex(w.index).fillna(0.0)).sum())
+    turnover = float((w - physical["held_weight"]).abs().sum())
+    rates = physical["sleeve"].map({"crypto": 1000.0}).fillna(50.0)
+    days = (pd.Timestamp(DAY) - pd.Timestamp(book["last_session"].iloc[0])).days
+    borrow = float((-w.clip(upper=0) * rates).sum()) / 1e4 * days / 365
+    assert ledger["net"].iloc[0] == pytest.approx(gross - 6e-4 * turnover - borrow, abs=1e-12)

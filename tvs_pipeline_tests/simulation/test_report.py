@@ -1,130 +1,54 @@
-"""The daily Markdown tear sheet and its atomic write."""
+"""The performance report of a day (tvs_pipeline/simulation/report.py)."""
 
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from tvs_pipeline.simulation.report import (
-    render_report,
-    report_day,
-    report_path,
-    write_text_atomic,
-)
-
-DAY = date(2025, 6, 30)
+from tvs_pipeline.simulation.report import report_day, report_directory
 
 
-def ledger() -> pd.DataFrame:
-    """Equity on a few days across three month ends (Apr, May, Jun 2025)."""
+def _history() -> pd.DataFrame:
+    days = pd.date_range("2026-06-26", periods=4, freq="D")  # Fri .. Mon
+    net = [0.0, 0.0, 0.0, 0.02]
     return pd.DataFrame(
         {
-            "market_date": pd.to_datetime(
-                ["2025-04-29", "2025-04-30", "2025-05-15", "2025-05-30", "2025-06-30"]
-            ),
-            "net_return": [0.0, 0.01, -0.02, 0.005, 0.01],
-            "equity": [1.0, 1.01, 0.9898, 0.994749, 1.00469649],
+            "date": days,
+            "gross": net,
+            "trading_cost": 0.0,
+            "borrow": 0.0,
+            "cost": 0.0,
+            "net": net,
+            "turnover": [0.0, 0.0, 0.0, 0.5],
+            "equity": [1.0, 1.0, 1.0, 1.02],
+            "gross_exposure": [0.0, 0.0, 0.0, 1.0],
+            "net_exposure": [0.0, 0.0, 0.0, 1.0],
+            "session": [False, False, False, True],
+            "universe_return": [float("nan")] * 3 + [0.01],
         }
     )
 
 
-def allocation() -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "kind": ["atom", "atom", "physical", "physical"],
-            "symbol": ["A|LONG", "B|SHORT", "A", "B"],
-            "weight": [0.6, 0.4, None, None],
-            "net_weight": [None, None, 0.6, -0.4],
-        }
-    )
+def test_no_session_yet_is_an_empty_report():
+    out = report_day(_history(), date(2026, 6, 28))
+    assert out.empty and list(out.columns) == ["metric", "value"]
 
 
-def selection() -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "symbol": ["A", "B", "C"],
-            "sleeve": ["crypto", "crypto", "eq"],
-            "direction": ["LONG", "SHORT", "LONG"],
-            "selected": [True, True, False],
-            "score": [0.8123, 0.5, 0.1],
-        }
-    )
+def test_the_report_of_a_day_uses_the_sessions_up_to_it_only():
+    history = _history()
+    out = report_day(history, date(2026, 6, 29)).set_index("metric")["value"]
+    # By hand: one session (Monday) returning 2 %, the universe 1 %.
+    assert out["sessions"] == 1.0 and out["equity"] == pytest.approx(1.02)
+    assert out["total_return"] == pytest.approx(0.02)
+    assert out["avg_gross_exposure"] == pytest.approx(1.0)
+    later = pd.concat([history, history.tail(1).assign(date=pd.Timestamp("2026-06-30"))])
+    again = report_day(later, date(2026, 6, 29)).set_index("metric")["value"]
+    pd.testing.assert_series_equal(out, again)
 
 
-def test_the_tear_sheet_by_hand():
-    summary = {"total_return": 0.0469649, "sharpe": 1.23456, "max_drawdown": float("nan")}
-    text = render_report(DAY, summary, ledger(), allocation(), selection())
-    lines = text.splitlines()
-    assert lines[0] == "# tvs_pipeline report — as of 2025-06-30"
-    # returns as percentages with two decimals, ratios with three, a missing value as n/a
-    assert "| total_return | 4.70% |" in lines
-    assert "| sharpe | 1.235 |" in lines
-    assert "| max_drawdown | n/a |" in lines
-    # the physical book only, largest weight first: A 0.6000 then B -0.4000
-    weights = text.split("## Target weights for the next session")[1].split("##")[0]
-    assert "A|LONG" not in weights
-    assert weights.index("0.6000") < weights.index("-0.4000")
-    assert "## Selected (2 of 3 candidates)" in lines
-    assert "0.812" in text and "| C " not in text
-    # month ends: the last equity of April, May and June
-    months = text.split("## Equity, month ends (last 12)")[1].strip().splitlines()[2:]
-    assert months == ["| 2025-04 | 1.0100 |", "| 2025-05 | 0.9947 |", "| 2025-06 | 1.0047 |"]
-    assert text.endswith("\n")
-
-
-def test_an_empty_day_says_so():
-    empty_selection = pd.DataFrame(columns=["symbol", "selected"])
-    text = render_report(DAY, {}, pd.DataFrame(), pd.DataFrame(), empty_selection)
-    assert "_no positions_" in text
-    assert "## Selected (0 of 0 candidates)" in text
-    assert "Equity, month ends" not in text
-
-
-def test_only_the_last_twelve_month_ends_are_shown():
-    days = pd.date_range("2024-01-31", periods=18, freq="ME")
-    long = pd.DataFrame({"market_date": days, "equity": range(1, 19)})
-    text = render_report(DAY, {}, long, allocation(), selection())
-    months = text.split("## Equity, month ends (last 12)")[1].strip().splitlines()[2:]
-    assert len(months) == 12
-    assert months[0] == "| 2024-07 | 7.0000 |" and months[-1] == "| 2025-06 | 18.0000 |"
-
-
-def test_write_text_atomic_creates_folders_and_leaves_no_temporary(tmp_path):
-    path = tmp_path / "reports" / "2025-06-30" / "report.md"
-    write_text_atomic(path, "first\n")
-    write_text_atomic(path, "second — ü\n")
-    assert path.read_text(encoding="utf-8") == "second — ü\n"
-    assert [p.name for p in path.parent.iterdir()] == ["report.md"]
-
-
-def test_write_text_atomic_keeps_the_old_file_when_the_write_fails(tmp_path):
-    path = tmp_path / "report.md"
-    write_text_atomic(path, "old\n")
-    with pytest.raises(UnicodeEncodeError):
-        write_text_atomic(path, "bad \udcff surrogate\n")
-    assert path.read_text(encoding="utf-8") == "old\n"
-
-
-def test_report_path_is_one_folder_per_day(tmp_path):
-    assert report_path(tmp_path, DAY) == tmp_path / "2025-06-30" / "report.md"
-    assert report_path(str(tmp_path), DAY, "x.md") == tmp_path / "2025-06-30" / "x.md"
-
-
-@pytest.mark.parametrize(("calendar", "periods"), [("24/7", 365), ("XNYS", 252)])
-def test_report_day_writes_the_sheet_and_returns_the_metrics(tmp_path, calendar, periods):
-    days = ledger()
-    days = days.assign(turnover=[1.0, 0.0, 0.0, 0.2, 0.0], exposure=1.0)
-    atoms = pd.DataFrame({"atom_id": ["A|LONG"], "calendar": [calendar]})
-    out = report_day(days, atoms, allocation(), selection(), DAY, tmp_path)
-    assert list(out.columns) == ["metric", "value", "report_path"]
-    metrics = dict(zip(out["metric"], out["value"], strict=True))
-    total = 1.0 * 1.01 * 0.98 * 1.005 * 1.01 - 1  # the net returns compounded by hand
-    assert metrics["total_return"] == pytest.approx(total, rel=1e-12)
-    assert metrics["annual_return"] == pytest.approx((1 + total) ** (periods / 5) - 1, rel=1e-12)
-    path = tmp_path / "2025-06-30" / "report.md"
-    assert set(out["report_path"]) == {str(path)}
-    text = path.read_text(encoding="utf-8")
-    assert text.startswith("# tvs_pipeline report — as of 2025-06-30")
-    assert f"| total_return | {total:.2%} |" in text
+def test_report_directory_names_role_and_range():
+    path = report_directory("/r", "champion", date(2026, 6, 1), date(2026, 6, 30))
+    assert path == Path("/r/champion/2026-06-01_2026-06-30")

@@ -1,4 +1,4 @@
-"""Allocation stage: the day's market and regime, and each role's target weights."""
+"""Allocation stage: the day's market and regime, and each role's book carried day to day."""
 
 # No `from __future__ import annotations`: Dagster reads the context and resource
 # annotations at definition time and rejects string annotations.
@@ -6,13 +6,16 @@
 import dagster as dg
 import pandas as pd
 
-from tvs_pipeline.allocation.book import EXPOSURE_COLUMNS, target_weights
+from tvs_pipeline.allocation.book import EXPOSURE_COLUMNS
 from tvs_pipeline.allocation.chart import weights_chart_markdown
 from tvs_pipeline.allocation.market import market_day
+from tvs_pipeline.allocation.rebalance import BookKeeper
+from tvs_pipeline.defs.carry import day_before, last_partition, session_returns
 from tvs_pipeline.defs.days import run_days
-from tvs_pipeline.defs.partitions import daily_asset
-from tvs_pipeline.defs.resources import ComputeResource, ProfileResource
-from tvs_pipeline.defs.roles import Role, role_asset
+from tvs_pipeline.defs.partitions import daily_asset, partition_days
+from tvs_pipeline.defs.resources import ComputeResource, LakeResource, ProfileResource
+from tvs_pipeline.defs.roles import Role, asset_name, role_asset
+from tvs_pipeline.simulation.friction import FrictionModel
 
 __all__ = ["allocation_asset", "allocation_metadata", "market"]
 
@@ -35,45 +38,74 @@ def market(
     return days.table
 
 
-def allocation_metadata(book: pd.DataFrame) -> dict[str, dg.MetadataValue]:
-    """Engine, regime, caps, exposures and a weights chart of one day's book."""
+def allocation_metadata(book: pd.DataFrame, regime: str) -> dict[str, dg.MetadataValue]:
+    """Engine, regime, caps, exposures, the planned trade and a weights chart of one day's book."""
     if book.empty:
         return {"atoms": dg.MetadataValue.int(0)}
     atoms = book.loc[book["kind"] == "atom"]
     physical = book.loc[book["kind"] == "physical", ["symbol", "net_weight"]]
-    first = atoms.iloc[0]
-    numbers = {name: dg.MetadataValue.float(float(book[name].iloc[0])) for name in EXPOSURE_COLUMNS}
+    first = atoms.iloc[0] if len(atoms) else book.iloc[0]
+    numbers = {
+        name: dg.MetadataValue.float(float(book[name].iloc[0]))
+        for name in (*EXPOSURE_COLUMNS, "drift", "planned_turnover")
+    }
     table = physical.sort_values("net_weight").to_markdown(index=False, floatfmt=".4f")
-    title = f"{first['engine_used']}/{first['profile']}, {first['regime']}"
+    title = f"{first['engine_used']}/{first['profile']}, {regime}"
+    reason = str(book["rebalance_reason"].iloc[0]) or "held (no rebalance)"
     return {
         "engine": dg.MetadataValue.text(f"{first['engine_used']}/{first['profile']}"),
-        "regime": dg.MetadataValue.text(str(first["regime"])),
+        "regime": dg.MetadataValue.text(regime),
+        "rebalance": dg.MetadataValue.text(reason),
         "max_weight": dg.MetadataValue.float(float(first["max_weight"])),
         "cluster_cap": dg.MetadataValue.float(float(first["cluster_cap"])),
         "fallback_reason": dg.MetadataValue.text(str(first["fallback_reason"]) or "none"),
         **numbers,
+        "planned_cost_bps": dg.MetadataValue.float(float(book["planned_cost"].iloc[0]) * 1e4),
         "weights_chart": dg.MetadataValue.md(weights_chart_markdown(physical, title)),
         "weights": dg.MetadataValue.md(table or "_none_"),
     }
 
 
 def allocation_asset(role: Role) -> dg.AssetsDefinition:
-    """One role's ``allocation``, weighting that role's atoms under the day's regime."""
+    """One role's ``allocation``: yesterday's book drifted to today, re-optimised on cadence."""
     inputs = {"synthesis": "synthesis", "selection": "selection", "market": "market"}
+    name = asset_name("allocation", role)
 
-    @dg.asset(**role_asset("allocation", role, inputs, "skfolio"))
+    @dg.asset(
+        **role_asset(
+            "allocation", role, inputs, "skfolio", deps=[day_before(name), "normalization"]
+        )
+    )
     def allocation(
         context: dg.AssetExecutionContext,
         synthesis: pd.DataFrame,
         selection: pd.DataFrame,
         market: pd.DataFrame,
         profile: ProfileResource,
-        compute: ComputeResource,
+        lake: LakeResource,
     ) -> dg.Output[pd.DataFrame]:
-        """Target weights decided at the close of D (held over D+1): per atom and per listing."""
-        config = profile.resolved().allocation
-        sliced = {"atoms": synthesis, "decisions": selection, "market": market}
-        days = run_days(context, target_weights, compute, sliced=sliced, shared={"config": config})
-        return dg.Output(days.table, metadata=allocation_metadata(days.last))
+        """The book decided at the close of D (held over D+1): per atom and per listing.
+
+        It starts from the book of D−1 held over session D, so its days run in order.
+        """
+        resolved, reader, days = profile.resolved(), lake.reader(), partition_days(context)
+        previous, previous_day = last_partition(reader, name, days[0])
+        keeper = BookKeeper(
+            resolved.allocation,
+            FrictionModel.from_config(resolved.simulation),
+            resolved.run.step,
+            resolved.run.rebalance_drift,
+            previous,
+            previous_day,
+        )
+        sliced = {
+            "atoms": synthesis,
+            "decisions": selection,
+            "market": market,
+            "session_returns": session_returns(reader, days),
+        }
+        run = run_days(context, keeper.decide_day, sliced=sliced)
+        regime = str(market["regime"].iloc[-1]) if len(market) else ""
+        return dg.Output(run.table, metadata=allocation_metadata(run.last, regime))
 
     return allocation

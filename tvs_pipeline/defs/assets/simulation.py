@@ -1,26 +1,24 @@
-"""Simulation stage: each role's walk-forward, the champion's report and the promotion evidence."""
+"""Simulation stage: out-of-sample track records per role, the tear sheet, the cutover evidence."""
 
 # No `from __future__ import annotations`: Dagster reads the context and resource
 # annotations at definition time and rejects string annotations.
 
+from datetime import timedelta
+
 import dagster as dg
 import pandas as pd
 
+from tvs_pipeline.defs.carry import day_before, last_partition, session_returns, shift_days
 from tvs_pipeline.defs.checks import NIGHTLY_FRESHNESS
 from tvs_pipeline.defs.days import run_days
-from tvs_pipeline.defs.partitions import daily_asset, day_rows, partition_days
-from tvs_pipeline.defs.resources import (
-    ComputeResource,
-    LakeResource,
-    ProfileResource,
-    ReportResource,
-)
-from tvs_pipeline.defs.roles import Role, role_asset
-from tvs_pipeline.simulation.metrics import performance_summary
-from tvs_pipeline.simulation.promotion import PROMOTION_WINDOW, last_day_returns, promotion_day
-from tvs_pipeline.simulation.report import report_day
-from tvs_pipeline.simulation.walk_forward import walk_forward_ledger
-from tvs_pipeline.synthesis.atoms import periods_per_year
+from tvs_pipeline.defs.partitions import daily_asset, partition_days
+from tvs_pipeline.defs.resources import LakeResource, ProfileResource, ReportResource
+from tvs_pipeline.defs.roles import Role, asset_name, role_asset
+from tvs_pipeline.simulation.friction import FrictionModel
+from tvs_pipeline.simulation.promotion import PROMOTION_WINDOW, promotion_day
+from tvs_pipeline.simulation.report import report_day, report_directory
+from tvs_pipeline.simulation.tearsheet import render_tearsheet
+from tvs_pipeline.simulation.track_record import TrackRecord
 
 __all__ = ["performance_report", "promotion_report", "simulation_asset"]
 
@@ -28,47 +26,107 @@ EVIDENCE = ("selection_parity", "simulation", "simulation_challenger")
 
 
 def simulation_asset(role: Role) -> dg.AssetsDefinition:
-    """One role's ``simulation``, walking that role's atoms forward."""
+    """One role's ``simulation``: the out-of-sample track record of its stored books."""
+    name, books = asset_name("simulation", role), asset_name("allocation", role)
 
     @dg.asset(
-        **role_asset("simulation", role, {"synthesis": "synthesis", "selection": "selection"})
+        **role_asset(
+            "simulation",
+            role,
+            {"market": "market"},
+            deps=[day_before(books), day_before(name), "normalization"],
+        )
     )
     def simulation(
         context: dg.AssetExecutionContext,
-        synthesis: pd.DataFrame,
-        selection: pd.DataFrame,
+        market: pd.DataFrame,
         profile: ProfileResource,
-        compute: ComputeResource,
+        lake: LakeResource,
     ) -> dg.Output[pd.DataFrame]:
-        """Daily P&L ledger of day D's atoms walked forward over the lookback, with friction.
+        """Out-of-sample ledger: session D earned by the book decided at D−1, net of costs.
 
-        Weights decided at a rebalance close are traded and held from the next session; only
-        data up to D is used.
+        The book is the stored allocation partition of D−1, never recomputed; the ledger
+        compounds the row of D−1, so its days run in order.
         """
-        shared = {"profile": profile.resolved()}
-        sliced = {"atoms": synthesis, "decisions": selection}
-        days = run_days(context, walk_forward_ledger, compute, sliced=sliced, shared=shared)
-        per_year = periods_per_year(day_rows(synthesis, days.days[-1]))
-        summary = performance_summary(days.last, per_year)
-        return dg.Output(days.table, metadata={k: float(v) for k, v in summary.items()})
+        reader, days = lake.reader(), partition_days(context)
+        previous, previous_day = last_partition(reader, name, days[0])
+        record = TrackRecord(
+            FrictionModel.from_config(profile.resolved().simulation), previous, previous_day
+        )
+        decided = reader.read_days(books, days[0] - timedelta(days=1), days[-1] - timedelta(days=1))
+        sliced = {
+            "book": shift_days(decided),
+            "session_returns": session_returns(reader, days),
+            "market": market,
+        }
+        run = run_days(context, record.record_day, sliced=sliced)
+        return dg.Output(run.table, metadata=ledger_metadata(run.last))
 
     return simulation
+
+
+def ledger_metadata(row: pd.DataFrame) -> dict[str, dg.MetadataValue]:
+    """The last day of a track record: its net return, equity, costs and exposures."""
+    first = row.iloc[0]
+    numbers = {
+        name: dg.MetadataValue.float(float(first[name]))
+        for name in ("net", "equity", "turnover", "gross_exposure", "net_exposure")
+    }
+    return {
+        **numbers,
+        "cost_bps": dg.MetadataValue.float(float(first["cost"]) * 1e4),
+        "session": dg.MetadataValue.bool(bool(first["session"])),
+        "out_of_sample": dg.MetadataValue.bool(True),
+    }
 
 
 @dg.asset(**daily_asset("simulation", "markdown", freshness_policy=NIGHTLY_FRESHNESS))
 def performance_report(
     context: dg.AssetExecutionContext,
     simulation: pd.DataFrame,
-    synthesis: pd.DataFrame,
-    allocation: pd.DataFrame,
-    selection: pd.DataFrame,
+    lake: LakeResource,
     reports: ReportResource,
 ) -> dg.Output[pd.DataFrame]:
-    """Performance metrics of day D's simulation, and the Markdown tear sheet beside the lake."""
-    day = {"ledger": simulation, "atoms": synthesis, "weights": allocation, "decisions": selection}
-    days = run_days(context, report_day, sliced=day, shared={"directory": reports.directory})
-    path = str(days.last["report_path"].iloc[0])
-    return dg.Output(days.table, metadata={"report": dg.MetadataValue.path(path)})
+    """The champion's out-of-sample track record to day D: metrics and a tear sheet.
+
+    Each day's metrics cover every session up to it (the ledger rows before the run are read
+    from the lake); the tear sheet is drawn once, for the run's last day.
+    """
+    days = partition_days(context)
+    reader = lake.reader()
+    history = pd.concat(
+        [reader.read("simulation", where="date < ?", params=[days[0]]), simulation],
+        ignore_index=True,
+    )
+    run = run_days(context, report_day, shared={"history": history})
+    upto = history.loc[history["date"] <= pd.Timestamp(days[-1])]
+    table = run.table.assign(report_path="")
+    if not upto["session"].astype(bool).any():
+        return dg.Output(table, metadata={"sessions": dg.MetadataValue.int(0)})
+    weights = reader.read(
+        "allocation",
+        columns="date, symbol, net_weight",
+        where="kind = 'physical' and date <= ?",
+        params=[days[-1]],
+    )
+    first = pd.Timestamp(upto["date"].iloc[0]).date()
+    sheet = render_tearsheet(
+        upto,
+        weights,
+        title="champion",
+        directory=report_directory(reports.directory, "champion", first, days[-1]),
+    )
+    numbers = {k: dg.MetadataValue.float(float(v)) for k, v in sheet.headline.items()}
+    # The page drawn by this run is the last day's; earlier days of a range have none.
+    table.loc[table["date"] == pd.Timestamp(days[-1]), "report_path"] = str(sheet.html)
+    return dg.Output(
+        table,
+        metadata={
+            **numbers,
+            "tear_sheet": dg.MetadataValue.md(sheet.markdown),
+            "report": dg.MetadataValue.path(str(sheet.html)),
+        },
+    )
 
 
 @dg.asset(
@@ -88,16 +146,15 @@ def performance_report(
 def promotion_report(
     context: dg.AssetExecutionContext, lake: LakeResource, profile: ProfileResource
 ) -> dg.Output[pd.DataFrame]:
-    """The last 20 days of parity and of both simulations: the evidence for a cutover."""
+    """Both roles' out-of-sample track records over the last 20 days: the cutover evidence."""
     config, reader, days = profile.resolved().selection, lake.reader(), partition_days(context)
     # One read per asset for the whole run (a backfill spans many windows), cut per day.
     first = (pd.Timestamp(days[0]) - pd.Timedelta(days=PROMOTION_WINDOW - 1)).date()
     parity, champion, challenger = (reader.read_days(name, first, days[-1]) for name in EVIDENCE)
     evidence = {
         "parity": parity,
-        "champion": last_day_returns(champion),
-        "challenger": last_day_returns(challenger),
-        "champion_ledgers": champion,
+        "champion": champion,
+        "challenger": challenger,
         "engines": {"champion": config.champion, "challenger": config.challenger},
     }
     summaries = run_days(context, promotion_day, shared=evidence)
