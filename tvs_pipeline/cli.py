@@ -226,7 +226,9 @@ def cmd_promotion(args: argparse.Namespace) -> int:
     table = reader.read("promotion_report", where="date = ?", params=[day])
     if table is None or table.empty:
         raise CommandError(f"promotion: no promotion_report partition for {day}")
-    print(f"promotion report {day} (last 20 days of parity and of both out-of-sample track records)")
+    print(
+        f"promotion report {day} (last 20 days of parity and of both out-of-sample track records)"
+    )
     with pd.option_context("display.width", 200):
         print(table.drop(columns=["date"]).to_string(index=False))
     return 0
