@@ -21,7 +21,13 @@ from tvs_pipeline.funnel.calendars import sessions_before, shared_sessions
 from tvs_pipeline.simulation.friction import FrictionModel
 from tvs_pipeline.simulation.simulator import Holdings, exposures, hold_session, trade_to
 
-__all__ = ["DAY_COLUMNS", "BookKeeper", "rebalance_reason"]
+__all__ = [
+    "DAY_COLUMNS",
+    "EXPOSURE_TOLERANCE",
+    "BookKeeper",
+    "exposure_finding",
+    "rebalance_reason",
+]
 
 COMPOSITION = ("symbol", "logic", "direction", "sign", "sleeve", "calendar")
 # Columns every row of a day's book carries: its exposures, whether it trades and at what cost.
@@ -34,6 +40,35 @@ DAY_COLUMNS = (
     "planned_cost",
     "last_session",
 )
+
+
+# How far a book's sums may stray from what they must be (float noise is ~1e-15).
+EXPOSURE_TOLERANCE = 1e-6
+
+
+def exposure_finding(book: pd.DataFrame) -> str:
+    """What is wrong with a day's book's exposure (empty when nothing is).
+
+    The physical net weights must sum to the atoms' net ``Σ sign·w`` (flattening loses
+    nothing), and a book traded that day must hold the profile's exposure: its atoms sum to 1
+    (fully invested), or to 0 when a rebalance found nothing selected. Between rebalances
+    the atoms drift and their sum moves with the book's cash, so only the first rule holds.
+    """
+    if book.empty:
+        return ""
+    atoms = book.loc[book["kind"] == "atom"]
+    physical = book.loc[book["kind"] == "physical"]
+    atom_net = float((atoms["sign"] * atoms["weight"]).sum())
+    net = float(physical["net_weight"].sum())
+    problems = []
+    if abs(net - atom_net) > EXPOSURE_TOLERANCE:
+        problems.append(f"Σ net weight {net:.6f} differs from the atoms' net {atom_net:.6f}")
+    if bool(book["rebalance"].iloc[0]):
+        total = float(atoms["weight"].sum())
+        target = 1.0 if total > EXPOSURE_TOLERANCE else 0.0
+        if abs(total - target) > EXPOSURE_TOLERANCE:
+            problems.append(f"the traded atoms sum to {total:.6f}, expected {target:g}")
+    return "; ".join(problems)
 
 
 def rebalance_reason(

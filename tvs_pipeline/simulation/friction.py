@@ -67,10 +67,9 @@ class FrictionModel:
 
     def borrow_rates(self, sleeves: pd.Series) -> pd.Series:
         """Listing -> annual borrow rate in bps, from ``sleeves`` (listing -> sleeve)."""
-        rates = sleeves.map(
-            lambda sleeve: self.borrow_by_sleeve.get(sleeve, self.borrow_bps_per_year)
-        )
-        return rates.astype("float64").rename("borrow_bps_per_year")
+        by_sleeve, default = self.borrow_by_sleeve, self.borrow_bps_per_year
+        rates = [by_sleeve.get(sleeve, default) for sleeve in sleeves.to_numpy()]
+        return pd.Series(rates, index=sleeves.index, dtype="float64", name="borrow_bps_per_year")
 
     @property
     def rate(self) -> float:

@@ -78,12 +78,23 @@ class Holdings:
     @classmethod
     def of(cls, weights: pd.Series, since: pd.Series | None = None) -> Holdings:
         """Holdings of ``weights`` (zero weights dropped); ``since`` defaults to 1.0."""
-        w = pd.to_numeric(weights, errors="coerce").astype("float64")
-        if not np.isfinite(w.to_numpy()).all():
+        try:
+            w = weights.to_numpy(dtype="float64", na_value=np.nan)
+        except (TypeError, ValueError) as err:
+            raise DataError("holdings: a weight is not a number") from err
+        if not np.isfinite(w).all():
             raise DataError("holdings: a weight is not a finite number")
-        w = w.loc[w.abs() > TRADE_EPS]
-        s = pd.Series(1.0, index=w.index) if since is None else since.reindex(w.index)
-        return cls(w.rename("weight"), s.fillna(1.0).astype("float64").rename("since"))
+        kept = np.abs(w) > TRADE_EPS
+        index = weights.index[kept]
+        if since is None:
+            s = np.ones(int(kept.sum()))
+        else:
+            s = since.reindex(index).to_numpy(dtype="float64", na_value=1.0)
+            s = np.where(np.isnan(s), 1.0, s)
+        return cls(
+            pd.Series(w[kept], index=index, name="weight", dtype="float64"),
+            pd.Series(s, index=index, name="since", dtype="float64"),
+        )
 
 
 @dataclass(frozen=True)

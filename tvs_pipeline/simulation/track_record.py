@@ -11,17 +11,12 @@ from __future__ import annotations
 import math
 from datetime import date
 
+import numpy as np
 import pandas as pd
 
 from tvs_pipeline.errors import DataError
 from tvs_pipeline.simulation.friction import FrictionModel
-from tvs_pipeline.simulation.simulator import (
-    LEDGER_COLUMNS,
-    Holdings,
-    exposures,
-    hold_session,
-    trade_to,
-)
+from tvs_pipeline.simulation.simulator import LEDGER_COLUMNS, Holdings, exposures, hold_session
 
 __all__ = ["TRACK_COLUMNS", "TrackRecord"]
 
@@ -100,14 +95,19 @@ class TrackRecord:
             session_returns["ret"].to_numpy(dtype="float64"),
             index=session_returns["symbol"].to_numpy(),
         )
-        physical = book.loc[book["kind"] == "physical"] if len(book) else book
-        if len(physical):
-            physical = physical.set_index("symbol")
-            held = Holdings.of(physical["held_weight"])
-            _, turnover = trade_to(held, physical["net_weight"])
-            target = Holdings.of(physical["net_weight"], physical["since"])
+        rows = np.flatnonzero(book["kind"].to_numpy() == "physical") if len(book) else []
+        if len(rows):
+            # Plain arrays: this runs once per day of a 500-day backfill, per role.
+            symbols = book["symbol"].to_numpy()[rows]
+            net_w = book["net_weight"].to_numpy(dtype="float64")[rows]
+            held_w = book["held_weight"].to_numpy(dtype="float64")[rows]
+            # The book's listings are the union of what was held and what is targeted.
+            turnover = float(np.abs(net_w - held_w).sum())
+            since = pd.Series(book["since"].to_numpy(dtype="float64")[rows], index=symbols)
+            target = Holdings.of(pd.Series(net_w, index=symbols), since)
             days = float((pd.Timestamp(as_of) - pd.Timestamp(book["last_session"].iloc[0])).days)
-            rates = self.friction.borrow_rates(physical["sleeve"])
+            sleeves = pd.Series(book["sleeve"].to_numpy()[rows], index=symbols)
+            rates = self.friction.borrow_rates(sleeves)
             decided_on = pd.Timestamp(as_of) - pd.Timedelta(days=1)
         else:
             target, turnover, days, rates = Holdings.flat(), 0.0, 1.0, 0.0
@@ -137,16 +137,18 @@ class TrackRecord:
             "decided_on": decided_on,
             "stale_positions": ",".join(sorted(map(str, stale))),
         }
-        frame = pd.DataFrame([row], columns=list(TRACK_COLUMNS))
-        return frame.astype({"decided_on": "datetime64[ns]", "session": bool, "rebalanced": bool})
+        columns = {name: [row[name]] for name in TRACK_COLUMNS}
+        columns["decided_on"] = pd.DatetimeIndex([decided_on], dtype="datetime64[ns]")
+        return pd.DataFrame(columns)
 
 
 def _universe_return(market: pd.DataFrame | None, as_of: date) -> float:
     """The universe index's return of session ``as_of`` (NaN when it is not a session)."""
     if market is None or market.empty:
         return math.nan
-    today = market.loc[pd.to_datetime(market["market_date"]) == pd.Timestamp(as_of)]
-    return float(today["index_return"].iloc[0]) if len(today) else math.nan
+    dates = market["market_date"].to_numpy(dtype="datetime64[ns]")
+    today = np.flatnonzero(dates == np.datetime64(pd.Timestamp(as_of).as_unit("ns")))
+    return float(market["index_return"].to_numpy()[today[0]]) if len(today) else math.nan
 
 
 def stored_decisions(books: pd.DataFrame) -> pd.DataFrame:

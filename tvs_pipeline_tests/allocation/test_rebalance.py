@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tvs_pipeline.allocation.rebalance import BookKeeper, rebalance_reason
+from tvs_pipeline.allocation.rebalance import BookKeeper, exposure_finding, rebalance_reason
 from tvs_pipeline.config.schema import AllocationConfig
 from tvs_pipeline.errors import DataError
 from tvs_pipeline.simulation.friction import FrictionModel
@@ -210,3 +210,18 @@ def test_rebalance_reason_by_hand():
         rebalance_reason(has_book=True, as_of=date(2025, 1, 4), **{**kwargs, "drift": 0.2})
         == "drift"
     )
+
+
+def test_exposure_finding_names_a_book_off_its_target():
+    history = _history(132)
+    first, second = _run(_keeper(), history, list(history.index[-2:]))
+    assert exposure_finding(first) == "" and exposure_finding(second) == ""
+    # Between rebalances the atoms drift away from 1 and nothing is wrong.
+    assert not second["rebalance"].iloc[0]
+    assert abs(second.loc[second["kind"] == "atom", "weight"].sum() - 1.0) > 1e-6
+    off = first.copy()
+    off.loc[off["kind"] == "physical", "net_weight"] *= 0.5
+    assert exposure_finding(off).startswith("Σ net weight")
+    short = first.copy()
+    short.loc[short["kind"] == "atom", "weight"] *= 0.9
+    assert "the traded atoms sum to 0.900000, expected 1" in exposure_finding(short)

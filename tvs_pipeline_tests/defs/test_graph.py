@@ -60,12 +60,12 @@ DECLARED = {
     "selection": ((), CHAMPION_TAG, set()),
     "synthesis": ((), CHAMPION_TAG, set()),
     "market": ((), {}, set()),
-    "allocation": (("skfolio",), CHAMPION_TAG, set()),
+    "allocation": (("skfolio",), CHAMPION_TAG, {"exposure_on_target"}),
     "simulation": ((), CHAMPION_TAG, set()),
     "performance_report": (("markdown",), {}, {"latest_partition_fresh"}),
     "selection_challenger": ((), CHALLENGER_TAG, set()),
     "synthesis_challenger": ((), CHALLENGER_TAG, set()),
-    "allocation_challenger": (("skfolio",), CHALLENGER_TAG, set()),
+    "allocation_challenger": (("skfolio",), CHALLENGER_TAG, {"exposure_on_target"}),
     "simulation_challenger": ((), CHALLENGER_TAG, set()),
     "selection_parity": ((), {}, {"parity_within_thresholds"}),
     "promotion_report": ((), {}, set()),
@@ -202,7 +202,12 @@ def test_whole_graph_materialises_and_reads_back_through_duckdb(materialised):
         )
         assert (count.loc[0, "n"] > 0) != (asset in EMPTY_ON_DEMO), asset
     checks = {e.asset_check_key.name: e.passed for e in result.get_asset_check_evaluations()}
-    assert checks == {"discovery_not_empty": True, "ok_share_floor": True, "panel_gap_free": True}
+    assert checks == {
+        "discovery_not_empty": True,
+        "ok_share_floor": True,
+        "panel_gap_free": True,
+        "exposure_on_target": True,
+    }
     weights = read_day(settings, "allocation")
     physical = weights.loc[weights["kind"] == "physical"]
     assert abs(weights.loc[weights["kind"] == "atom", "weight"].sum() - 1.0) < 1e-9

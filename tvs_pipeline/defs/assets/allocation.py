@@ -9,15 +9,17 @@ import pandas as pd
 from tvs_pipeline.allocation.book import EXPOSURE_COLUMNS
 from tvs_pipeline.allocation.chart import weights_chart_markdown
 from tvs_pipeline.allocation.market import market_day
-from tvs_pipeline.allocation.rebalance import BookKeeper
+from tvs_pipeline.allocation.rebalance import BookKeeper, exposure_finding
 from tvs_pipeline.defs.carry import day_before, last_partition, session_returns
-from tvs_pipeline.defs.days import run_days
-from tvs_pipeline.defs.partitions import daily_asset, partition_days
+from tvs_pipeline.defs.days import day_verdict, run_days
+from tvs_pipeline.defs.partitions import daily_asset, day_check, day_rows, partition_days
 from tvs_pipeline.defs.resources import ComputeResource, LakeResource, ProfileResource
 from tvs_pipeline.defs.roles import Role, asset_name, role_asset
 from tvs_pipeline.simulation.friction import FrictionModel
 
 __all__ = ["allocation_asset", "allocation_metadata", "market"]
+
+WARN = dg.AssetCheckSeverity.WARN
 
 
 @dg.asset(**daily_asset("allocation"))
@@ -71,9 +73,21 @@ def allocation_asset(role: Role) -> dg.AssetsDefinition:
     inputs = {"synthesis": "synthesis", "selection": "selection", "market": "market"}
     name = asset_name("allocation", role)
 
+    check = day_check(
+        "exposure_on_target",
+        name,
+        "Physical net weights sum to the atoms' net, and a traded book is fully invested "
+        "(docs/methodology.md §11.2).",
+    )
+
     @dg.asset(
         **role_asset(
-            "allocation", role, inputs, "skfolio", deps=[day_before(name), "normalization"]
+            "allocation",
+            role,
+            inputs,
+            "skfolio",
+            deps=[day_before(name), "normalization"],
+            check_specs=[check],
         )
     )
     def allocation(
@@ -83,7 +97,7 @@ def allocation_asset(role: Role) -> dg.AssetsDefinition:
         market: pd.DataFrame,
         profile: ProfileResource,
         lake: LakeResource,
-    ) -> dg.Output[pd.DataFrame]:
+    ):
         """The book decided at the close of D (held over D+1): per atom and per listing.
 
         It starts from the book of D−1 held over session D, so its days run in order.
@@ -106,6 +120,9 @@ def allocation_asset(role: Role) -> dg.AssetsDefinition:
         }
         run = run_days(context, keeper.decide_day, sliced=sliced)
         regime = str(market["regime"].iloc[-1]) if len(market) else ""
-        return dg.Output(run.table, metadata=allocation_metadata(run.last, regime))
+        yield dg.Output(run.table, metadata=allocation_metadata(run.last, regime))
+        found = {day.isoformat(): exposure_finding(day_rows(run.table, day)) for day in run.days}
+        failing = {day: finding for day, finding in found.items() if finding}
+        yield day_verdict(check, failing, key="days_off_target", severity=WARN)
 
     return allocation
