@@ -40,18 +40,14 @@ def main() -> None:
     ledger = reader.read("simulation").sort_values("date").set_index("date")
     books = reader.read("allocation")
     days = ledger.index[-args.days :]
-    decided = stored_decisions(books.loc[books["date"] < days[0]])
-    first = decided.index[-1] if len(decided) else days[0] - pd.Timedelta(days=1)
-    # Start from the last trade before the window so the window's books are the same.
-    decisions = stored_decisions(books.loc[books["date"] >= first])
-    span = pd.date_range(first, days[-1], freq="D")
+    # The whole record is replayed (a replay from mid-way would start from cash, not from the
+    # drifted book with its entry prices), and its last ``--days`` days compared.
+    decisions = stored_decisions(books)
+    span = pd.date_range(decisions.index[0], days[-1], freq="D")
     returns = session_matrix(session_returns(reader, list(span.date)), span)
     returns = returns.reindex(columns=returns.columns.union(decisions.columns))
     sleeves = books.loc[books["kind"] == "physical"].drop_duplicates("symbol")
     rates = friction.borrow_rates(sleeves.set_index("symbol")["sleeve"])
-    # The first trade is bought from cash here and from the drifted book in the lake: compare
-    # the days after it.
-    days = days[days > first + pd.Timedelta(days=1)]
     stored = ledger.loc[days, "net"]
     print(f"champion track record, last {len(days)} days ({days[0].date()} .. {days[-1].date()})")
     for simulator in ("vectorized", "cvxportfolio"):
