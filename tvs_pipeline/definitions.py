@@ -17,8 +17,9 @@ from tvs_pipeline.defs.assets.simulation import (
     simulation_asset,
 )
 from tvs_pipeline.defs.assets.synthesis import synthesis_asset
+from tvs_pipeline.defs.assets.tournament import tournament
 from tvs_pipeline.defs.checks import freshness_job, freshness_schedule, latest_partition_fresh
-from tvs_pipeline.defs.jobs import nightly_job, nightly_schedule, shadow_job
+from tvs_pipeline.defs.jobs import nightly_job, nightly_schedule, shadow_job, tournament_job
 from tvs_pipeline.defs.resources import build_resources, resolved_profile
 from tvs_pipeline.defs.roles import Role
 from tvs_pipeline.defs.sensors import record_run_failure, record_run_success, shadow_after_nightly
@@ -80,9 +81,9 @@ def build_definitions(settings: Settings, **resource_options: object) -> dg.Defi
     """
     profile = resolved_profile(str(resource_options.get("profile") or settings.profile))
     return dg.Definitions(
-        assets=[*champion_assets(profile), *challenger_assets(profile)],
+        assets=[*champion_assets(profile), *challenger_assets(profile), tournament],
         asset_checks=[latest_partition_fresh],
-        jobs=[nightly_job, shadow_job, freshness_job],
+        jobs=[nightly_job, shadow_job, freshness_job, tournament_job],
         schedules=[nightly_schedule(profile.schedule), freshness_schedule],
         sensors=[shadow_after_nightly, record_run_success, record_run_failure],
         resources=build_resources(settings, **resource_options),

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
-from tvs_pipeline.allocation.params import AllocationParams
+from tvs_pipeline.allocation.params import AllocationEngine, AllocationParams, AllocationProfile
 from tvs_pipeline.selection.params import SelectionParams
 
 __all__ = [
@@ -216,6 +216,52 @@ class SimulationConfig(_Strict):
         return self
 
 
+class TournamentGrid(_Strict):
+    """One grid of the tournament: its selection engines x allocation engines x profiles."""
+
+    selection: list[SelectionEngine] = Field(min_length=1)
+    engines: list[AllocationEngine] = Field(min_length=1)
+    profiles: list[AllocationProfile] = Field(min_length=1)
+
+
+def _default_grids() -> dict[str, TournamentGrid]:
+    return {
+        # Small enough to run beside the nightly demo: 2 x 1 x 3 cells.
+        "nightly": TournamentGrid(
+            selection=["htr_3_4", "baseline"],
+            engines=["custom"],
+            profiles=["equal_weight", "min_variance", "risk_parity"],
+        ),
+        # Research: every selection engine x every engine x every profile (175 cells).
+        "full": TournamentGrid(
+            selection=["htr_3_4", "cars_2_1", "liquid_htr", "baseline", "v4"],
+            engines=["custom", "skfolio", "riskfolio", "pyportfolioopt", "cvxportfolio"],
+            profiles=[
+                "equal_weight",
+                "inverse_volatility",
+                "min_variance",
+                "hrp",
+                "max_sharpe",
+                "risk_parity",
+                "barbell",
+            ],
+        ),
+    }
+
+
+class TournamentConfig(_Strict):
+    """The walk-forward tournament: its grids and the one run by default."""
+
+    grid: str = "nightly"
+    grids: dict[str, TournamentGrid] = Field(default_factory=_default_grids)
+
+    @model_validator(mode="after")
+    def _grid_is_defined(self) -> TournamentConfig:
+        if self.grid not in self.grids:
+            raise ValueError(f"grid {self.grid!r} is not one of the grids {sorted(self.grids)}")
+        return self
+
+
 class ScheduleConfig(_Strict):
     """When the nightly job runs (UTC)."""
 
@@ -235,6 +281,7 @@ class ProfileConfig(_Strict):
     selection: SelectionConfig = Field(default_factory=SelectionConfig)
     allocation: AllocationConfig = Field(default_factory=AllocationConfig)
     simulation: SimulationConfig = Field(default_factory=SimulationConfig)
+    tournament: TournamentConfig = Field(default_factory=TournamentConfig)
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
 
 
@@ -270,6 +317,7 @@ class ResolvedProfile(_Strict):
     selection: SelectionConfig
     allocation: AllocationConfig
     simulation: SimulationConfig
+    tournament: TournamentConfig
     schedule: ScheduleConfig
 
     def sleeve_calendars(self) -> dict[str, str]:

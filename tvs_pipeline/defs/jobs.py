@@ -7,7 +7,15 @@ import dagster as dg
 from tvs_pipeline.config.schema import ScheduleConfig
 from tvs_pipeline.defs.checks import latest_partition_fresh
 
-__all__ = ["NIGHTLY_ASSETS", "SHADOW_ASSETS", "nightly_job", "nightly_schedule", "shadow_job"]
+__all__ = [
+    "NIGHTLY_ASSETS",
+    "SHADOW_ASSETS",
+    "TOURNAMENT_ASSETS",
+    "nightly_job",
+    "nightly_schedule",
+    "shadow_job",
+    "tournament_job",
+]
 
 NIGHTLY_ASSETS = [
     "discovery",
@@ -54,6 +62,20 @@ shadow_job = dg.define_asset_job(
     executor_def=dg.in_process_executor,
     description="The challenger path for one as-of date, run after the champion's nightly.",
     tags={"tvs/path": "challenger"},
+)
+
+
+TOURNAMENT_ASSETS = ["tournament", "tournament_returns"]
+
+tournament_job = dg.define_asset_job(
+    "tournament",
+    selection=dg.AssetSelection.assets(*TOURNAMENT_ASSETS),
+    executor_def=dg.in_process_executor,
+    description=(
+        "The walk-forward tournament as of one day, on demand: tag tvs/tournament_start and "
+        "tvs/tournament_grid to choose the range's start and the grid."
+    ),
+    tags={"tvs/path": "research"},
 )
 
 

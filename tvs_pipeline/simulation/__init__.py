@@ -10,6 +10,11 @@ from tvs_pipeline.simulation.metrics import (
     metrics,
     sessions_per_year,
 )
+from tvs_pipeline.simulation.overfitting import (
+    deflated_sharpe_ratio,
+    distinct_trials,
+    probability_of_backtest_overfitting,
+)
 from tvs_pipeline.simulation.simulator import LEDGER_COLUMNS, Holdings, simulate
 
 __all__ = [
@@ -18,9 +23,12 @@ __all__ = [
     "LEDGER_COLUMNS",
     "FrictionModel",
     "Holdings",
+    "deflated_sharpe_ratio",
+    "distinct_trials",
     "drawdown",
     "ledger_metrics",
     "metrics",
+    "probability_of_backtest_overfitting",
     "sessions_per_year",
     "simulate",
 ]

@@ -264,6 +264,8 @@ def _ledger(
     session = np.where(
         held.any(axis=1), (held & traded).any(axis=1), earned.notna().to_numpy().any(axis=1)
     )
+    turnover = np.abs(u[:, :-1]).sum(axis=1) / opening
+    session = session | (np.nan_to_num(turnover) > 0.0)  # a trade costs on any day
     ledger = pd.DataFrame(
         {
             "gross": net + trading_cost + borrow,
@@ -271,7 +273,7 @@ def _ledger(
             "borrow": borrow,
             "cost": trading_cost + borrow,
             "net": net,
-            "turnover": np.abs(u[:, :-1]).sum(axis=1) / opening,
+            "turnover": turnover,
             "equity": closing / value[0],
             "long_exposure": long,
             "short_exposure": short,

@@ -340,7 +340,8 @@ def simulate(
                 "turnover": turnover,
                 "equity": equity,
                 **exposures(held.weights),
-                "session": result.session,
+                # A trade on a day none of the held listings trade still costs: a session.
+                "session": result.session or turnover > 0.0,
                 "rebalanced": bool(rebalanced),
             }
         )

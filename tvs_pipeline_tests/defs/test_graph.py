@@ -16,7 +16,7 @@ import yaml
 from tvs_pipeline.config import load_profile
 from tvs_pipeline.definitions import ASSETS, build_definitions, challenger_assets
 from tvs_pipeline.defs.resources import build_resources
-from tvs_pipeline.lake.catalog import LakeReader, query_catalog
+from tvs_pipeline.lake.catalog import LakeReader, query_lake
 from tvs_pipeline.settings import load_settings
 
 DAY = "2025-06-30"
@@ -43,6 +43,8 @@ CHALLENGER_GROUPS = {
     "selection_parity": "selection",
     "promotion_report": "simulation",
 }
+# On demand, not in either nightly path.
+RESEARCH_GROUPS = {"tournament": "research", "tournament_returns": "research"}
 # Assets that hold no row on the demo market: it never fails a fetch.
 EMPTY_ON_DEMO = {"fetch_failures"}
 PACKAGE = Path(__file__).resolve().parents[2] / "tvs_pipeline"
@@ -69,6 +71,8 @@ DECLARED = {
     "simulation_challenger": ((), CHALLENGER_TAG, set()),
     "selection_parity": ((), {}, {"parity_within_thresholds"}),
     "promotion_report": ((), {}, set()),
+    "tournament": ((), {}, set()),
+    "tournament_returns": ((), {}, set()),
 }
 BLOCKING = {"discovery_not_empty", "ok_share_floor", "panel_gap_free"}
 # The shadow path of the profile ASSETS (the champion path) was built from.
@@ -104,9 +108,10 @@ def run_shadow(settings, partition_key, **options):
 
 
 def every_asset():
-    """Every asset key of the definitions, both paths (pinned by the test below)."""
+    """Every asset key of both nightly paths (pinned by the test below; not the research ones)."""
     defs = build_definitions(load_settings({"TVS_HOME": "/tmp/unused"}))
-    return sorted(key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys())
+    keys = (key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys())
+    return sorted(key for key in keys if key not in RESEARCH_GROUPS)
 
 
 def read_day(settings, asset, day=DAY):
@@ -119,7 +124,7 @@ def test_asset_keys_and_groups_are_pinned():
     defs = build_definitions(load_settings({"TVS_HOME": "/tmp/unused"}))
     graph = defs.resolve_asset_graph()
     groups = {key.to_user_string(): graph.get(key).group_name for key in graph.get_all_asset_keys()}
-    assert groups == {**EXPECTED_GROUPS, **CHALLENGER_GROUPS}
+    assert groups == {**EXPECTED_GROUPS, **CHALLENGER_GROUPS, **RESEARCH_GROUPS}
     selected = {
         name: {
             key.to_user_string()
@@ -128,6 +133,8 @@ def test_asset_keys_and_groups_are_pinned():
         for name in ("nightly", "shadow")
     }
     assert selected == {"nightly": set(EXPECTED_GROUPS), "shadow": set(CHALLENGER_GROUPS)}
+    tournament_keys = defs.resolve_job_def("tournament").asset_layer.selected_asset_keys
+    assert {key.to_user_string() for key in tournament_keys} == set(RESEARCH_GROUPS)
     # dagster.yaml runs one champion run at a time by tag: the nightly job must carry that tag.
     instance_yaml = yaml.safe_load((PACKAGE.parent / "dagster.yaml").read_text())
     (limit,) = instance_yaml["concurrency"]["runs"]["tag_concurrency_limits"]
@@ -195,10 +202,8 @@ def test_whole_graph_materialises_and_reads_back_through_duckdb(materialised):
     for asset in {**EXPECTED_GROUPS, **CHALLENGER_GROUPS}:
         path = Path(settings.lake_root) / asset / f"date={DAY}" / "part.parquet"
         assert path.exists(), asset
-        count = query_catalog(
-            settings.catalog_path,
-            settings.lake_root,
-            f"select count(*) as n from {asset} where date = '{DAY}'",
+        count = query_lake(
+            settings.lake_root, f"select count(*) as n from {asset} where date = '{DAY}'"
         )
         assert (count.loc[0, "n"] > 0) != (asset in EMPTY_ON_DEMO), asset
     checks = {e.asset_check_key.name: e.passed for e in result.get_asset_check_evaluations()}

@@ -1,0 +1,169 @@
+"""Research stage: the walk-forward tournament over the lake's stored days, on demand."""
+
+# No `from __future__ import annotations`: Dagster reads the context and resource
+# annotations at definition time and rejects string annotations.
+
+from datetime import date, timedelta
+
+import dagster as dg
+import pandas as pd
+
+from tvs_pipeline.config.schema import ResolvedProfile
+from tvs_pipeline.defs.carry import session_returns
+from tvs_pipeline.defs.partitions import DAILY, SINGLE_RUN, partition_days
+from tvs_pipeline.defs.resources import LakeResource, ProfileResource
+from tvs_pipeline.errors import ConfigError, DataError
+from tvs_pipeline.lake.catalog import LakeReader
+from tvs_pipeline.simulation.friction import FrictionModel
+from tvs_pipeline.simulation.tournament import (
+    DayData,
+    Grid,
+    Tournament,
+    rebalance_dates,
+    run_tournament,
+)
+from tvs_pipeline.simulation.track_record import session_matrix
+
+__all__ = [
+    "GRID_TAG",
+    "START_TAG",
+    "leaderboard_markdown",
+    "tournament",
+    "tournament_inputs",
+    "tournament_of",
+]
+
+# A run picks its range start and grid with these tags (the UI's launchpad or `tvs tournament`);
+# without them: the profile's grid over the whole lookback before the partition day.
+START_TAG, GRID_TAG = "tvs/tournament_start", "tvs/tournament_grid"
+LEADERBOARD_ROWS = 10
+
+
+@dg.multi_asset(
+    # The op has its own name: the job is called `tournament`, and op and job names share one
+    # namespace in a code location.
+    name="walk_forward_tournament",
+    specs=[
+        dg.AssetSpec(
+            "tournament",
+            description="The leaderboard: one row per strategy of the grid, out of sample.",
+            group_name="research",
+            kinds={"pandas", "parquet"},
+            deps=["normalization", "dedup", "market"],
+        ).with_io_manager_key("io_manager"),
+        dg.AssetSpec(
+            "tournament_returns",
+            description="Each strategy's daily net return over the tournament's sessions.",
+            group_name="research",
+            kinds={"pandas", "parquet"},
+            deps=["normalization", "dedup", "market"],
+        ).with_io_manager_key("io_manager"),
+    ],
+    partitions_def=DAILY,
+    backfill_policy=SINGLE_RUN,
+)
+def tournament(context: dg.AssetExecutionContext, profile: ProfileResource, lake: LakeResource):
+    """Walk every selection engine x allocation engine x profile of the grid forward to day D.
+
+    Partition D is the tournament as of D: rebalance dates up to D, each reading only the
+    stored partitions of its own date.
+    """
+    resolved, reader = profile.resolved(), lake.reader()
+    end = partition_days(context)[-1]
+    tags = context.run.tags
+    start = _start(tags.get(START_TAG), end, resolved)
+    grid_name = tags.get(GRID_TAG) or resolved.tournament.grid
+    result = tournament_of(reader, resolved, start, end, grid_name)
+    stamp = pd.Timestamp(end)
+    board = result.board.assign(date=stamp, start=pd.Timestamp(start), grid=grid_name)
+    yield dg.Output(
+        board,
+        output_name="tournament",
+        metadata={
+            "pbo": dg.MetadataValue.float(float(result.pbo)),
+            "strategies": dg.MetadataValue.int(len(result.board)),
+            "leaderboard": dg.MetadataValue.md(leaderboard_markdown(result.board)),
+        },
+    )
+    yield dg.Output(result.returns.assign(date=stamp), output_name="tournament_returns")
+
+
+def tournament_of(
+    reader: LakeReader, profile: ResolvedProfile, start: date, end: date, grid_name: str
+) -> Tournament:
+    """The tournament of ``grid_name`` over the stored days in ``[start, end]``."""
+    return run_tournament(**tournament_inputs(reader, profile, start, end, grid_name))
+
+
+def tournament_inputs(
+    reader: LakeReader, profile: ResolvedProfile, start: date, end: date, grid_name: str
+) -> dict[str, object]:
+    """`run_tournament`'s arguments from the lake: dates, a day loader, returns, the grid."""
+    grids = profile.tournament.grids
+    if grid_name not in grids:
+        raise ConfigError(f"tournament grid {grid_name!r}: expected one of {sorted(grids)}")
+    spec = grids[grid_name]
+    stored = reader.read(
+        "dedup",
+        columns="distinct date, symbol, sleeve, calendar",
+        where="date between ? and ?",
+        params=[start, end],
+    )
+    if stored is None or stored.empty:
+        raise DataError(
+            f"tournament {start}..{end}: the lake holds no dedup partition in the range; "
+            "run `tvs backfill` over it first"
+        )
+    days = sorted(pd.DatetimeIndex(stored["date"].unique()).date)
+    span = pd.date_range(days[0], end, freq="D")
+    friction = FrictionModel.from_config(profile.simulation)
+    sleeves = stored.drop_duplicates("symbol").set_index("symbol")["sleeve"]
+
+    def load_day(day: date) -> DayData:
+        read = {
+            name: reader.read(name, where="date = ?", params=[day]).drop(columns=["date"])
+            for name in ("normalization", "dedup", "market")
+        }
+        return DayData(panel=read["normalization"], dedup=read["dedup"], market=read["market"])
+
+    return {
+        "dates": rebalance_dates(days, sorted(set(stored["calendar"])), profile.run.step),
+        "load_day": load_day,
+        "returns": session_matrix(session_returns(reader, list(span.date)), span),
+        "universe": _universe(reader.read_days("market", days[0], end), span),
+        "grid": Grid(tuple(spec.selection), tuple(spec.engines), tuple(spec.profiles)),
+        "selection": profile.selection.params(),
+        "allocation": profile.allocation,
+        "friction": friction,
+        "borrow": friction.borrow_rates(sleeves),
+    }
+
+
+def leaderboard_markdown(board: pd.DataFrame, rows: int = LEADERBOARD_ROWS) -> str:
+    """The board's top rows as a Markdown table (Sharpe beside its deflated Sharpe)."""
+    columns = ["strategy", "simulator", "sharpe", "deflated_sharpe", "annual_return",
+               "max_drawdown", "turnover_annual", "cost_drag", "selection_alpha",
+               "max_simulator_gap", "status"]  # fmt: skip
+    return board.head(rows)[columns].to_markdown(index=False, floatfmt=".3f")
+
+
+def _start(text: str | None, end: date, profile: ResolvedProfile) -> date:
+    if not text:
+        return end - timedelta(days=profile.run.lookback_days - 1)
+    try:
+        start = date.fromisoformat(text)
+    except ValueError as err:
+        raise ConfigError(f"tournament start {text!r}: expected YYYY-MM-DD") from err
+    if start > end:
+        raise ConfigError(f"tournament start {start} is after its end {end}")
+    return start
+
+
+def _universe(market: pd.DataFrame | None, span: pd.DatetimeIndex) -> pd.Series:
+    """The raw universe's equal-weight return of each day (the ``market`` row dated that day)."""
+    if market is None or market.empty:
+        return pd.Series(float("nan"), index=span)
+    own = market.loc[market["market_date"] == market["date"]]
+    return pd.Series(own["index_return"].to_numpy(), index=pd.DatetimeIndex(own["date"])).reindex(
+        span
+    )
