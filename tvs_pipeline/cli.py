@@ -96,11 +96,11 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 
 
 def cmd_sql(args: argparse.Namespace) -> int:
-    """Query the lake through the DuckDB catalog."""
-    from tvs_pipeline.lake.catalog import query_catalog
+    """Run SELECT statements over the lake (views built per query, reads confined to the lake)."""
+    from tvs_pipeline.lake.catalog import query_lake
 
     settings = load_settings()
-    frame = query_catalog(settings.catalog_path, settings.lake_root, args.query)
+    frame = query_lake(settings.lake_root, args.query)
     with pd.option_context("display.max_rows", args.max_rows, "display.width", 200):
         print(frame.to_string(index=False) if len(frame) else "(no rows)")
     return 0

@@ -100,7 +100,7 @@ class Settings:
     Attributes
     ----------
     home : Path
-        ``$TVS_HOME``: the root of the lake, the DuckDB catalog, the Dagster instance and reports.
+        ``$TVS_HOME``: the root of the lake, the ledger, the Dagster instance and reports.
     lake_root : str
         Root of the Parquet lake; a local path or an fsspec URL (``s3://bucket/lake``).
     profile : str
@@ -119,11 +119,6 @@ class Settings:
     source: str | None
     tradingview: TradingViewSettings = field(default_factory=TradingViewSettings)
     workers: int = 1
-
-    @property
-    def catalog_path(self) -> Path:
-        """The DuckDB file with one view per asset."""
-        return self.home / "tvs.duckdb"
 
     @property
     def dagster_home(self) -> Path:

@@ -33,7 +33,7 @@ def test_config_show_prints_the_resolved_profile(capsys):
         (["run", "--date", "30/06/2026"], "expected YYYY-MM-DD"),
         (["run", "--profile", "nosuch"], "unknown profile"),
         (["backfill", "--start", "2026-06-10", "--end", "2026-06-01"], "is after end"),
-        (["sql", "select 1"], "no catalog yet"),
+        (["sql", "select 1"], "no asset yet (run `tvs run` first)"),
         (["health"], "no data_health partition yet"),
     ],
     ids=[

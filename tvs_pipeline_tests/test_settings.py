@@ -1,7 +1,5 @@
 """Environment settings (tvs_pipeline/settings.py): home, lake, profile, workers, TVS_TV_*."""
 
-from pathlib import Path
-
 import pytest
 
 from tvs_pipeline.errors import ConfigError
@@ -78,7 +76,6 @@ def test_every_path_hangs_off_the_home(tmp_path):
     home = (tmp_path / "home").resolve()
     assert settings.home == home
     assert settings.lake_root == str(home / "lake")
-    assert settings.catalog_path == home / "tvs.duckdb"
     assert settings.dagster_home == home / "dagster"
     assert settings.reports_dir == home / "reports"
     assert settings.ledger_dir == home / "ledger"
@@ -106,7 +103,6 @@ def test_lake_profile_and_source_are_read(tmp_path):
     }
     settings = load_settings(env)
     assert settings.lake_root == "s3://bucket/lake"
-    assert settings.catalog_path == Path(tmp_path).resolve() / "tvs.duckdb"  # stays local
     assert (settings.profile, settings.source) == ("nightly", "tradingview")
     empty = load_settings({"TVS_HOME": str(tmp_path), "TVS_PROFILE": "", "TVS_SOURCE": ""})
     assert (empty.profile, empty.source) == ("demo", None)  # empty means unset

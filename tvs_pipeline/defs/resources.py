@@ -122,7 +122,6 @@ def build_resources(
     return {
         "io_manager": LakeIOManagerResource(
             root=settings.lake_root,
-            catalog_path=str(settings.catalog_path),
             ledger_path=str(settings.ledger_dir / "audit.jsonl"),
         ),
         "profile": ProfileResource(name=profile or settings.profile),

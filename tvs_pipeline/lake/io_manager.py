@@ -13,7 +13,7 @@ from upath import UPath
 
 from tvs_pipeline.config import resolved_to_yaml
 from tvs_pipeline.errors import DataError
-from tvs_pipeline.lake.catalog import LakeReader, refresh_catalog
+from tvs_pipeline.lake.catalog import LakeReader
 from tvs_pipeline.lake.ledger import (
     AUDIT_TRAIL_ATTR,
     append_record,
@@ -51,10 +51,11 @@ def frame_metadata(frame: pd.DataFrame) -> dict[str, dg.MetadataValue]:
 class LakeIOManager(dg.UPathIOManager):
     """Parquet per partition at ``<root>/<asset>/date=YYYY-MM-DD/part.parquet``.
 
-    Differs from the stock ``UPathIOManager`` in three ways: an output spanning several
+    Differs from the stock ``UPathIOManager`` in two ways: an output spanning several
     partitions (a single-run backfill) is split by its ``date`` column and written per
-    partition; a window of partitions is read in one DuckDB call instead of one open per file;
-    and every write is followed by a refresh of the DuckDB catalog view for the asset.
+    partition; and a window of partitions is read in one DuckDB call instead of one open per
+    file. A write touches nothing but its partition files (and the ledger): readers build
+    their DuckDB views in memory from the lake listing, so no reader can block a write.
 
     With a ledger path it also keeps the audit ledger (`tvs_pipeline.lake.ledger`): an
     ``intent`` record per step once its last input is loaded (Dagster loads every input
@@ -69,11 +70,9 @@ class LakeIOManager(dg.UPathIOManager):
     def __init__(
         self,
         base_path: UPath,
-        catalog_path: Path | None = None,
         ledger_path: Path | None = None,
     ) -> None:
         super().__init__(base_path=base_path)
-        self._catalog_path = catalog_path
         self._ledger_path = ledger_path
         self._inputs: dict[StepKey, dict[str, dict[str, Any]]] = {}
         self._intended: set[StepKey] = set()
@@ -102,7 +101,7 @@ class LakeIOManager(dg.UPathIOManager):
         return read_partition(str(path))
 
     def handle_output(self, context: dg.OutputContext, obj: pd.DataFrame) -> None:
-        """Write every partition the output spans, then refresh the catalog view."""
+        """Write every partition the output spans, then record the output in the ledger."""
         written: dict[str, tuple[UPath, int]] = {}
         # An audit trail rides in attrs for the ledger only. pandas deep-copies attrs into
         # every frame derived from this one (each partition slice, each hashed column), and a
@@ -131,8 +130,6 @@ class LakeIOManager(dg.UPathIOManager):
                     **frame_metadata(obj),
                 }
             )
-        if self._catalog_path is not None:
-            refresh_catalog(self._catalog_path, str(self._base_path), [context.asset_key.path[-1]])
         if self._ledger_path is not None:
             self._record_output(context, obj, written, trail)
 
@@ -292,14 +289,12 @@ def _metadata_value(value: object) -> object:
 
 
 class LakeIOManagerResource(dg.ConfigurableIOManagerFactory):
-    """Configures the lake IO manager from a root path or URL and the catalog file."""
+    """Configures the lake IO manager from a root path or URL and the ledger file."""
 
     root: str
-    catalog_path: str | None = None
     ledger_path: str | None = None
 
     def create_io_manager(self, context: dg.InitResourceContext) -> LakeIOManager:
         """Build the IO manager for a run."""
-        catalog = Path(self.catalog_path) if self.catalog_path else None
         ledger = Path(self.ledger_path) if self.ledger_path else None
-        return LakeIOManager(base_path=UPath(self.root), catalog_path=catalog, ledger_path=ledger)
+        return LakeIOManager(base_path=UPath(self.root), ledger_path=ledger)

@@ -11,7 +11,7 @@ from moto.server import ThreadedMotoServer
 
 from tvs_pipeline.definitions import ASSETS
 from tvs_pipeline.defs.resources import build_resources
-from tvs_pipeline.lake.catalog import LakeReader, query_catalog
+from tvs_pipeline.lake.catalog import LakeReader, query_lake
 from tvs_pipeline.settings import load_settings
 
 DAY = "2025-06-30"
@@ -51,7 +51,5 @@ def test_nightly_graph_on_an_s3_lake(s3_lake):
     reader = LakeReader(settings.lake_root)
     weights = reader.read("allocation", where="date = ?", params=[pd.Timestamp(DAY).date()])
     assert len(weights) > 0
-    count = query_catalog(
-        settings.catalog_path, settings.lake_root, "select count(*) as n from selection"
-    )
+    count = query_lake(settings.lake_root, "select count(*) as n from selection")
     assert count.loc[0, "n"] > 0

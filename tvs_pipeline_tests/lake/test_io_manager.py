@@ -1,4 +1,4 @@
-"""The lake's IO manager on hand-built contexts: per-partition files, windows, catalog, metadata."""
+"""The lake's IO manager on hand-built contexts: per-partition files, windows, metadata."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ import pytest
 from upath import UPath
 
 from tvs_pipeline.errors import DataError
-from tvs_pipeline.lake.catalog import query_catalog
 from tvs_pipeline.lake.io_manager import LakeIOManager, frame_metadata
 
 DAILY = dg.DailyPartitionsDefinition(start_date="2025-01-01")
@@ -20,7 +19,7 @@ TWO_DAYS = dg.PartitionKeyRange("2025-01-01", "2025-01-02")
 
 @pytest.fixture
 def manager(tmp_path):
-    return LakeIOManager(base_path=UPath(str(tmp_path / "lake")), catalog_path=tmp_path / "tvs.db")
+    return LakeIOManager(base_path=UPath(str(tmp_path / "lake")))
 
 
 def two_day_output() -> pd.DataFrame:
@@ -73,13 +72,6 @@ def test_inputs_come_back_as_one_frame_with_a_date_column(manager):
 def test_a_window_of_an_asset_never_written_is_a_data_error(manager):
     with pytest.raises(DataError, match=r"nothing: no partition in 2025-01-01\.\.2025-01-02"):
         manager.load_input(input_context("nothing", asset_partition_key_range=TWO_DAYS))
-
-
-def test_every_write_refreshes_the_catalog_view(manager, tmp_path):
-    manager.handle_output(output_context("a", partition_key="2025-01-03"), pd.DataFrame({"x": [7]}))
-    out = query_catalog(tmp_path / "tvs.db", str(tmp_path / "lake"), "select x, date from a")
-    assert out["x"].tolist() == [7]
-    assert str(out.loc[0, "date"])[:10] == "2025-01-03"
 
 
 def test_attrs_never_reach_the_file(manager, tmp_path):
