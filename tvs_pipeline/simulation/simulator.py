@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -181,38 +182,63 @@ def hold_session(
     """
     w = book.weights.to_numpy(dtype="float64")
     names = book.weights.index
-    r_all = returns.reindex(names).to_numpy(dtype="float64")
-    traded = np.isfinite(r_all)
-    r = np.where(traded, r_all, 0.0)
+    r = returns.reindex(names).to_numpy(dtype="float64")
     s = book.since.reindex(names).fillna(1.0).to_numpy(dtype="float64")
-    short = w < 0
-    stopped = short & (s * (1.0 + r) >= SHORT_STOP)
-    pnl = np.where(stopped, w * (SHORT_STOP - s) / s, w * r)
-    gross = float(pnl.sum())
     rate = (
         borrow_bps_per_year.reindex(names).fillna(0.0).to_numpy(dtype="float64")
         if isinstance(borrow_bps_per_year, pd.Series)
         else np.full(len(w), float(borrow_bps_per_year))
     )
-    session = bool(traded.any()) if len(w) else bool(returns.notna().any())
+    step = _session_step(w, s, r, rate, trading_cost, days)
+    session = step.session if len(w) else bool(returns.notna().any())
+    after = Holdings.of(pd.Series(step.weights, index=names), pd.Series(step.since, index=names))
+    return SessionResult(
+        gross=step.gross,
+        borrow=step.borrow if session else 0.0,
+        session=session,
+        growth=pd.Series(step.growth, index=names, dtype="float64"),
+        after=after,
+        stopped=[str(n) for n in names[step.stopped]],
+    )
+
+
+class _Step(NamedTuple):
+    gross: float
+    borrow: float
+    session: bool
+    growth: np.ndarray
+    weights: np.ndarray
+    since: np.ndarray
+    stopped: np.ndarray
+
+
+def _session_step(
+    w: np.ndarray,
+    s: np.ndarray,
+    r_all: np.ndarray,
+    rate: np.ndarray,
+    trading_cost: float,
+    days: float,
+) -> _Step:
+    """`hold_session`'s arithmetic on aligned arrays (weights, entry relatives, returns, rates).
+
+    One implementation of the step for the track record, the allocation's drift and
+    `simulate`'s loop.
+    """
+    traded = np.isfinite(r_all)
+    r = np.where(traded, r_all, 0.0)
+    short = w < 0
+    stopped = short & (s * (1.0 + r) >= SHORT_STOP)
+    pnl = np.where(stopped, w * (SHORT_STOP - s) / s, w * r)
+    gross = float(pnl.sum())
+    session = bool(traded.any())
     # Borrow accrues for the calendar days since the last session, paid on a session: a day on
     # which none of the book's listings trade earns nothing and pays nothing.
     borrow = float((np.abs(w) * short * rate).sum() / BPS_PER_UNIT * days / DAYS_PER_YEAR)
     borrow = borrow if session else 0.0
     equity = 1.0 + gross - trading_cost - borrow
-    if equity <= 0.0:
-        growth = np.zeros(len(w))
-    else:
-        growth = np.where(stopped, 0.0, (1.0 + r) / equity)
-    after = Holdings.of(pd.Series(w * growth, index=names), pd.Series(s * (1.0 + r), index=names))
-    return SessionResult(
-        gross=gross,
-        borrow=borrow,
-        session=session,
-        growth=pd.Series(growth, index=names, dtype="float64"),
-        after=after,
-        stopped=[str(n) for n in names[stopped]],
-    )
+    growth = np.zeros(len(w)) if equity <= 0.0 else np.where(stopped, 0.0, (1.0 + r) / equity)
+    return _Step(gross, borrow, session, growth, w * growth, s * (1.0 + r), stopped)
 
 
 def exposures(weights: pd.Series) -> dict[str, float]:
@@ -304,51 +330,53 @@ def simulate(
         raise DataError(
             f"simulate: no return row after the first decision {decisions.index[0].date()}"
         )
+    _check_rates(borrow_bps_per_year)
+    # Arrays over the weighted listings: this loop runs for every cell of a tournament.
+    listings = decisions.columns
+    targets = decisions.to_numpy(dtype="float64")
+    r_all = returns.loc[rows, listings].to_numpy(dtype="float64")
+    any_session = returns.loc[rows].notna().to_numpy().any(axis=1)  # holding nothing
+    if isinstance(borrow_bps_per_year, pd.Series):
+        rate = borrow_bps_per_year.reindex(listings).fillna(0.0).to_numpy(dtype="float64")
+    else:
+        rate = np.full(len(listings), float(borrow_bps_per_year))
     # The decision each return row trades to: the last one dated before the row, if it is new.
     position = np.searchsorted(decisions.index.to_numpy(), rows.to_numpy(), side="left") - 1
-    _check_rates(borrow_bps_per_year)
     # Borrow counts from the close the first decision trades at: the last row at or before it.
     before = returns.index[returns.index <= decisions.index[0]]
-    held, last_used = Holdings.flat(), -1
     previous = before[-1] if len(before) else decisions.index[0]
-    records = []
-    equity = 1.0
-    for row, decided in zip(rows, position, strict=True):
+    held, since = np.zeros(len(listings)), np.ones(len(listings))
+    last_used, equity = -1, 1.0
+    records = np.zeros((len(rows), 11))
+    flags = np.zeros((len(rows), 2), dtype=bool)
+    for k, (row, decided) in enumerate(zip(rows, position, strict=True)):
         rebalanced = decided > last_used
         turnover = 0.0
+        book = held
         if rebalanced:
-            held, turnover = trade_to(held, decisions.iloc[decided])
+            book = np.where(np.abs(targets[decided]) > TRADE_EPS, targets[decided], 0.0)
+            moved = np.abs(book - held)
+            turnover = float(moved.sum())
+            since = np.where(moved <= TRADE_EPS, since, 1.0)
             last_used = decided
         cost = model.cost(turnover)
         days = float((row - previous).days)
-        result = hold_session(
-            held,
-            returns.loc[row],
-            trading_cost=cost,
-            borrow_bps_per_year=borrow_bps_per_year,
-            days=days,
-        )
-        net = result.gross - cost - result.borrow
+        step = _session_step(book, since, r_all[k], rate, cost, days)
+        session = step.session if book.any() else bool(any_session[k])
+        borrow = step.borrow if session else 0.0
+        net = step.gross - cost - borrow
         equity *= 1.0 + net
-        records.append(
-            {
-                "gross": result.gross,
-                "trading_cost": cost,
-                "borrow": result.borrow,
-                "cost": cost + result.borrow,
-                "net": net,
-                "turnover": turnover,
-                "equity": equity,
-                **exposures(held.weights),
-                # A trade on a day none of the held listings trade still costs: a session.
-                "session": result.session or turnover > 0.0,
-                "rebalanced": bool(rebalanced),
-            }
-        )
-        held = result.after
-        if result.session:
+        long, short = float(book[book > 0].sum()), float(-book[book < 0].sum())
+        records[k] = (step.gross, cost, borrow, cost + borrow, net, turnover, equity,
+                      long, short, long + short, long - short)  # fmt: skip
+        # A trade on a day none of the held listings trade still costs: a session.
+        flags[k] = (session or turnover > 0.0, rebalanced)
+        held = np.where(np.abs(step.weights) > TRADE_EPS, step.weights, 0.0)
+        since = np.where(held != 0.0, step.since, 1.0)
+        if step.session:
             previous = row
-    return pd.DataFrame(records, index=rows, columns=list(LEDGER_COLUMNS))
+    ledger = pd.DataFrame(records, index=rows, columns=list(LEDGER_COLUMNS[:11]))
+    return ledger.assign(session=flags[:, 0], rebalanced=flags[:, 1])
 
 
 def _check_rates(borrow_bps_per_year: float | pd.Series) -> None:
