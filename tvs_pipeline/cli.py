@@ -205,6 +205,41 @@ def cmd_calibrate_regime(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_tournament(args: argparse.Namespace) -> int:
+    """Run the walk-forward tournament as of a day and print its leaderboard."""
+    from tvs_pipeline.defs.assets.tournament import GRID_TAG, START_TAG, leaderboard_markdown
+    from tvs_pipeline.lake.catalog import LakeReader
+
+    settings = load_settings()
+    profile = load_profile(args.profile or settings.profile)
+    first, last = partition_bounds()
+    end = _check_day(args.end, first, last)
+    tags = {}
+    if args.start:
+        start = _check_day(args.start, first, last)
+        if start > end:
+            raise CommandError(f"tournament: start {start} is after end {end}")
+        tags[START_TAG] = start
+    grid = args.grid or profile.tournament.grid
+    if grid not in profile.tournament.grids:
+        raise CommandError(
+            f"tournament: grid {grid!r} is not one of {sorted(profile.tournament.grids)}"
+        )
+    tags[GRID_TAG] = grid
+    print(f"tvs tournament as of {end} · grid {grid} · profile {profile.name}", file=sys.stderr)
+    started = time.perf_counter()
+    run_id = _execute(settings, args, "tournament", partition_key=end, tags=tags)
+    board = LakeReader(settings.lake_root).read("tournament", where="date = ?", params=[end])
+    span = f"{board['start'].iloc[0].date()}..{end}" if len(board) else end
+    print(
+        f"tournament {run_id[:8]} over {span}, grid {grid}: {len(board)} rows in "
+        f"{time.perf_counter() - started:.0f} s; probability of backtest overfitting "
+        f"{board['pbo'].dropna().iloc[0] if board['pbo'].notna().any() else float('nan'):.2f}"
+    )
+    print(leaderboard_markdown(board))
+    return 0
+
+
 def cmd_ledger_verify(args: argparse.Namespace) -> int:
     """Re-walk the audit ledger; exit 1 and name the first broken record if it is tampered."""
     from tvs_pipeline.lake.ledger import verify_ledger
@@ -296,6 +331,26 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _leaderboard_lines(reader, day: date, rows: int = 3) -> list[str]:
+    """The top rows of the latest tournament up to ``day`` (none when there is none)."""
+    latest = reader.read("tournament", columns="max(date) as d", where="date <= ?", params=[day])
+    if latest is None or latest["d"].isna().all():
+        return []
+    as_of = pd.Timestamp(latest["d"].iloc[0]).date()
+    board = reader.read("tournament", where="date = ?", params=[as_of])
+    board = board.loc[board["simulator"] == "vectorized"].head(rows)
+    lines = [
+        "",
+        f"tournament as of {as_of} (grid {board['grid'].iloc[0]}, out of sample; "
+        f"probability of backtest overfitting {board['pbo'].iloc[0]:.2f}):",
+    ]
+    lines += [
+        f"  {row.strategy:<34} sharpe {row.sharpe:5.2f} · deflated {row.deflated_sharpe:.2f}"
+        for row in board.itertuples()
+    ]
+    return lines
+
+
 def render_summary(settings: Settings, day: date, run_id: str, elapsed: float) -> str:
     """The funnel at a glance after a run: counts per stage, winners, weights, where things are."""
     from tvs_pipeline.lake.catalog import LakeReader
@@ -369,6 +424,7 @@ def render_summary(settings: Settings, day: date, run_id: str, elapsed: float) -
         pages = [path for path in report["report_path"] if path]
         if pages:
             lines.append(f"\nreport: {pages[0]}")
+    lines += _leaderboard_lines(reader, day)
     lines.append(f"lake:   {settings.lake_root} (query with `tvs sql`)")
     return "\n".join(lines)
 
@@ -422,6 +478,15 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--end", default=None, help="last day (default: the record's last)")
     report.add_argument("--profile", default=None, help="profile name or YAML path")
     report.set_defaults(func=cmd_report)
+
+    tournament = sub.add_parser(
+        "tournament", help="walk every engine x profile of a grid forward and rank them"
+    )
+    tournament.add_argument("--start", default=None, help="first day (default: the lookback)")
+    tournament.add_argument("--end", default=None, help="as-of day (default: latest)")
+    tournament.add_argument("--grid", default=None, help="a grid of the profile's tournament")
+    run_options(tournament)
+    tournament.set_defaults(func=cmd_tournament)
 
     calibrate = sub.add_parser(
         "calibrate-regime",
