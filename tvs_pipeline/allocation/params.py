@@ -11,7 +11,13 @@ from tvs_pipeline.allocation.regime import RegimeThresholds
 from tvs_pipeline.parameters import Parameters
 from tvs_pipeline.selection.clustering import ClusteringParams
 
-__all__ = ["AllocationEngine", "AllocationParams", "AllocationProfile", "ClusterCaps"]
+__all__ = [
+    "AllocationEngine",
+    "AllocationParams",
+    "AllocationProfile",
+    "ClusterCaps",
+    "RegimeProfiles",
+]
 
 AllocationEngine = Literal["custom", "skfolio", "riskfolio", "pyportfolioopt", "cvxportfolio"]
 AllocationProfile = Literal[
@@ -44,6 +50,25 @@ class ClusterCaps(Parameters):
         return float(getattr(self, label))
 
 
+class RegimeProfiles(Parameters):
+    """The profile each market regime chooses when ``allocation.profile`` is ``auto``.
+
+    Calm markets reward estimating returns (``max_sharpe``); when volatility rises the return
+    estimates are the first thing to fail, so a turbulent book spreads risk without them
+    (``risk_parity``) and a crisis book minimises it (``min_variance``). `tvs tournament`
+    proposes a mapping from its per-regime leaderboard (docs/methodology.md, section 10.11).
+    """
+
+    quiet: AllocationProfile = "max_sharpe"
+    normal: AllocationProfile = "max_sharpe"
+    turbulent: AllocationProfile = "risk_parity"
+    crisis: AllocationProfile = "min_variance"
+
+    def for_regime(self, regime: str) -> str:
+        """The profile of ``regime`` (QUIET, NORMAL, TURBULENT or CRISIS)."""
+        return str(getattr(self, regime.lower()))
+
+
 class AllocationParams(Parameters):
     """Every allocation parameter, nested as the profile's ``allocation:`` block writes it.
 
@@ -54,7 +79,8 @@ class AllocationParams(Parameters):
     Attributes
     ----------
     engine, profile : str
-        The engine and the risk profile (``skfolio``, ``min_variance``).
+        The engine and the risk profile (``skfolio``, ``min_variance``); ``auto`` lets the
+        day's regime choose the profile from ``regime_profiles``.
     fallback : list of str
         Engines tried in order when the first fails (``["custom"]``).
     estimation_days : int
@@ -71,10 +97,12 @@ class AllocationParams(Parameters):
         The regime detector's windows and thresholds.
     feat_market_neutral : bool
         Hold the book's beta to the universe index within `beta_tolerance` (off).
+    regime_profiles : RegimeProfiles
+        The profile per regime under ``profile: auto``.
     """
 
     engine: AllocationEngine = "skfolio"
-    profile: AllocationProfile = "min_variance"
+    profile: AllocationProfile | Literal["auto"] = "min_variance"
     fallback: list[AllocationEngine] = Field(default_factory=lambda: ["custom"])
     estimation_days: int = Field(120, ge=20)
     max_weight: float = Field(0.25, gt=0, le=1)
@@ -86,6 +114,13 @@ class AllocationParams(Parameters):
     clustering: ClusteringParams = Field(default_factory=ClusteringParams)
     regime: RegimeThresholds = Field(default_factory=RegimeThresholds)
     feat_market_neutral: bool = False
+    regime_profiles: RegimeProfiles = Field(default_factory=RegimeProfiles)
+
+    def for_regime(self, regime: str) -> AllocationParams:
+        """These parameters with ``auto`` resolved to the profile ``regime`` chooses."""
+        if self.profile != "auto":
+            return self
+        return self.updated(profile=self.regime_profiles.for_regime(regime))
 
     def profile_value(self) -> Profile:
         """The configured profile with its options and the block's estimation."""

@@ -42,6 +42,7 @@ ALLOCATION_COLUMNS: tuple[str, ...] = (
     "projected",
     "beta",
     "beta_tolerance",
+    "profile_choice",
 )
 PHYSICAL_COLUMNS: tuple[str, ...] = ("symbol", "net_weight", "gross_weight", "n_atoms")
 # Fewest atoms the eligibility rule tries to keep, and fewest common rows an estimate may use.
@@ -84,7 +85,8 @@ def allocate(
         Atom -> cluster id: each cluster's total weight is capped by
         ``config.cluster_caps.for_regime(regime)``.
     regime : str
-        The market regime of the day (QUIET, NORMAL, TURBULENT, CRISIS).
+        The market regime of the day (QUIET, NORMAL, TURBULENT, CRISIS); with
+        ``profile: auto`` it also chooses the profile (``config.regime_profiles``).
     scores : Series, optional
         Atom -> selection score (the barbell's aggressive sleeve).
     benchmark : Series, optional
@@ -105,7 +107,8 @@ def allocate(
         ``fallback_reason``; ``excluded_reason``; ``n_obs``; ``max_weight`` and
         ``cap_relaxed``; ``cluster`` (-1 without), ``cluster_cap`` (NaN without) and
         ``cluster_cap_relaxed``; ``regime``; ``projected`` (constraints the engine broke and
-        the projection restored); ``beta`` and ``beta_tolerance`` (NaN unless market-neutral)).
+        the projection restored); ``beta`` and ``beta_tolerance`` (NaN unless market-neutral);
+        ``profile_choice``: ``auto: <REGIME>`` when the regime chose ``profile``, else empty).
 
     Raises
     ------
@@ -118,6 +121,8 @@ def allocate(
         If every engine fails; the message lists each failure.
     """
     check_atom_matrix(returns, "allocate")
+    chosen = "" if config.profile != "auto" else f"auto: {regime}"
+    config = config.for_regime(regime)
     window = returns.iloc[-config.estimation_days :]
     n_obs = window.notna().sum(axis=0).astype(int)
     eligible = _eligible_atoms(n_obs, len(window))
@@ -145,7 +150,8 @@ def allocate(
         raise OptimizationError(
             f"allocate {config.profile}: every engine failed ({'; '.join(failures)})"
         )
-    return _allocation_frame(returns, window, n_obs, fitted, config, clusters, regime, failures)
+    frame = _allocation_frame(returns, window, n_obs, fitted, config, clusters, regime, failures)
+    return frame.assign(profile_choice=chosen).loc[:, list(ALLOCATION_COLUMNS)]
 
 
 class _Trading(NamedTuple):

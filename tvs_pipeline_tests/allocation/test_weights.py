@@ -415,3 +415,36 @@ def test_flatten_rejects_bad_frames(weights, composition, match):
         flatten_weights(weights, composition)
     with pytest.raises(DataError, match=match):
         target_exposure(weights, composition)
+
+
+@pytest.mark.parametrize(
+    ("regime", "chosen"),
+    [
+        ("QUIET", "max_sharpe"),
+        ("NORMAL", "max_sharpe"),
+        ("TURBULENT", "risk_parity"),
+        ("CRISIS", "min_variance"),
+    ],
+)
+def test_auto_lets_the_regime_choose_the_profile(regime, chosen):
+    returns = _returns() + 0.002  # a drift, so that max Sharpe has a positive-return book
+    auto = AllocationConfig(engine="custom", profile="auto", fallback=[])
+    fixed = AllocationConfig(engine="custom", profile=chosen, fallback=[])
+    got = allocate(returns, auto, regime=regime)
+    expected = allocate(returns, fixed, regime=regime)
+    assert set(got["profile"]) == {chosen} and set(got["profile_choice"]) == {f"auto: {regime}"}
+    np.testing.assert_allclose(got["weight"], expected["weight"], atol=1e-12)
+    assert set(expected["profile_choice"]) == {""}
+
+
+def test_auto_follows_the_profiles_mapping():
+    config = AllocationConfig.build(
+        {"engine": "custom", "profile": "auto", "regime_profiles": {"crisis": "equal_weight"}}
+    )
+    got = allocate(_returns(n_atoms=4), config, regime="CRISIS")
+    np.testing.assert_allclose(got["weight"], 0.25, atol=1e-12)  # equal weight, by hand
+
+
+def test_an_unknown_regime_profile_is_a_config_error():
+    with pytest.raises(ConfigError, match="regime_profiles"):
+        AllocationConfig.build({"profile": "auto", "regime_profiles": {"crisis": "yolo"}})

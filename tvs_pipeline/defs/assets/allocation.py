@@ -56,6 +56,8 @@ def allocation_metadata(book: pd.DataFrame, regime: str) -> dict[str, dg.Metadat
     reason = str(book["rebalance_reason"].iloc[0]) or "held (no rebalance)"
     return {
         "engine": dg.MetadataValue.text(f"{first['engine_used']}/{first['profile']}"),
+        # Under `profile: auto`, which regime chose the profile.
+        "profile_choice": dg.MetadataValue.text(str(first.get("profile_choice") or "fixed")),
         "regime": dg.MetadataValue.text(regime),
         "rebalance": dg.MetadataValue.text(reason),
         "max_weight": dg.MetadataValue.float(float(first["max_weight"])),
