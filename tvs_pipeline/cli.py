@@ -237,6 +237,16 @@ def cmd_tournament(args: argparse.Namespace) -> int:
         f"{board['pbo'].dropna().iloc[0] if board['pbo'].notna().any() else float('nan'):.2f}"
     )
     print(leaderboard_markdown(board))
+    regimes = LakeReader(settings.lake_root).read(
+        "tournament_regimes", where="date = ? and proposed", params=[end]
+    )
+    if regimes is not None and len(regimes):
+        print("\nproposed `allocation.regime_profiles` for `profile: auto` (out of sample):")
+        for row in regimes.sort_values("regime").itertuples():
+            print(
+                f"  {row.regime.lower()}: {row.profile}   # {row.strategy}, {row.sessions} "
+                f"sessions, deflated Sharpe {row.deflated_sharpe:.2f}"
+            )
     return 0
 
 

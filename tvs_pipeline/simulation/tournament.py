@@ -40,6 +40,7 @@ __all__ = [
     "Grid",
     "Tournament",
     "rebalance_dates",
+    "regime_board",
     "run_tournament",
     "strategy_name",
 ]
@@ -113,6 +114,7 @@ class Tournament:
     returns: pd.DataFrame
     pbo: float
     decisions: dict[str, pd.DataFrame] = field(default_factory=dict)
+    regimes: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def strategy_name(selection: str, engine: str, profile: str) -> str:
@@ -130,6 +132,7 @@ def run_tournament(
     allocation: AllocationParams,
     friction: FrictionModel,
     borrow: pd.Series | float = 0.0,
+    regimes: pd.Series | None = None,
 ) -> Tournament:
     """Walk the grid forward over ``dates`` and rank its strategies, out of sample.
 
@@ -153,6 +156,9 @@ def run_tournament(
         Charged by both simulators.
     borrow : Series or float
         Borrow rates in bps a year, per listing.
+    regimes : Series, optional
+        Day -> the market regime read at its close; with it, `regime_board` proposes a
+        profile per regime (``Tournament.regimes``).
 
     Returns
     -------
@@ -180,7 +186,10 @@ def run_tournament(
                     failures[name] = f"{day}: {' '.join(str(err).split())}"
                     continue
                 books.setdefault(name, {})[day] = _physical(book)
-    return _rank(books, failures, returns, universe, grid, friction, borrow)
+    result = _rank(books, failures, returns, universe, grid, friction, borrow)
+    if regimes is not None:
+        result.regimes = regime_board(result.returns, regimes, result.board)
+    return result
 
 
 def _equal_book(atoms: pd.DataFrame) -> pd.Series:
@@ -247,6 +256,73 @@ def _rank(
         pbo=pbo,
         decisions=decisions,
     )
+
+
+def regime_board(returns: pd.DataFrame, regimes: pd.Series, board: pd.DataFrame) -> pd.DataFrame:
+    """The best profile under each regime: the mapping `profile: auto` could use.
+
+    A session earns the book decided at the close before it, so a session is credited to the
+    regime read at that close (the last one before it). Under each regime, each strategy's
+    per-session Sharpe ratio over that regime's sessions is deflated over the regime's
+    distinct trials (§11.7); each profile is represented by its best cell, and the profile
+    whose best cell has the highest deflated Sharpe is proposed.
+
+    Parameters
+    ----------
+    returns : DataFrame
+        ``Tournament.returns`` (``strategy``, ``date``, ``net``).
+    regimes : Series
+        Day -> regime label, read at that day's close.
+    board : DataFrame
+        The leaderboard (its vectorized, ok rows name each strategy's profile).
+
+    Returns
+    -------
+    DataFrame
+        One row per (regime, profile): ``regime``, ``profile``, ``strategy`` (its best cell),
+        ``sessions``, ``sharpe`` (per session), ``deflated_sharpe``, ``proposed`` (bool).
+    """
+    # The `equal/selected` reference books are no profile `auto` could choose.
+    ok = board.loc[
+        (board["simulator"] == "vectorized")
+        & (board["status"] == "ok")
+        & (board["engine"] != "equal")
+    ]
+    profiles = dict(zip(ok["strategy"], ok["profile"], strict=True))
+    wide = returns.loc[returns["strategy"].isin(profiles)].pivot_table(
+        index="date", columns="strategy", values="net", fill_value=0.0
+    )
+    ordered = regimes.sort_index()
+    before = ordered.index.searchsorted(wide.index, side="left") - 1
+    credited = pd.Series(
+        np.where(before >= 0, ordered.to_numpy()[np.maximum(before, 0)], None), index=wide.index
+    )
+    rows = []
+    for regime, sessions in wide.groupby(credited.to_numpy()):
+        if regime is None or len(sessions) < 3:
+            continue
+        sharpe = sessions.mean() / sessions.std(ddof=1).replace(0.0, np.nan)
+        n_trials = distinct_trials(sessions)
+        variance = float(sharpe.var(ddof=1)) if n_trials > 1 else 0.0
+        best = pd.DataFrame({"sharpe": sharpe, "profile": [profiles[c] for c in sharpe.index]})
+        for profile, group in best.dropna().groupby("profile"):
+            strategy = group["sharpe"].idxmax()
+            series = sessions[strategy]
+            deflated = deflated_sharpe_ratio(
+                float(group["sharpe"].max()), n_trials, variance, len(series),
+                float(series.skew()), float(series.kurt()) + 3.0,
+            )  # fmt: skip
+            rows.append((regime, profile, strategy, len(series), group["sharpe"].max(), deflated))
+    table = pd.DataFrame(
+        rows,
+        columns=["regime", "profile", "strategy", "sessions", "sharpe", "deflated_sharpe"],
+    )
+    if table.empty:
+        return table.assign(proposed=pd.Series(dtype=bool))
+    # One profile per regime: the highest deflated Sharpe, then (when it saturates) Sharpe.
+    ranked = table.sort_values(["deflated_sharpe", "sharpe"], ascending=False)
+    best = ranked.groupby("regime").head(1).index
+    return table.assign(proposed=table.index.isin(best))
 
 
 def _selection_alpha(board: pd.DataFrame) -> pd.DataFrame:

@@ -44,7 +44,11 @@ CHALLENGER_GROUPS = {
     "promotion_report": "simulation",
 }
 # On demand, not in either nightly path.
-RESEARCH_GROUPS = {"tournament": "research", "tournament_returns": "research"}
+RESEARCH_GROUPS = {
+    "tournament": "research",
+    "tournament_returns": "research",
+    "tournament_regimes": "research",
+}
 # Assets that hold no row on the demo market: it never fails a fetch.
 EMPTY_ON_DEMO = {"fetch_failures"}
 PACKAGE = Path(__file__).resolve().parents[2] / "tvs_pipeline"
@@ -73,6 +77,7 @@ DECLARED = {
     "promotion_report": ((), {}, set()),
     "tournament": ((), {}, set()),
     "tournament_returns": ((), {}, set()),
+    "tournament_regimes": ((), {}, set()),
 }
 BLOCKING = {"discovery_not_empty", "ok_share_floor", "panel_gap_free"}
 # The shadow path of the profile ASSETS (the champion path) was built from.

@@ -28,6 +28,7 @@ __all__ = [
     "GRID_TAG",
     "START_TAG",
     "leaderboard_markdown",
+    "proposal_markdown",
     "tournament",
     "tournament_inputs",
     "tournament_of",
@@ -58,6 +59,13 @@ LEADERBOARD_ROWS = 10
             kinds={"pandas", "parquet"},
             deps=["normalization", "dedup", "market"],
         ).with_io_manager_key("io_manager"),
+        dg.AssetSpec(
+            "tournament_regimes",
+            description="The best profile under each regime: a mapping for `profile: auto`.",
+            group_name="research",
+            kinds={"pandas", "parquet"},
+            deps=["normalization", "dedup", "market"],
+        ).with_io_manager_key("io_manager"),
     ],
     partitions_def=DAILY,
     backfill_policy=SINGLE_RUN,
@@ -83,9 +91,11 @@ def tournament(context: dg.AssetExecutionContext, profile: ProfileResource, lake
             "pbo": dg.MetadataValue.float(float(result.pbo)),
             "strategies": dg.MetadataValue.int(len(result.board)),
             "leaderboard": dg.MetadataValue.md(leaderboard_markdown(result.board)),
+            "regime_profiles": dg.MetadataValue.md(proposal_markdown(result.regimes)),
         },
     )
     yield dg.Output(result.returns.assign(date=stamp), output_name="tournament_returns")
+    yield dg.Output(result.regimes.assign(date=stamp), output_name="tournament_regimes")
 
 
 def tournament_of(
@@ -119,6 +129,8 @@ def tournament_inputs(
     friction = FrictionModel.from_config(profile.simulation)
     sleeves = stored.drop_duplicates("symbol").set_index("symbol")["sleeve"]
 
+    market = reader.read_days("market", days[0], end)
+
     def load_day(day: date) -> DayData:
         read = {
             name: reader.read(name, where="date = ?", params=[day]).drop(columns=["date"])
@@ -130,7 +142,8 @@ def tournament_inputs(
         "dates": rebalance_dates(days, sorted(set(stored["calendar"])), profile.run.step),
         "load_day": load_day,
         "returns": session_matrix(session_returns(reader, list(span.date)), span),
-        "universe": _universe(reader.read_days("market", days[0], end), span),
+        "universe": _universe(market, span),
+        "regimes": _regimes(market),
         "grid": Grid(tuple(spec.selection), tuple(spec.engines), tuple(spec.profiles)),
         "selection": profile.selection.params(),
         "allocation": profile.allocation,
@@ -147,6 +160,15 @@ def leaderboard_markdown(board: pd.DataFrame, rows: int = LEADERBOARD_ROWS) -> s
     return board.head(rows)[columns].to_markdown(index=False, floatfmt=".3f")
 
 
+def proposal_markdown(regimes: pd.DataFrame) -> str:
+    """The profile each regime's leaderboard proposes for ``allocation.profile: auto``."""
+    if regimes.empty:
+        return "_no regime with three sessions or more_"
+    chosen = regimes.loc[regimes["proposed"]].sort_values("regime")
+    columns = ["regime", "profile", "strategy", "sessions", "sharpe", "deflated_sharpe"]
+    return chosen[columns].to_markdown(index=False, floatfmt=".3f")
+
+
 def _start(text: str | None, end: date, profile: ResolvedProfile) -> date:
     if not text:
         return end - timedelta(days=profile.run.lookback_days - 1)
@@ -157,6 +179,14 @@ def _start(text: str | None, end: date, profile: ResolvedProfile) -> date:
     if start > end:
         raise ConfigError(f"tournament start {start} is after its end {end}")
     return start
+
+
+def _regimes(market: pd.DataFrame | None) -> pd.Series:
+    """Day -> the regime read at its close (the ``market`` partition's label)."""
+    if market is None or market.empty:
+        return pd.Series(dtype="object")
+    first = market.drop_duplicates("date")
+    return pd.Series(first["regime"].to_numpy(), index=pd.DatetimeIndex(first["date"]))
 
 
 def _universe(market: pd.DataFrame | None, span: pd.DatetimeIndex) -> pd.Series:
