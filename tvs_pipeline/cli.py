@@ -247,6 +247,10 @@ def cmd_tournament(args: argparse.Namespace) -> int:
                 f"  {row.regime.lower()}: {row.profile}   # {row.strategy}, {row.sessions} "
                 f"sessions, deflated Sharpe {row.deflated_sharpe:.2f}"
             )
+    if len(board):
+        first = board["start"].iloc[0].date()
+        page = settings.reports_dir / "tournament" / f"{first}_{end}_{grid}" / "index.html"
+        print(f"\nreport: {page}")
     return 0
 
 

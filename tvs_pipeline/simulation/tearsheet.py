@@ -24,11 +24,13 @@ if TYPE_CHECKING:
 __all__ = [
     "CHARTS",
     "ROLLING_WINDOW",
+    "Leaderboard",
     "Tearsheet",
     "format_metric",
     "headline_markdown",
     "headline_rows",
     "monthly_returns",
+    "render_leaderboard",
     "render_tearsheet",
     "weight_layers",
 ]
@@ -473,3 +475,79 @@ Net of trading costs and borrow; only sessions are counted.</p>
 </body>
 </html>
 """
+
+
+@dataclass(frozen=True)
+class Leaderboard:
+    """Where a rendered tournament page lives.
+
+    Attributes
+    ----------
+    html : Path
+        ``index.html``: the leaderboard table and the leaders' equity curves.
+    png : Path
+        The equity curves of the leaders.
+    markdown : str
+        The curves embedded as a PNG data URI (about 700 x 350 px), for the Dagster UI.
+    """
+
+    html: Path
+    png: Path
+    markdown: str
+
+
+def render_leaderboard(
+    board: pd.DataFrame, returns: pd.DataFrame, *, title: str, directory: Path, top: int = 5
+) -> Leaderboard:
+    """The tournament's page: the leaderboard and the equity curves of its ``top`` leaders.
+
+    Parameters
+    ----------
+    board : DataFrame
+        The leaderboard (``strategy``, ``simulator``, ``status`` and the metric columns), best
+        first.
+    returns : DataFrame
+        ``strategy``, ``date``, ``net``: each strategy's sessions (out of sample).
+    title : str
+        The page's heading.
+    directory : Path
+        Where ``index.html`` and ``leaders.png`` are written (atomically).
+    top : int
+        Leaders drawn (the first vectorized rows of the board).
+
+    Raises
+    ------
+    DataError
+        If no strategy of the board has a net series.
+    """
+    leaders = board.loc[board["simulator"] == "vectorized", "strategy"].head(top).tolist()
+    series = returns.loc[returns["strategy"].isin(leaders)]
+    if series.empty:
+        raise DataError(f"leaderboard {title}: no strategy has a net series to draw")
+    figure, (ax,) = _figure()
+    for name in leaders:
+        own = series.loc[series["strategy"] == name].sort_values("date")
+        equity = np.cumprod(1.0 + own["net"].to_numpy(dtype=float))
+        ax.plot(own["date"].to_numpy(), equity, linewidth=1.2, label=name)
+    ax.axhline(1.0, color="black", linewidth=0.6)
+    ax.set_title(f"Equity of the {len(leaders)} leaders, out of sample (start = 1.0)")
+    ax.legend(loc="upper left", fontsize=8)
+    _date_axis(ax)
+    directory.mkdir(parents=True, exist_ok=True)
+    png = directory / "leaders.png"
+    _write_atomic(png, _png(figure, PAGE_DPI))
+    figure.set_size_inches(*MARKDOWN_SIZE)
+    encoded = base64.b64encode(_png(figure, MARKDOWN_DPI)).decode("ascii")
+    table = board.to_html(index=False, float_format=lambda v: f"{v:.3f}", border=0)
+    page = directory / "index.html"
+    body = (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;"
+        "font-size:12px}td,th{padding:2px 8px;border-bottom:1px solid #ddd}</style></head>"
+        f"<body><h1>{html.escape(title)}</h1><p>Every number is out of sample; the deflated "
+        "Sharpe is the probability that the Sharpe beats the best of the grid's trials by "
+        "luck (docs/methodology.md 11.7).</p><img src='leaders.png' alt='leaders'>"
+        f"{table}</body></html>"
+    )
+    _write_atomic(page, body.encode("utf-8"))
+    return Leaderboard(html=page, png=png, markdown=f"![leaders](data:image/png;base64,{encoded})")

@@ -321,3 +321,28 @@ def test_bad_input_raises_one_line_and_writes_nothing(tmp_path, ledger, weights,
         render_tearsheet(ledger, weights, title="t", directory=tmp_path / "out")
     assert "\n" not in str(info.value) and str(info.value).startswith("tearsheet: ")
     assert not (tmp_path / "out").exists()
+
+
+def test_render_leaderboard_draws_the_leaders_and_the_table(tmp_path):
+    from tvs_pipeline.simulation.tearsheet import render_leaderboard
+
+    days = pd.date_range("2026-01-01", periods=30, freq="D")
+    board = pd.DataFrame(
+        {
+            "strategy": ["a/custom/hrp", "b/custom/hrp", "a/custom/hrp"],
+            "simulator": ["vectorized", "vectorized", "cvxportfolio"],
+            "sharpe": [1.5, 1.0, 1.5],
+            "status": ["ok", "ok", "ok"],
+        }
+    )
+    returns = pd.concat(
+        pd.DataFrame({"strategy": name, "date": days, "net": 0.001})
+        for name in ("a/custom/hrp", "b/custom/hrp")
+    )
+    page = render_leaderboard(board, returns, title="t <1>", directory=tmp_path / "t", top=1)
+    assert page.png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    text = page.html.read_text()
+    assert "t &lt;1&gt;" in text and "b/custom/hrp" in text and "leaders.png" in text
+    assert page.markdown.startswith("![leaders](data:image/png;base64,")
+    with pytest.raises(DataError, match="no strategy has a net series"):
+        render_leaderboard(board, returns.iloc[:0], title="t", directory=tmp_path / "u")

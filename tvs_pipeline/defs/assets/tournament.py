@@ -4,6 +4,7 @@
 # annotations at definition time and rejects string annotations.
 
 from datetime import date, timedelta
+from pathlib import Path
 
 import dagster as dg
 import pandas as pd
@@ -11,10 +12,11 @@ import pandas as pd
 from tvs_pipeline.config.schema import ResolvedProfile
 from tvs_pipeline.defs.carry import session_returns
 from tvs_pipeline.defs.partitions import DAILY, SINGLE_RUN, partition_days
-from tvs_pipeline.defs.resources import LakeResource, ProfileResource
+from tvs_pipeline.defs.resources import LakeResource, ProfileResource, ReportResource
 from tvs_pipeline.errors import ConfigError, DataError
 from tvs_pipeline.lake.catalog import LakeReader
 from tvs_pipeline.simulation.friction import FrictionModel
+from tvs_pipeline.simulation.tearsheet import render_leaderboard
 from tvs_pipeline.simulation.tournament import (
     DayData,
     Grid,
@@ -70,7 +72,12 @@ LEADERBOARD_ROWS = 10
     partitions_def=DAILY,
     backfill_policy=SINGLE_RUN,
 )
-def tournament(context: dg.AssetExecutionContext, profile: ProfileResource, lake: LakeResource):
+def tournament(
+    context: dg.AssetExecutionContext,
+    profile: ProfileResource,
+    lake: LakeResource,
+    reports: ReportResource,
+):
     """Walk every selection engine x allocation engine x profile of the grid forward to day D.
 
     Partition D is the tournament as of D: rebalance dates up to D, each reading only the
@@ -84,10 +91,18 @@ def tournament(context: dg.AssetExecutionContext, profile: ProfileResource, lake
     result = tournament_of(reader, resolved, start, end, grid_name)
     stamp = pd.Timestamp(end)
     board = result.board.assign(date=stamp, start=pd.Timestamp(start), grid=grid_name)
+    page = render_leaderboard(
+        result.board,
+        result.returns,
+        title=f"Tournament as of {end}, grid {grid_name} ({start}..{end})",
+        directory=Path(reports.directory) / "tournament" / f"{start}_{end}_{grid_name}",
+    )
     yield dg.Output(
         board,
         output_name="tournament",
         metadata={
+            "leaders": dg.MetadataValue.md(page.markdown),
+            "report": dg.MetadataValue.path(str(page.html)),
             "pbo": dg.MetadataValue.float(float(result.pbo)),
             "strategies": dg.MetadataValue.int(len(result.board)),
             "leaderboard": dg.MetadataValue.md(leaderboard_markdown(result.board)),
