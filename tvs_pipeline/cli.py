@@ -255,12 +255,69 @@ def cmd_tournament(args: argparse.Namespace) -> int:
 
 
 def cmd_ledger_verify(args: argparse.Namespace) -> int:
-    """Re-walk the audit ledger; exit 1 and name the first broken record if it is tampered."""
+    """Re-walk the audit ledger; exit 1 and name the first broken record if it is tampered.
+
+    With ``--lake``, also compare every partition file with the sha256 of its latest output
+    record and name each mismatch, each file with no record and each record whose file is
+    missing (exit 1 on any); ``--rehash`` hashes every file instead of trusting the stamps of
+    files unchanged since they were last hashed.
+    """
+    from tvs_pipeline.lake.custody import LakeCustody
     from tvs_pipeline.lake.ledger import verify_ledger
 
-    verdict = verify_ledger(load_settings().ledger_dir / "audit.jsonl")
+    settings = load_settings()
+    path = settings.ledger_dir / "audit.jsonl"
+    verdict = verify_ledger(path)
     print(verdict)
-    return 0 if verdict.ok else 1
+    if not args.lake:
+        return 0 if verdict.ok else 1
+    if verdict.broken_at is not None:
+        print("lake not checked: the ledger's chain is broken")
+        return 1
+    lake = LakeCustody(path, settings.lake_root).verify(rehash=args.rehash)
+    print(lake)
+    return 0 if verdict.ok and lake.ok else 1
+
+
+def cmd_ledger_repair(args: argparse.Namespace) -> int:
+    """Repair what a crash leaves and can be repaired safely; exit 1 if the chain is broken.
+
+    A torn tail is moved aside with a ``repair`` record; the lake index is rebuilt from the
+    ledger (every file is hashed again on its next check); the writes never followed by their
+    output record are reconciled, except those of a process still running on this host (run
+    it while no run is in progress on another host). A record broken in the middle of the
+    chain is not repaired: its line is named (restore the ledger from a copy).
+    """
+    from tvs_pipeline.lake.custody import LakeCustody
+    from tvs_pipeline.lake.ledger import repair_tail, verify_ledger
+
+    settings = load_settings()
+    path = settings.ledger_dir / "audit.jsonl"
+    verdict = verify_ledger(path)
+    if verdict.broken_at is not None:
+        print(verdict)
+        print("not repaired: a broken record in the chain is not a crash artefact")
+        return 1
+    repair = repair_tail(path)
+    if repair is not None:
+        payload = repair["payload"]
+        print(
+            f"moved a torn tail of {payload['bytes']} bytes aside to {payload['moved_to']} "
+            f"(record {repair['seq']})"
+        )
+    custody = LakeCustody(path, settings.lake_root)
+    custody.rebuild()
+    for record in custody.reconcile(force=True):
+        payload = record["payload"]
+        outcomes = [entry["outcome"] for entry in payload["files"].values()]
+        counts = ", ".join(f"{outcomes.count(o)} {o}" for o in sorted(set(outcomes)))
+        print(
+            f"reconciled the unfinished write of {payload['asset']} by run "
+            f"{payload['run_id']} (record {payload['write']}): {counts or 'no file'}"
+        )
+    print(f"lake index rebuilt from the ledger: {custody.path}")
+    print(verify_ledger(path))
+    return 0
 
 
 def cmd_promotion(args: argparse.Namespace) -> int:
@@ -518,7 +575,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     ledger = sub.add_parser("ledger", help="the hash-chained audit ledger")
     ledger_sub = ledger.add_subparsers(dest="ledger_command", required=True)
-    ledger_sub.add_parser("verify", help="re-walk the chain").set_defaults(func=cmd_ledger_verify)
+    verify = ledger_sub.add_parser("verify", help="re-walk the chain")
+    verify.add_argument(
+        "--lake", action="store_true", help="also check every partition file against the ledger"
+    )
+    verify.add_argument(
+        "--rehash", action="store_true", help="with --lake: hash every file, trust no cache"
+    )
+    verify.set_defaults(func=cmd_ledger_verify)
+    ledger_sub.add_parser(
+        "repair", help="move a torn tail aside, rebuild the lake index, settle unfinished writes"
+    ).set_defaults(func=cmd_ledger_repair)
 
     config = sub.add_parser("config", help="inspect configuration")
     config_sub = config.add_subparsers(dest="config_command", required=True)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from tvs_pipeline.cli import main
-from tvs_pipeline.lake.ledger import read_records
+from tvs_pipeline.lake.ledger import append_record, append_run_outcome, read_records
 from tvs_pipeline.lake.storage import partition_path, write_parquet_atomic
 from tvs_pipeline.simulation.metrics import ledger_metrics
 from tvs_pipeline.simulation.tearsheet import format_metric
@@ -298,3 +301,115 @@ def test_backfill_then_report_an_out_of_sample_record_rebuilt_from_the_lake(home
         rtol=0,
     )
     assert ledger.loc["2026-06-01", "gross_exposure"] == 0.0  # nothing decided before day 1
+
+
+# ---------------------------------------------------------------- tvs ledger
+
+
+def _ledger(home, records=3):
+    ledger = home / "ledger" / "audit.jsonl"
+    for i in range(records):
+        append_record(ledger, "output", {"asset": "x", "rows": i})
+    return ledger
+
+
+def _tear(ledger, cut=30):
+    """The last line cut mid-JSON, no newline: a kill or a full disk mid-append."""
+    ledger.write_bytes(ledger.read_bytes()[: -cut - 1])
+
+
+def test_ledger_verify_shows_a_torn_tail_that_the_next_append_moves_aside(home, capsys):
+    ledger = _ledger(home)
+    _tear(ledger)
+    assert main(["ledger", "verify"]) == 1
+    out = capsys.readouterr().out
+    assert "ledger torn: 2 records, chain intact, then an incomplete last line" in out
+    append_run_outcome(ledger, "r1", "nightly", {})  # what a run's first append does
+    assert main(["ledger", "verify"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "ledger ok: 4 records, chain intact"
+    assert out[1].startswith("  repair at record 2: a torn tail of ")
+    assert "moved aside to audit.jsonl.torn-" in out[1]
+
+
+def test_ledger_repair_moves_a_torn_tail_aside_and_rebuilds_the_index(home, capsys):
+    ledger = _ledger(home)
+    _tear(ledger)
+    assert main(["ledger", "repair"]) == 0
+    out = capsys.readouterr().out
+    assert "moved a torn tail of" in out and "aside to audit.jsonl.torn-" in out
+    assert "lake index rebuilt from the ledger" in out and "ledger ok: 3 records" in out
+    assert main(["ledger", "repair"]) == 0  # nothing left to repair
+    assert "moved a torn tail" not in capsys.readouterr().out
+
+
+def test_ledger_repair_refuses_a_record_broken_in_the_middle(home, capsys):
+    ledger = _ledger(home)
+    raw = bytearray(ledger.read_bytes())
+    raw[raw.index(b"\n") + 9] ^= 0x01
+    ledger.write_bytes(bytes(raw))
+    before = ledger.read_bytes()
+    assert main(["ledger", "repair"]) == 1
+    out = capsys.readouterr().out
+    assert "ledger broken at record 1 (line 2)" in out and "not repaired" in out
+    assert ledger.read_bytes() == before
+
+
+def test_ledger_verify_lake_names_each_problem_and_exits_1(home, capsys):
+    lake, ledger = home / "lake", home / "ledger" / "audit.jsonl"
+    days = ["2026-06-29", "2026-06-30"]
+    for day in days:
+        write_parquet_atomic(pd.DataFrame({"x": [1.0, 2.0]}), partition_path(str(lake), "a", day))
+        digest = hashlib.sha256(Path(partition_path(str(lake), "a", day)).read_bytes())
+        files = {day: {"sha256": digest.hexdigest(), "rows": 2}}
+        append_record(ledger, "output", {"asset": "a", "files": files})
+    assert main(["ledger", "verify", "--lake"]) == 0
+    assert "lake ok: 2 partition files match" in capsys.readouterr().out
+    target = Path(partition_path(str(lake), "a", days[1]))
+    raw = bytearray(target.read_bytes())
+    raw[len(raw) // 2] ^= 0x01
+    target.write_bytes(bytes(raw))
+    write_parquet_atomic(pd.DataFrame({"x": [3.0]}), partition_path(str(lake), "b", days[0]))
+    assert main(["ledger", "verify", "--lake"]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("ledger ok:") and out[1].startswith("lake: 2 problem(s)")
+    assert f"{target}: partition file does not match its latest output record" in out[2]
+    assert "b/date=2026-06-29/part.parquet: partition file has no output record" in out[3]
+    assert main(["ledger", "verify", "--lake", "--rehash"]) == 1
+
+
+@pytest.mark.slow
+def test_a_flipped_byte_in_bars_is_named_by_verify_and_refused_by_a_run(home, capsys):
+    """Issue 18, 4: a byte flipped in a bars file read back as changed prices, silently."""
+    assert main(["run", "--date", "2026-06-30"]) == 0
+    target = home / "lake" / "bars" / "date=2026-06-30" / "part.parquet"
+    recorded = hashlib.sha256(target.read_bytes()).hexdigest()
+    raw = bytearray(target.read_bytes())
+    raw[len(raw) // 3] ^= 0x10
+    target.write_bytes(bytes(raw))
+    found = hashlib.sha256(bytes(raw)).hexdigest()
+    capsys.readouterr()
+    assert main(["ledger", "verify", "--lake"]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out[1].startswith("lake: 1 problem(s)")
+    assert out[2] == (
+        f"  {target}: partition file does not match its latest output record: expected "
+        f"sha256 {recorded} (ledger record {_latest_bars_record(home)}), found {found}"
+    )
+    assert main(["run", "--date", "2026-07-01"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()  # progress lines, then the error
+    assert err[-1].startswith("tvs: error: ") and str(target) in err[-1]
+    assert f"expected sha256 {recorded}" in err[-1] and f"found {found}" in err[-1]
+    assert "✗ bars" in err[-2]  # bars reads its own past first: nothing was fetched
+    assert not (home / "lake" / "bars" / "date=2026-07-01").exists()
+
+
+def _latest_bars_record(home):
+    records = read_records(home / "ledger" / "audit.jsonl")
+    return max(
+        r["seq"]
+        for r in records
+        if r["kind"] == "output"
+        and "2026-06-30" in r["payload"].get("files", {})
+        and r["payload"]["asset"] == "bars"
+    )

@@ -3,31 +3,38 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import socket
+import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import fsspec
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 from upath import UPath
 
 from tvs_pipeline.config import resolved_to_yaml
 from tvs_pipeline.errors import DataError
 from tvs_pipeline.lake.catalog import LakeReader
+from tvs_pipeline.lake.custody import LakeCustody
 from tvs_pipeline.lake.ledger import (
     AUDIT_TRAIL_ATTR,
     append_record,
     canonical_json,
-    file_digest,
     frame_hash,
     json_safe,
 )
 from tvs_pipeline.lake.storage import (
     PARTITION_COLUMN,
     as_day,
+    is_local,
     read_partition,
     split_by_partition,
-    write_parquet_atomic,
 )
 
 __all__ = ["LakeIOManager", "LakeIOManagerResource", "frame_metadata"]
@@ -59,10 +66,17 @@ class LakeIOManager(dg.UPathIOManager):
 
     With a ledger path it also keeps the audit ledger (`tvs_pipeline.lake.ledger`): an
     ``intent`` record per step once its last input is loaded (Dagster loads every input
-    before the body runs), and an ``output`` record per output written. Both name each
-    partition file by the sha256 of its bytes, so the digest a step read equals the digest
-    its upstream step wrote. A step that loads nothing through this manager (``discovery``,
-    ``promotion_report``) has its intent written just before its output.
+    before the body runs); per output, a ``write`` record with the sha256 of each file's
+    bytes, then the files (each written beside its target and renamed), then the ``output``
+    record. Records name each partition file by the sha256 of its bytes, so the digest a step
+    read equals the digest its upstream step wrote. A step that loads nothing through this
+    manager (``discovery``, ``promotion_report``) has its intent written just before its
+    first write.
+
+    And it checks custody (`tvs_pipeline.lake.custody`): every partition a step loads, and
+    every partition present in a window a step declares and reads directly, must match its
+    latest output record, or the step fails with one line naming the file and both digests.
+    Writes of runs that are over and never got their output record are reconciled first.
     """
 
     extension: str = ".parquet"
@@ -74,6 +88,9 @@ class LakeIOManager(dg.UPathIOManager):
     ) -> None:
         super().__init__(base_path=base_path)
         self._ledger_path = ledger_path
+        self._custody = (
+            LakeCustody(ledger_path, str(base_path)) if ledger_path is not None else None
+        )
         self._inputs: dict[StepKey, dict[str, dict[str, Any]]] = {}
         self._intended: set[StepKey] = set()
         self._profiles: dict[str, dict[str, str]] = {}  # name -> identity, for this run
@@ -85,24 +102,20 @@ class LakeIOManager(dg.UPathIOManager):
         return path / f"{PARTITION_COLUMN}={partition}" / "part"
 
     def dump_to_path(self, context: dg.OutputContext, obj: pd.DataFrame, path: UPath) -> None:
-        """Write one partition atomically, without the partition column.
-
-        ``attrs`` are not stored (pyarrow would embed them): a file holds the frame's values
-        only, and an audit trail goes to the ledger instead.
-        """
-        if not isinstance(obj, pd.DataFrame):
-            raise DataError(f"{context.asset_key.to_user_string()}: expected a DataFrame output")
-        frame = obj.drop(columns=[PARTITION_COLUMN], errors="ignore")
-        frame.attrs = {}
-        write_parquet_atomic(frame, str(path))
+        """Write one partition atomically, without the partition column (no ledger record)."""
+        staged = _stage(context, obj, str(path))
+        try:
+            _commit(staged)
+        finally:
+            _discard(staged)
 
     def load_from_path(self, context: dg.InputContext, path: UPath) -> pd.DataFrame:
         """Read one partition file (a corrupt file is a DataError naming it)."""
         return read_partition(str(path))
 
     def handle_output(self, context: dg.OutputContext, obj: pd.DataFrame) -> None:
-        """Write every partition the output spans, then record the output in the ledger."""
-        written: dict[str, tuple[UPath, int]] = {}
+        """Write every partition the output spans between its write and output records."""
+        written: dict[str, _Staged] = {}
         # An audit trail rides in attrs for the ledger only. pandas deep-copies attrs into
         # every frame derived from this one (each partition slice, each hashed column), and a
         # range run's trail has one entry per day, so it is taken off once, here.
@@ -120,9 +133,18 @@ class LakeIOManager(dg.UPathIOManager):
                 if len(keys) > 1 or PARTITION_COLUMN in obj.columns
                 else {keys[0]: obj}
             )
-            for key, frame in parts.items():
-                self.dump_to_path(context, frame, paths[key])
-                written[key] = (paths[key], len(frame))
+            if self._ledger_path is not None:
+                self._note_step(context)
+            try:
+                for key, frame in parts.items():
+                    written[key] = _stage(context, frame, str(paths[key]))
+                if self._ledger_path is not None:
+                    self._record_write(context, written)
+                for staged in written.values():
+                    _commit(staged)
+            finally:
+                for staged in written.values():
+                    _discard(staged)
             context.add_output_metadata(
                 {
                     "path": dg.MetadataValue.path(str(paths[keys[-1]])),
@@ -133,17 +155,42 @@ class LakeIOManager(dg.UPathIOManager):
         if self._ledger_path is not None:
             self._record_output(context, obj, written, trail)
 
+    def _note_step(self, context: dg.OutputContext) -> None:
+        """Write the step's intent if no loaded input did (``discovery``, ``promotion_report``).
+
+        A step that yields several assets (``bars`` and ``fetch_failures``) has one intent.
+        """
+        if (context.run_id, context.step_key) not in self._intended:
+            self._record_intent(context.step_context, {})
+
+    def _record_write(self, context: dg.OutputContext, staged: dict[str, _Staged]) -> None:
+        """Record what is about to be written, before any file is put in place.
+
+        The unfinished writes of runs that are over are reconciled first; then the ``write``
+        record: each file's sha256 and rows, the host and the pid.
+        """
+        self._custody.reconcile()
+        keys = sorted(staged)
+        payload = {
+            "run_id": context.run_id,
+            "step": context.step_key,
+            "asset": context.asset_key.to_user_string(),
+            "partitions": _span(keys),
+            "files": {key: staged[key].entry() for key in keys},
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+        }
+        append_record(self._ledger_path, "write", payload)
+
     def _record_output(
         self,
         context: dg.OutputContext,
         obj: pd.DataFrame,
-        written: dict[str, tuple[UPath, int]],
+        written: dict[str, _Staged],
         trail: object = None,
     ) -> None:
-        """Append the output record, after the step's intent if no loaded input wrote it."""
-        # A step that yields several assets (bars and fetch_failures) has one intent.
-        if (context.run_id, context.step_key) not in self._intended:
-            self._record_intent(context.step_context, {})
+        """Append the output record once its files are in place; note their stamps."""
+        self._note_step(context)  # an output that wrote no partition file
         keys = sorted(context.asset_partition_keys) if context.has_asset_partitions else []
         metadata = {k: _metadata_value(v) for k, v in (context.output_metadata or {}).items()}
         payload = {
@@ -154,35 +201,53 @@ class LakeIOManager(dg.UPathIOManager):
             "code_version": context.asset_spec.code_version,
             "rows": len(obj),
             "content_hash": frame_hash(obj),
-            "files": {key: _file_entry(path, rows) for key, (path, rows) in written.items()},
+            "files": {key: staged.entry() for key, staged in written.items()},
             "metadata_digest": _sha256(canonical_json(json_safe(metadata))),
         }
         if trail is not None:
             payload[AUDIT_TRAIL_ATTR] = json_safe(trail)
         append_record(self._ledger_path, "output", payload)
+        if written:
+            digests = {key: staged.digest for key, staged in written.items()}
+            self._custody.note_written(payload["asset"], digests)
 
-    def _note_input(self, context: dg.InputContext, frame: pd.DataFrame) -> None:
+    def _note_input(
+        self, context: dg.InputContext, frame: pd.DataFrame, digests: dict[str, str | None]
+    ) -> None:
         """Keep the loaded input's file digests; write the intent once every input is in."""
         step_context = context.step_context
         step = (step_context.run_id, step_context.step.key)
         keys = sorted(context.asset_partition_keys) if context.has_asset_partitions else []
         rows = _rows_by_partition(frame, keys)
-        paths = self._get_paths_for_partitions(context) if keys else {}
         inputs = self._inputs.setdefault(step, {})
         inputs[context.name] = {
             "asset": context.asset_key.to_user_string(),
             "partitions": _span(keys),
             "rows": len(frame),
-            "files": {key: _file_entry(paths[key], rows.get(key, 0)) for key in keys},
+            "files": {
+                key: {"sha256": digests.get(key), "rows": int(rows.get(key, 0))} for key in keys
+            },
         }
         loaded = {d.name for d in context.op_def.input_defs if not d.dagster_type.is_nothing}
         if loaded <= set(inputs):
             self._record_intent(step_context, self._inputs.pop(step))
 
     def _record_intent(self, step_context: Any, inputs: dict[str, dict[str, Any]]) -> None:
-        """Append a step's intent: what it will compute, from which inputs, with what."""
+        """Append a step's intent: what it will compute, from which inputs, with what.
+
+        Every partition file present in a window the step reads directly is checked against
+        its latest output record first (`LakeCustody.check`). A step's own past (``bars``,
+        the D−1 books) is checked before the run's first day only: a range run computes its
+        own days in order and rewrites them, it never reads them from the lake.
+        """
         assets_def = step_context.assets_def
         spec = next(iter(assets_def.specs), None) if assets_def is not None else None
+        keys: list[str] = []
+        if step_context.has_partitions and step_context.run_partitions_def is not None:
+            keys = step_context.run_partitions_def.get_partition_keys_in_range(
+                step_context.partition_key_range
+            )
+        own = {k.to_user_string() for k in assets_def.keys} if assets_def else set()
         reads = {}
         for name, key in (assets_def.keys_by_input_name if assets_def else {}).items():
             if name in inputs:
@@ -192,12 +257,12 @@ class LakeIOManager(dg.UPathIOManager):
                 # A window may hold no partition: bars' own past on the first partition day.
                 subset = step_context.asset_partitions_subset_for_input(name)
                 window = [] if subset.is_empty else _first_last(subset.get_partition_keys())
+                first, last = window or [None, None]
+                if window and key.to_user_string() in own and keys:
+                    last = min(last, _day_before(keys[0]))
+                if window and first <= last:
+                    self._custody.check(key.to_user_string(), window=(first, last))
             reads[key.to_user_string()] = window
-        keys: list[str] = []
-        if step_context.has_partitions and step_context.run_partitions_def is not None:
-            keys = step_context.run_partitions_def.get_partition_keys_in_range(
-                step_context.partition_key_range
-            )
         append_record(
             self._ledger_path,
             "intent",
@@ -229,10 +294,18 @@ class LakeIOManager(dg.UPathIOManager):
         return self._profiles[resource.name]
 
     def load_input(self, context: dg.InputContext) -> pd.DataFrame:
-        """Load one or many partitions as ONE frame with a ``date`` column (and note it)."""
+        """Load one or many partitions as ONE frame with a ``date`` column (and note it).
+
+        With a ledger, each partition's file is checked against its latest output record
+        before it is read.
+        """
+        if self._custody is None or not context.has_asset_key:
+            return self._load(context)
+        keys = sorted(context.asset_partition_keys) if context.has_asset_partitions else []
+        asset = context.asset_key.to_user_string()
+        digests = self._custody.check(asset, keys) if keys else {}
         frame = self._load(context)
-        if self._ledger_path is not None and context.has_asset_key:
-            self._note_input(context, frame)
+        self._note_input(context, frame, digests)
         return frame
 
     def _load(self, context: dg.InputContext) -> pd.DataFrame:
@@ -266,13 +339,106 @@ def _first_last(keys: Iterable[str]) -> list[str]:
     return [ordered[0], ordered[-1]]
 
 
+def _day_before(key: str) -> str:
+    """The daily partition key before ``key`` (``key`` itself if it is not a day)."""
+    try:
+        return (pd.Timestamp(key) - pd.Timedelta(days=1)).strftime("%Y-%m-%d")
+    except ValueError:
+        return key
+
+
 def _sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def _file_entry(path: UPath, rows: int) -> dict[str, object]:
-    """One partition file in a record: the sha256 of its bytes (None if missing), its rows."""
-    return {"sha256": file_digest(str(path)), "rows": int(rows)}
+@dataclass
+class _Staged:
+    """One partition serialised, hashed and waiting to be put in place.
+
+    Locally the bytes sit in a temporary file beside the target (renamed into place by
+    `_commit`); on object storage they are held until the one PUT, atomic there.
+    """
+
+    path: str
+    digest: str
+    rows: int
+    tmp: str | None = None
+    data: pa.Buffer | None = None
+
+    def entry(self) -> dict[str, object]:
+        """The file in a record: the sha256 of its bytes and its rows."""
+        return {"sha256": self.digest, "rows": self.rows}
+
+
+def _stage(context: dg.OutputContext, obj: pd.DataFrame, path: str) -> _Staged:
+    """Serialise one partition (without the partition column and ``attrs``) and hash it.
+
+    ``attrs`` are not stored (pyarrow would embed them): a file holds the frame's values only,
+    and an audit trail goes to the ledger instead.
+
+    Raises
+    ------
+    OSError
+        The temporary file could not be written; the message names the partition file.
+    """
+    if not isinstance(obj, pd.DataFrame):
+        raise DataError(f"{context.asset_key.to_user_string()}: expected a DataFrame output")
+    # A split output comes without the column and attrs: no copy then (a drop costs ~2 ms).
+    frame = obj.drop(columns=[PARTITION_COLUMN]) if PARTITION_COLUMN in obj.columns else obj
+    if frame.attrs:
+        frame = frame.copy(deep=False)
+        frame.attrs = {}
+    sink = pa.BufferOutputStream()
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), sink)
+    data = sink.getvalue()
+    staged = _Staged(path, hashlib.sha256(memoryview(data)).hexdigest(), len(frame))
+    if not is_local(path):
+        staged.data = data
+        return staged
+    local = _strip_file_scheme(path)
+    tmp = os.path.join(os.path.dirname(local), f".part-{uuid.uuid4().hex}.tmp")
+    try:
+        os.makedirs(os.path.dirname(local), exist_ok=True)
+        staged.tmp = tmp
+        with open(tmp, "wb") as handle:
+            handle.write(memoryview(data))
+    except OSError as err:
+        _discard(staged)
+        raise _write_error(path, err) from err
+    return staged
+
+
+def _commit(staged: _Staged) -> None:
+    """Put a staged partition in place: a rename locally, one PUT on object storage."""
+    try:
+        if staged.tmp is not None:
+            os.replace(staged.tmp, _strip_file_scheme(staged.path))
+            staged.tmp = None
+            return
+        fs, fs_path = fsspec.core.url_to_fs(staged.path)
+        with fs.open(fs_path, "wb") as handle:
+            handle.write(memoryview(staged.data))
+    except OSError as err:
+        raise _write_error(staged.path, err) from err
+
+
+def _discard(staged: _Staged) -> None:
+    """Remove a staged temporary file that was not put in place."""
+    if staged.tmp is not None:
+        try:
+            os.remove(staged.tmp)
+        except FileNotFoundError:
+            pass
+        staged.tmp = None
+
+
+def _write_error(path: str, err: OSError) -> OSError:
+    cause = err.strerror or str(err).splitlines()[0] or type(err).__name__
+    return OSError(err.errno, f"could not write partition {path}: {cause}")
+
+
+def _strip_file_scheme(path: str) -> str:
+    return path[len("file://") :] if path.startswith("file://") else path
 
 
 def _rows_by_partition(frame: pd.DataFrame, keys: list[str]) -> dict[str, int]:

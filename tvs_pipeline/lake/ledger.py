@@ -7,10 +7,22 @@ written by the pipeline (docs/architecture.md lists their fields):
 - ``intent``: a step, once its inputs are loaded and before its body runs: run, step, asset,
   partitions, code version, profile identity, and per input the sha256 and row count of every
   partition file it read; windows read directly through DuckDB are listed by range.
-- ``output``: every output the IO manager writes: rows, the frame's content hash, the sha256
-  and row count of every partition file written, the digest of the step's output metadata, and
-  the audit trail the frame carries (``attrs["audit_trail"]``, e.g. the v4 selection's).
+- ``write``: the partition files an output is about to write, with the sha256 of their bytes
+  and the writer's host and pid; written before the files, so that a write interrupted before
+  its ``output`` record can be settled afterwards (`tvs_pipeline.lake.custody`).
+- ``output``: every output the IO manager writes, once its files are in place: rows, the
+  frame's content hash, the sha256 and row count of every partition file written, the digest
+  of the step's output metadata, and the audit trail the frame carries
+  (``attrs["audit_trail"]``, e.g. the v4 selection's).
+- ``reconcile``: a ``write`` never followed by its ``output``, settled file by file.
 - ``run_outcome``: a finished run (SUCCESS or FAILURE), from the run-status sensors.
+- ``repair``: a torn tail moved aside: where to, its length and its sha256.
+
+A torn tail (an incomplete last line with no newline: a kill or a full disk mid-append) is a
+crash artefact, settled under the lock by the next append or read (`repair_tail`): a complete
+record that only lost its newline gets it back; anything else is moved to
+``<ledger>.torn-<UTC stamp>`` and a ``repair`` record says so. A broken record followed by
+others is never repaired: `verify_ledger` names its line.
 """
 
 from __future__ import annotations
@@ -18,7 +30,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -37,10 +49,12 @@ __all__ = [
     "append_record",
     "append_run_outcome",
     "canonical_json",
+    "check_line",
     "file_digest",
     "frame_hash",
     "json_safe",
     "read_records",
+    "repair_tail",
     "verify_ledger",
 ]
 
@@ -49,6 +63,9 @@ GENESIS = "0" * 64
 # manager copies it into the output record. The v4 selection sets it (``selection.v4.AUDIT_ATTR``).
 AUDIT_TRAIL_ATTR = "audit_trail"
 FILE_BLOCK = 1 << 20
+TAIL_BLOCK = 1 << 16
+FIELDS = frozenset({"seq", "prev", "at", "kind", "payload", "hash"})
+LOCK_TIMEOUT = 60
 
 
 def canonical_json(record: dict[str, Any]) -> str:
@@ -129,58 +146,202 @@ def _flatten(value: Any) -> Any:
     return value
 
 
-def _last_line(path: Path) -> str | None:
-    """The last non-empty line of a file, read from its end."""
-    if not path.exists() or path.stat().st_size == 0:
-        return None
+def check_line(line: bytes, seq: int, prev: str) -> tuple[dict[str, Any] | None, str]:
+    """Parse one stored line and check it as record ``seq`` chained to ``prev``.
+
+    Returns
+    -------
+    (dict, "") or (None, reason)
+        The record; or None and why it is broken: not valid JSON, unexpected fields, not in
+        canonical form, the wrong sequence number, not chained to ``prev``, or a hash that
+        does not match the content.
+    """
+    try:
+        text = line.decode("utf-8")
+        record = json.loads(text)
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        return None, f"not valid JSON ({err.__class__.__name__})"
+    if not isinstance(record, dict) or set(record) != FIELDS:
+        return None, "unexpected fields"
+    try:
+        canonical = canonical_json(record)
+    except DataError:
+        return None, "line is not in canonical form"
+    if canonical != text:
+        return None, "line is not in canonical form"
+    if record["seq"] != seq:
+        return None, f"sequence {record['seq']!r}, expected {seq}"
+    if record["prev"] != prev:
+        return None, "does not chain to the previous record"
+    if _digest({k: v for k, v in record.items() if k != "hash"}) != record["hash"]:
+        return None, "hash does not match the content"
+    return record, ""
+
+
+def _read_tail(path: Path) -> tuple[bytes | None, int, bytes]:
+    """The last complete line, where the bytes after it start, and those bytes.
+
+    The line is None when the file holds no newline; the bytes after it are empty unless the
+    file ends in a torn tail.
+    """
     with path.open("rb") as handle:
-        handle.seek(0, os.SEEK_END)
-        end = handle.tell()
-        block, data = 4096, b""
-        while end > 0:
-            start = max(0, end - block)
-            handle.seek(start)
-            data = handle.read(end - start) + data
-            end = start
-            lines = data.rstrip(b"\n").split(b"\n")
-            if len(lines) > 1 or start == 0:
-                return lines[-1].decode("utf-8")
-    return None
+        start = handle.seek(0, os.SEEK_END)
+        data = b""
+        while start > 0:
+            cut = data.rfind(b"\n")
+            if cut >= 0 and data.rfind(b"\n", 0, cut) >= 0:
+                break
+            begin = max(0, start - TAIL_BLOCK)
+            handle.seek(begin)
+            data = handle.read(start - begin) + data
+            start = begin
+    cut = data.rfind(b"\n")
+    if cut < 0:
+        return None, start, data
+    first = data.rfind(b"\n", 0, cut) + 1
+    return data[first:cut], start + cut + 1, data[cut + 1 :]
+
+
+def _last_record(path: Path, line: bytes | None) -> dict[str, Any] | None:
+    """The record a complete last line holds (None for an empty ledger)."""
+    if line is None:
+        return None
+    try:
+        record = json.loads(line.decode("utf-8"))
+        record["seq"], record["hash"] = int(record["seq"]), str(record["hash"])
+    except (ValueError, KeyError, TypeError) as err:
+        raise DataError(
+            f"{path}: last ledger record is unreadable; run `tvs ledger verify`"
+        ) from err
+    return record
+
+
+def _write_line(path: Path, record: dict[str, Any]) -> None:
+    """Append one line and fsync it; if the disk refuses part of it, cut back to where it was.
+
+    Raises
+    ------
+    DataError
+        The line could not be written (a full disk, a read-only file): nothing was appended.
+    """
+    data = (canonical_json(record) + "\n").encode("utf-8")
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        size = os.fstat(fd).st_size
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        except OSError as err:
+            try:
+                os.ftruncate(fd, size)
+            except OSError:
+                pass  # left torn: the next append or read moves the tail aside
+            raise DataError(
+                f"{path}: cannot append the {record['kind']} record "
+                f"({err.strerror or err}); the ledger is unchanged"
+            ) from err
+    finally:
+        os.close(fd)
+
+
+def _chain(
+    path: Path, last: dict[str, Any] | None, kind: str, payload: dict[str, Any]
+) -> dict[str, Any]:
+    """Build the record after ``last`` and append it (the caller holds the lock)."""
+    body = {
+        "seq": 0 if last is None else int(last["seq"]) + 1,
+        "prev": GENESIS if last is None else str(last["hash"]),
+        "at": datetime.now(UTC).isoformat(timespec="microseconds"),
+        "kind": kind,
+        "payload": payload,
+    }
+    record = {**body, "hash": _digest(body)}
+    _write_line(path, record)
+    return record
+
+
+def _settle_tail(path: Path) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """Settle a torn tail (the caller holds the lock): ``(last record, repair record or None)``.
+
+    A tail that is a whole record chained to the last line, short of its newline, gets the
+    newline. Any other tail is copied to ``<ledger>.torn-<stamp>`` (fsynced), cut off, and a
+    ``repair`` record naming the copy, its length and its sha256 is appended.
+    """
+    if not path.exists() or path.stat().st_size == 0:
+        return None, None
+    line, start, torn = _read_tail(path)
+    last = _last_record(path, line)
+    if not torn:
+        return last, None
+    seq = 0 if last is None else int(last["seq"]) + 1
+    record, _ = check_line(torn, seq, GENESIS if last is None else str(last["hash"]))
+    if record is not None:
+        with path.open("ab") as handle:
+            handle.write(b"\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        return record, None
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    aside = path.with_name(f"{path.name}.torn-{stamp}")
+    try:
+        with aside.open("xb") as handle:
+            handle.write(torn)
+            handle.flush()
+            os.fsync(handle.fileno())
+        with path.open("r+b") as handle:
+            handle.truncate(start)
+            os.fsync(handle.fileno())
+    except OSError as err:
+        raise DataError(
+            f"{path}: cannot move a torn tail of {len(torn)} bytes aside to {aside.name} "
+            f"({err.strerror or err}); the ledger is unchanged"
+        ) from err
+    payload = {
+        "action": "torn_tail_moved_aside",
+        "moved_to": aside.name,
+        "bytes": len(torn),
+        "sha256": hashlib.sha256(torn).hexdigest(),
+        "after_record": None if last is None else int(last["seq"]),
+    }
+    repair = _chain(path, last, "repair", payload)
+    return repair, repair
+
+
+def repair_tail(path: Path) -> dict[str, Any] | None:
+    """Settle a torn tail under the lock; return the ``repair`` record appended, if any.
+
+    Raises
+    ------
+    DataError
+        The last complete line is unreadable (corruption, not a crash artefact), or the torn
+        bytes cannot be moved aside.
+    """
+    path = Path(path)
+    if not path.exists():
+        return None
+    with FileLock(str(path) + ".lock", timeout=LOCK_TIMEOUT):
+        return _settle_tail(path)[1]
 
 
 def append_record(path: Path, kind: str, payload: dict[str, Any]) -> dict[str, Any]:
     """Append one record to the chain; returns the stored record (with seq, prev and hash).
 
-    The file lock makes concurrent writers (parallel steps, the sensor) take turns; the line is
-    written and fsynced before the lock is released.
+    The file lock makes concurrent writers (parallel steps, the sensor) take turns; a torn
+    tail left by a crash is moved aside first (`repair_tail`); the line is written and
+    fsynced before the lock is released, and a write the disk refuses is cut back.
+
+    Raises
+    ------
+    DataError
+        The last complete record is unreadable, or the disk refused the line.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(path) + ".lock", timeout=60):
-        last = _last_line(path)
-        if last is None:
-            seq, prev = 0, GENESIS
-        else:
-            try:
-                tail = json.loads(last)
-                seq, prev = int(tail["seq"]) + 1, str(tail["hash"])
-            except (ValueError, KeyError, TypeError) as err:
-                raise DataError(
-                    f"{path}: last ledger record is unreadable; run `tvs ledger verify`"
-                ) from err
-        body = {
-            "seq": seq,
-            "prev": prev,
-            "at": datetime.now(UTC).isoformat(timespec="microseconds"),
-            "kind": kind,
-            "payload": payload,
-        }
-        record = {**body, "hash": _digest(body)}
-        with path.open("a", encoding="utf-8") as handle:
-            handle.write(canonical_json(record) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-    return record
+    with FileLock(str(path) + ".lock", timeout=LOCK_TIMEOUT):
+        last, _ = _settle_tail(path)
+        return _chain(path, last, kind, payload)
 
 
 def append_run_outcome(
@@ -199,70 +360,82 @@ def append_run_outcome(
 
 
 def read_records(path: Path) -> list[dict[str, Any]]:
-    """Every record of the ledger, in order (no verification)."""
+    """Every record of the ledger, in order (no verification; a torn tail is settled first)."""
     path = Path(path)
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    raw = path.read_bytes()
+    if raw and not raw.endswith(b"\n"):
+        repair_tail(path)
+        raw = path.read_bytes()
+    return [json.loads(line) for line in raw.decode("utf-8").splitlines() if line]
 
 
 @dataclass(frozen=True)
 class LedgerVerdict:
-    """The outcome of re-walking the chain."""
+    """The outcome of re-walking the chain.
+
+    ``torn`` is the length of a torn tail after the last complete record (not ok: the next
+    append or `tvs ledger repair` moves it aside); ``repairs`` describes each ``repair``
+    record of the chain.
+    """
 
     ok: bool
     records: int
     broken_at: int | None = None
     reason: str = ""
+    torn: int = 0
+    repairs: tuple[str, ...] = field(default=())
 
     def __str__(self) -> str:
-        if self.ok:
-            return f"ledger ok: {self.records} records, chain intact"
+        if self.broken_at is not None:
+            return (
+                f"ledger broken at record {self.broken_at} (line {self.broken_at + 1}): "
+                f"{self.reason}"
+            )
+        if self.torn:
+            head = (
+                f"ledger torn: {self.records} records, chain intact, then an incomplete last "
+                f"line of {self.torn} bytes (a crash artefact: the next append or "
+                "`tvs ledger repair` moves it aside)"
+            )
+        else:
+            head = f"ledger ok: {self.records} records, chain intact"
+        return "\n".join([head, *(f"  {repair}" for repair in self.repairs)])
+
+
+def _describe_repair(record: dict[str, Any]) -> str:
+    payload = record["payload"]
+    if payload.get("action") == "torn_tail_moved_aside":
         return (
-            f"ledger broken at record {self.broken_at} (line {self.broken_at + 1}): {self.reason}"
+            f"repair at record {record['seq']}: a torn tail of {payload['bytes']} bytes "
+            f"(sha256 {payload['sha256']}) moved aside to {payload['moved_to']}"
         )
+    return f"repair at record {record['seq']}: {canonical_json(payload)}"
 
 
 def verify_ledger(path: Path) -> LedgerVerdict:
-    """Re-walk the chain and name the first broken record.
+    """Re-walk the chain and name the first broken record; report a torn tail; never write.
 
     A record is broken if its line is not valid JSON, is not in canonical form, has the wrong
     sequence number, does not point at the previous record's hash, or its hash does not match
-    its content.
+    its content (`check_line`). A last line without its newline that is a whole, chained
+    record counts as a record; any other such line is a torn tail.
     """
     path = Path(path)
     if not path.exists():
         return LedgerVerdict(True, 0)
-    raw = path.read_bytes()
-    lines = raw.split(b"\n")
-    if lines and lines[-1] == b"":
-        lines = lines[:-1]
-    prev = GENESIS
-    for index, line in enumerate(lines):
-        try:
-            text = line.decode("utf-8")
-            record = json.loads(text)
-        except (UnicodeDecodeError, json.JSONDecodeError) as err:
-            return LedgerVerdict(False, index, index, f"not valid JSON ({err.__class__.__name__})")
-        if not isinstance(record, dict) or set(record) != {
-            "seq",
-            "prev",
-            "at",
-            "kind",
-            "payload",
-            "hash",
-        }:
-            return LedgerVerdict(False, index, index, "unexpected fields")
-        if canonical_json(record) != text:
-            return LedgerVerdict(False, index, index, "line is not in canonical form")
-        if record["seq"] != index:
-            return LedgerVerdict(
-                False, index, index, f"sequence {record['seq']!r}, expected {index}"
-            )
-        if record["prev"] != prev:
-            return LedgerVerdict(False, index, index, "does not chain to the previous record")
-        body = {k: v for k, v in record.items() if k != "hash"}
-        if _digest(body) != record["hash"]:
-            return LedgerVerdict(False, index, index, "hash does not match the content")
+    lines = path.read_bytes().split(b"\n")
+    torn = lines.pop()  # what follows the last newline: empty unless the tail is torn
+    prev, repairs = GENESIS, []
+    for index, line in enumerate([*lines, torn] if torn else lines):
+        record, reason = check_line(line, index, prev)
+        if record is None:
+            if index == len(lines):  # the line without a newline
+                return LedgerVerdict(False, index, torn=len(torn), repairs=tuple(repairs))
+            return LedgerVerdict(False, index, index, reason)
+        if record["kind"] == "repair":
+            repairs.append(_describe_repair(record))
         prev = record["hash"]
-    return LedgerVerdict(True, len(lines))
+    count = len(lines) + (1 if torn else 0)
+    return LedgerVerdict(True, count, repairs=tuple(repairs))

@@ -1,8 +1,13 @@
-"""Intent and output records of real runs: order, chain of custody, parameters, audit trail."""
+"""Ledger records of real runs: order, chain of custody, parameters, audit trail, and what a
+run does after a crash (a torn ledger tail, a write killed before its output record) or with a
+partition file that no longer matches its record."""
 
 from __future__ import annotations
 
 import hashlib
+import os
+import subprocess
+import sys
 from collections import defaultdict
 from dataclasses import replace
 
@@ -15,9 +20,12 @@ from tvs_pipeline.cli import main
 from tvs_pipeline.config import load_profile, resolved_to_yaml
 from tvs_pipeline.definitions import build_definitions
 from tvs_pipeline.defs.jobs import NIGHTLY_ASSETS, SHADOW_ASSETS
+from tvs_pipeline.errors import DataError
+from tvs_pipeline.lake.custody import LakeCustody
 from tvs_pipeline.lake.io_manager import LakeIOManagerResource
 from tvs_pipeline.lake.ledger import (
     AUDIT_TRAIL_ATTR,
+    append_run_outcome,
     canonical_json,
     json_safe,
     read_records,
@@ -71,7 +79,8 @@ def test_every_step_writes_one_intent_before_its_output(ledgered):
     expected |= {(runs["shadow"], s) for s in SHADOW_ASSETS}
     assert set(kinds) == expected
     for (_, step), sequence in kinds.items():
-        assert sequence == ["intent"] + ["output"] * outputs.get(step, 1), (step, sequence)
+        expected_sequence = ["intent"] + ["write", "output"] * outputs.get(step, 1)
+        assert sequence == expected_sequence, (step, sequence)
     intents = by_step(records, "intent")
     assert intents[(runs["nightly"], "selection")]["payload"]["partitions"] == [EVE, DAY, 2]
     assert intents[(runs["shadow"], "selection_challenger")]["payload"]["partitions"] == [
@@ -224,12 +233,14 @@ def test_a_step_that_fails_leaves_its_intent_and_no_output(tmp_path):
     records = read_records(ledger)
     assert [(r["kind"], r["payload"]["step"]) for r in records] == [
         ("intent", "upstream"),
+        ("write", "upstream"),
         ("output", "upstream"),
         ("intent", "downstream"),
     ]
-    intent = records[2]["payload"]
+    intent = records[3]["payload"]
     assert intent["code_version"] == "v7" and intent["profile"] is None
-    assert intent["inputs"]["upstream"]["files"] == records[1]["payload"]["files"]
+    assert records[1]["payload"]["files"] == records[2]["payload"]["files"]
+    assert intent["inputs"]["upstream"]["files"] == records[2]["payload"]["files"]
     assert intent["inputs"]["upstream"]["files"][DAY]["rows"] == 2
     assert verify_ledger(ledger).ok
 
@@ -287,3 +298,258 @@ def test_a_window_that_holds_no_partition_is_an_empty_read(tmp_path):
         {"history": [DAY, "2025-07-01"]},
         {"history": ["2025-07-01", "2025-07-02"]},
     ]
+
+
+# ------------------------------------------------- crashes and a lake that lost its custody
+# A two-asset graph: ``upstream`` loaded by ``downstream``, and read directly (a declared
+# window, as the bars windows are) by ``window_reader``.
+
+SMALL = dg.DailyPartitionsDefinition(start_date="2025-06-01")
+WINDOW = dg.TimeWindowPartitionMapping(start_offset=-2)
+
+
+@dg.asset(partitions_def=SMALL)
+def upstream(context) -> pd.DataFrame:
+    value = float(os.environ.get("UPSTREAM_VALUE", "1"))
+    return pd.DataFrame({"x": [value + k / 8 for k in range(64)], "day": context.partition_key})
+
+
+@dg.asset(partitions_def=SMALL)
+def downstream(upstream: pd.DataFrame) -> pd.DataFrame:
+    return upstream.assign(y=upstream["x"] * 2)
+
+
+@dg.asset(partitions_def=SMALL, deps=[dg.AssetDep(upstream, partition_mapping=WINDOW)])
+def window_reader(context) -> pd.DataFrame:
+    root = os.environ["LAKE_ROOT"]
+    days = pd.date_range(end=context.partition_key, periods=3).strftime("%Y-%m-%d")
+    files = [f"{root}/upstream/date={d}/part.parquet" for d in days]
+    return pd.concat([pd.read_parquet(f) for f in files if os.path.exists(f)])
+
+
+def small_run(tmp_path, assets, day=DAY, selection=None):
+    """Materialise the last of ``assets`` (the others are loaded), or ``selection``."""
+    io_manager = LakeIOManagerResource(
+        root=str(tmp_path / "lake"), ledger_path=str(tmp_path / "ledger" / "audit.jsonl")
+    )
+    with dg.instance_for_test() as instance:
+        return dg.materialize(
+            assets,
+            partition_key=day,
+            instance=instance,
+            resources={"io_manager": io_manager},
+            raise_on_error=False,
+            selection=selection or [assets[-1].key],
+        )
+
+
+def failure_line(result):
+    """The failed step's DataError message (Dagster prefixes it with the class path)."""
+    (failure,) = [e for e in result.all_events if e.is_step_failure]
+    error = failure.step_failure_data.error
+    cause = error.cause or error
+    assert cause.cls_name == "DataError"
+    return cause.message.strip().removeprefix("tvs_pipeline.errors.DataError: ")
+
+
+def latest_digests(records):
+    """Per (asset, day), the sha256 of the latest record that vouches for the file."""
+    latest = {}
+    for record in records:
+        for day, entry in record["payload"].get("files", {}).items():
+            if record["kind"] == "output" or entry.get("outcome") == "verified":
+                latest[(record["payload"]["asset"], day)] = entry["sha256"]
+    return latest
+
+
+def lake_digests(root):
+    return {
+        (p.parent.parent.name, p.parent.name[len("date=") :]): hashlib.sha256(
+            p.read_bytes()
+        ).hexdigest()
+        for p in sorted(root.rglob("part.parquet"))
+    }
+
+
+KILLED_WRITER = """
+import os, sys
+import dagster as dg
+import pandas as pd
+from tvs_pipeline.lake import io_manager
+from tvs_pipeline.lake.io_manager import LakeIOManagerResource
+real = io_manager.append_record
+def append(path, kind, payload):
+    if kind == "output":
+        os._exit(9)  # killed after the files are in place, before the output record
+    return real(path, kind, payload)
+io_manager.append_record = append
+root, ledger, day, value = sys.argv[1:5]
+@dg.asset(partitions_def=dg.DailyPartitionsDefinition(start_date="2025-06-01"))
+def upstream(context) -> pd.DataFrame:  # the test module's upstream, with another value
+    return pd.DataFrame({"x": [float(value) + k / 8 for k in range(64)], "day": day})
+resources = {"io_manager": LakeIOManagerResource(root=root, ledger_path=ledger)}
+dg.materialize([upstream], partition_key=day, resources=resources)
+"""
+
+
+def killed_upstream_write(tmp_path, value):
+    """``upstream`` of DAY written again with ``value`` by a process killed before its output
+    record (a ``kill -9`` between the write and the record)."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            KILLED_WRITER,
+            str(tmp_path / "lake"),
+            str(tmp_path / "ledger" / "audit.jsonl"),
+            DAY,
+            str(value),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 9, done.stderr[-2000:]
+
+
+def test_a_write_killed_before_its_output_record_is_verified_before_the_next_read(tmp_path):
+    """The partition the killed process wrote is re-verified against its write record and
+    recorded, so the ledger vouches for every file the next run reads."""
+    assert small_run(tmp_path, [upstream]).success
+    killed_upstream_write(tmp_path, value=2)
+    result = small_run(tmp_path, [upstream, downstream])
+    assert result.success
+    read = pd.read_parquet(tmp_path / "lake" / "downstream" / f"date={DAY}" / "part.parquet")
+    assert read["x"].iloc[0] == 2.0  # the killed run's partition, now vouched for
+    ledger = tmp_path / "ledger" / "audit.jsonl"
+    records = read_records(ledger)
+    assert lake_digests(tmp_path / "lake") == {
+        key: digest for key, digest in latest_digests(records).items()
+    }
+    (reconcile,) = [r for r in records if r["kind"] == "reconcile"]
+    assert reconcile["payload"]["files"][DAY]["outcome"] == "verified"
+    assert verify_ledger(ledger).ok
+
+
+def test_a_partition_changed_after_a_killed_write_is_refused(tmp_path):
+    """Neither what the killed write announced nor what was recorded before: never kept."""
+    assert small_run(tmp_path, [upstream]).success
+    killed_upstream_write(tmp_path, value=2)
+    target = tmp_path / "lake" / "upstream" / f"date={DAY}" / "part.parquet"
+    pd.DataFrame({"x": [5.0], "day": DAY}).to_parquet(target, index=False)
+    result = small_run(tmp_path, [upstream, downstream])
+    assert not result.success
+    line = failure_line(result)
+    assert "\n" not in line and line.startswith(f"{target}: ")
+    assert not (tmp_path / "lake" / "downstream").exists()
+
+
+def silent_flip(path):
+    """Flip the first byte whose change still reads back, as a changed value (the issue's
+    31 of 40 flips); return the frame before."""
+    raw = path.read_bytes()
+    before = pd.read_parquet(path)
+    for position in range(4, len(raw)):  # past the magic bytes: the data pages first
+        data = bytearray(raw)
+        data[position] ^= 0x04
+        path.write_bytes(bytes(data))
+        try:
+            after = pd.read_parquet(path)
+        except Exception:
+            continue
+        same_shape = after.shape == before.shape and after.dtypes.equals(before.dtypes)
+        if same_shape and after.columns.equals(before.columns) and not after.equals(before):
+            return before
+    raise AssertionError("no silent flip found")
+
+
+@pytest.mark.parametrize("reader", [downstream, window_reader], ids=["loaded", "window"])
+def test_a_run_refuses_a_partition_that_does_not_match_its_record(tmp_path, monkeypatch, reader):
+    monkeypatch.setenv("LAKE_ROOT", str(tmp_path / "lake"))
+    assert small_run(tmp_path, [upstream]).success
+    target = tmp_path / "lake" / "upstream" / f"date={DAY}" / "part.parquet"
+    recorded = hashlib.sha256(target.read_bytes()).hexdigest()
+    silent_flip(target)
+    found = hashlib.sha256(target.read_bytes()).hexdigest()
+    result = small_run(tmp_path, [upstream, reader])
+    assert not result.success
+    line = failure_line(result)
+    assert "\n" not in line and line.startswith(f"{target}: ")
+    assert f"expected sha256 {recorded}" in line and f"found {found}" in line
+    assert not list((tmp_path / "lake").glob(f"{reader.key.path[-1]}/*/*"))
+
+
+def test_a_run_after_a_torn_ledger_tail_succeeds_and_records_the_repair(tmp_path):
+    """The ledger cut mid-append by a full disk: the next run moves the tail aside."""
+    assert small_run(tmp_path, [upstream]).success
+    ledger = tmp_path / "ledger" / "audit.jsonl"
+    raw = ledger.read_bytes()
+    last = raw.rstrip(b"\n").rfind(b"\n") + 1
+    ledger.write_bytes(raw[: last + 57])  # the output record cut mid-JSON
+    assert not verify_ledger(ledger).ok
+    both = [upstream.key, downstream.key]
+    result = small_run(tmp_path, [upstream, downstream], day="2025-07-01", selection=both)
+    assert result.success
+    verdict = verify_ledger(ledger)
+    assert verdict.ok and "repair at record 2: a torn tail of 57 bytes" in str(verdict)
+    kinds = [r["kind"] for r in read_records(ledger)]
+    assert kinds[:4] == ["intent", "write", "repair", "intent"]
+
+
+def test_a_failed_run_outcome_settles_its_unfinished_write(tmp_path):
+    """A step that died in this very process after its write: settled once its run is over."""
+    assert small_run(tmp_path, [upstream]).success
+    ledger = tmp_path / "ledger" / "audit.jsonl"
+    records = read_records(ledger)
+    write = next(r for r in records if r["kind"] == "write")
+    output = records.index(next(r for r in records if r["kind"] == "output"))
+    ledger.write_bytes(b"".join(ledger.read_bytes().splitlines(keepends=True)[:output]))
+    with pytest.raises(DataError, match="no output record"):
+        LakeCustody(ledger, str(tmp_path / "lake")).check("upstream", [DAY])
+    append_run_outcome(ledger, write["payload"]["run_id"], "materialize", {}, failure="boom")
+    assert small_run(tmp_path, [upstream, downstream]).success
+
+
+PAST = dg.TimeWindowPartitionMapping(start_offset=-2, end_offset=-1)
+
+
+@dg.asset(
+    partitions_def=SMALL,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    deps=[dg.AssetDep("carried", partition_mapping=PAST)],
+)
+def carried(context) -> pd.DataFrame:
+    """Reads its own past before the run's first day (as bars and the D−1 books do)."""
+    days = pd.to_datetime(context.partition_keys)
+    return pd.DataFrame({"x": [float(d.day) for d in days], "date": days})
+
+
+def test_a_range_run_rewrites_its_own_bad_days_and_a_later_day_refuses_them(tmp_path):
+    """The remedy for a damaged partition is to rerun its days: the run that rewrites them
+    must not refuse them, while a run reading them from the lake must."""
+    io_manager = LakeIOManagerResource(
+        root=str(tmp_path / "lake"), ledger_path=str(tmp_path / "ledger" / "audit.jsonl")
+    )
+
+    def run(first, last):
+        tags = {
+            "dagster/asset_partition_range_start": first,
+            "dagster/asset_partition_range_end": last,
+        }
+        with dg.instance_for_test() as instance:
+            return dg.materialize(
+                [carried],
+                instance=instance,
+                tags=tags,
+                resources={"io_manager": io_manager},
+                raise_on_error=False,
+            )
+
+    assert run("2025-06-27", "2025-06-29").success
+    damaged = tmp_path / "lake" / "carried" / "date=2025-06-28" / "part.parquet"
+    silent_flip(damaged)
+    later = run("2025-06-30", "2025-06-30")  # reads 06-28 and 06-29 from the lake
+    assert not later.success and failure_line(later).startswith(f"{damaged}: ")
+    assert run("2025-06-28", "2025-06-30").success  # reads 06-26 and 06-27 only
+    assert pd.read_parquet(damaged)["x"].tolist() == [28.0]
+    assert LakeCustody(tmp_path / "ledger" / "audit.jsonl", str(tmp_path / "lake")).verify().ok
