@@ -43,7 +43,7 @@ def test_nightly_success_requests_the_shadow_run_for_its_partition(settings, mon
         )
         assert shadow.success
         checks = {e.asset_check_key.name for e in shadow.get_asset_check_evaluations()}
-        assert checks == {"parity_within_thresholds"}
+        assert checks == {"parity_within_thresholds", "exposure_on_target"}
     outcomes = [
         r for r in read_records(settings.ledger_dir / "audit.jsonl") if r["kind"] == "run_outcome"
     ]
