@@ -10,16 +10,60 @@ from datetime import date
 import pandas as pd
 
 from tvs_pipeline.config import list_profiles, load_profile, resolved_to_yaml
+from tvs_pipeline.config.schema import ResolvedProfile
 from tvs_pipeline.errors import ConfigError, DataError, OptimizationError, SourceError
+from tvs_pipeline.messages import describe_error
 from tvs_pipeline.settings import Settings, load_settings
 
 __all__ = ["main"]
 
-KNOWN_ERRORS = (ConfigError, DataError, SourceError, OptimizationError)
+# Failures a command names itself (exit 2): ours, and the system's (a disk, a store, a path).
+KNOWN_ERRORS = (ConfigError, DataError, SourceError, OptimizationError, OSError)
+INTERRUPTED = 130
 
 
 class CommandError(Exception):
     """A command-line problem reported as one line with a non-zero exit."""
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (raised, so that `main` prints them)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        """Raise the problem as a CommandError naming the command and its help."""
+        raise CommandError(f"{self.prog}: {message} (see `{self.prog} --help`)")
+
+
+def _count(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, found {text!r}")
+    return value
+
+
+def _check_run_options(
+    args: argparse.Namespace, settings: Settings, profile: ResolvedProfile
+) -> str:
+    """Refuse, before anything is written, the options the run would refuse; return the source.
+
+    Raises
+    ------
+    CommandError
+        The demo market is asked for fewer listings than it can build.
+    """
+    source = args.source or settings.source or profile.source
+    if source == "demo":
+        from tvs_pipeline.market.demo.market import MIN_SCALE
+
+        if args.scale < MIN_SCALE:
+            raise CommandError(
+                f"--scale {args.scale}: the demo market needs at least {MIN_SCALE} listings"
+            )
+    return source
 
 
 def _check_day(text: str | None, first: str, last: str) -> str:
@@ -47,6 +91,13 @@ def _execute(
     return outcome.run_id
 
 
+def _prepare_home(settings: Settings) -> None:
+    """Set the instance up once every argument is checked (a bad home fails before a run)."""
+    from tvs_pipeline.defs.runner import prepare_instance
+
+    prepare_instance(settings)
+
+
 def partition_bounds() -> tuple[str, str]:
     """The first and latest complete partition keys."""
     from tvs_pipeline.defs.runner import partition_bounds as bounds
@@ -58,12 +109,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     """Materialise the nightly job for one day and print the funnel summary."""
     settings = load_settings()
     profile = load_profile(args.profile or settings.profile)
+    source = _check_run_options(args, settings, profile)
     first, last = partition_bounds()
     day = _check_day(args.date, first, last)
-    print(
-        f"tvs run {day} · profile {profile.name} · source {args.source or profile.source}",
-        file=sys.stderr,
-    )
+    _prepare_home(settings)
+    print(f"tvs run {day} · profile {profile.name} · source {source}", file=sys.stderr)
     started = time.perf_counter()
     run_id = _execute(settings, args, partition_key=day)
     print("shadow (challenger) for the same day:", file=sys.stderr)
@@ -76,11 +126,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_backfill(args: argparse.Namespace) -> int:
     """Fill a range of days as one run (every asset has the single-run backfill policy)."""
     settings = load_settings()
-    load_profile(args.profile or settings.profile)
+    _check_run_options(args, settings, load_profile(args.profile or settings.profile))
     first, last = partition_bounds()
     start, end = _check_day(args.start, first, last), _check_day(args.end, first, last)
     if start > end:
         raise CommandError(f"backfill: start {start} is after end {end}")
+    _prepare_home(settings)
     print(f"tvs backfill {start}..{end} as one run", file=sys.stderr)
     started = time.perf_counter()
     # The champion first: the challenger's parity reads both paths.
@@ -122,13 +173,13 @@ def cmd_health(args: argparse.Namespace) -> int:
     """Print the data_health table of a day, worst first, with counts per status and sleeve."""
     from tvs_pipeline.lake.catalog import LakeReader
 
+    asked = _check_day(args.date, "0000-00-00", "9999-99-99") if args.date else None
     settings = load_settings()
     reader = LakeReader(settings.lake_root)
     latest = reader.read("data_health", columns="max(date) as d")
     if latest is None or latest["d"].isna().all():
         raise CommandError("health: no data_health partition yet (run `tvs run` first)")
-    day = _check_day(args.date, "0000-00-00", "9999-99-99") if args.date else None
-    day = day or pd.Timestamp(latest["d"].iloc[0]).date().isoformat()
+    day = asked or pd.Timestamp(latest["d"].iloc[0]).date().isoformat()
     table = reader.read("data_health", where="date = ?", params=[date.fromisoformat(day)])
     if table is None or table.empty:
         raise CommandError(f"health: no data_health partition for {day}")
@@ -324,11 +375,12 @@ def cmd_promotion(args: argparse.Namespace) -> int:
     """Print the promotion report: the challenger against the champion over the last 20 days."""
     from tvs_pipeline.lake.catalog import LakeReader
 
+    asked = _check_day(args.date, "0000-00-00", "9999-99-99") if args.date else None
     reader = LakeReader(load_settings().lake_root)
     latest = reader.read("promotion_report", columns="max(date) as d")
     if latest is None or latest["d"].isna().all():
         raise CommandError("promotion: no promotion_report partition yet (run `tvs run` first)")
-    day = pd.Timestamp(args.date or latest["d"].iloc[0]).date()
+    day = pd.Timestamp(asked or latest["d"].iloc[0]).date()
     table = reader.read("promotion_report", where="date = ?", params=[day])
     if table is None or table.empty:
         raise CommandError(f"promotion: no promotion_report partition for {day}")
@@ -502,7 +554,10 @@ def render_summary(settings: Settings, day: date, run_id: str, elapsed: float) -
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``tvs``."""
-    parser = argparse.ArgumentParser(prog="tvs", description=__doc__)
+    parser = OneLineParser(prog="tvs", description=__doc__)
+    parser.add_argument(
+        "--traceback", action="store_true", help="show where an unexpected error was raised"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     def run_options(p: argparse.ArgumentParser) -> None:
@@ -513,7 +568,9 @@ def build_parser() -> argparse.ArgumentParser:
             choices=["demo", "tradingview"],
             help="market source (default: the profile's)",
         )
-        p.add_argument("--scale", type=int, default=300, help="demo market listings")
+        p.add_argument(
+            "--scale", type=_count, default=300, help="demo market listings (at least 100)"
+        )
 
     run = sub.add_parser("run", help="run the nightly job for one day")
     run.add_argument("--date", default=None, help="as-of date YYYY-MM-DD (default: latest)")
@@ -597,13 +654,33 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: run a command; a known error prints one line and exits non-zero."""
-    args = build_parser().parse_args(argv)
+    """Entry point: run a command; every failure prints one line and exits non-zero.
+
+    A bad argument and a failure the command names (ours, or the system's: a path, a full
+    disk, a store that does not answer) exit 2; an unexpected error exits 1, still on one
+    line, with its type (``tvs --traceback …`` shows where it was raised); an interrupt 130.
+    """
+    try:
+        args = build_parser().parse_args(argv)
+    except CommandError as err:
+        return _fail(err, 2)
     try:
         return int(args.func(args) or 0)
     except (CommandError, *KNOWN_ERRORS) as err:
-        print(f"tvs: error: {err}", file=sys.stderr)
-        return 2
+        return _fail(err, 2)
+    except KeyboardInterrupt:
+        print("tvs: interrupted", file=sys.stderr)
+        return INTERRUPTED
+    except Exception as err:  # a bug or a library's own error: one line, the trace on request
+        if args.traceback:
+            raise
+        return _fail(err, 1, f" ({type(err).__name__}; `tvs --traceback …` shows where)")
+
+
+def _fail(err: BaseException, code: int, note: str = "") -> int:
+    """Print the failure as one line on stderr; return the exit code."""
+    print(f"tvs: error: {describe_error(err)}{note}", file=sys.stderr)
+    return code
 
 
 if __name__ == "__main__":

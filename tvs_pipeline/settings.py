@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tvs_pipeline.errors import ConfigError
+from tvs_pipeline.lake.storage import configure_object_store
 from tvs_pipeline.parallel import default_workers
 
-__all__ = ["Settings", "TradingViewSettings", "load_settings"]
+__all__ = ["ObjectStoreSettings", "Settings", "TradingViewSettings", "load_settings"]
 
 DEFAULT_HOME = "./data"
 DEFAULT_PROFILE = "demo"
@@ -77,6 +78,37 @@ class TradingViewSettings:
         return self.token == ANONYMOUS_TOKEN
 
 
+@dataclass(frozen=True)
+class ObjectStoreSettings:
+    """How long a call to an object-store lake (``s3://``) may wait, and how often it tries.
+
+    Applied to every s3fs filesystem of the process by `lake.storage.configure_object_store`
+    (botocore's ``connect_timeout``, ``read_timeout`` and standard-mode retries, and a
+    deadline per request). An endpoint that accepts and stays silent fails a call after
+    about ``attempts`` x ``read_timeout`` seconds plus botocore's back-off between tries; no
+    call takes longer than ``attempts`` x ``request_timeout``. docs/runbook.md lists the
+    variables.
+
+    Attributes
+    ----------
+    connect_timeout : float
+        ``$TVS_S3_CONNECT_TIMEOUT``: seconds to open a connection to the endpoint.
+    read_timeout : float
+        ``$TVS_S3_READ_TIMEOUT``: seconds to wait for the next bytes of an answer.
+    attempts : int
+        ``$TVS_S3_ATTEMPTS``: tries of one call, the first included (timeouts, resets,
+        throttling and 5xx are retried; other errors are not).
+    request_timeout : float
+        ``$TVS_S3_REQUEST_TIMEOUT``: seconds one request may take in all, its upload or
+        download included (a partition file of tens of MB on a slow link needs minutes).
+    """
+
+    connect_timeout: float = 5.0
+    read_timeout: float = 20.0
+    attempts: int = 3
+    request_timeout: float = 300.0
+
+
 # environment variable -> (field, type, lowest allowed value)
 TV_ENV: dict[str, tuple[str, type, float]] = {
     "TVS_TV_RPS": ("requests_per_second", float, 0.01),
@@ -90,6 +122,12 @@ TV_ENV: dict[str, tuple[str, type, float]] = {
     "TVS_TV_IDLE_TIMEOUT": ("idle_timeout", float, 0.01),
     "TVS_TV_RECONNECTS": ("reconnects", int, 0),
     "TVS_TV_SCAN_MAX_LAG_HOURS": ("scan_max_lag_hours", float, 0.0),
+}
+S3_ENV: dict[str, tuple[str, type, float]] = {
+    "TVS_S3_CONNECT_TIMEOUT": ("connect_timeout", float, 0.01),
+    "TVS_S3_READ_TIMEOUT": ("read_timeout", float, 0.01),
+    "TVS_S3_ATTEMPTS": ("attempts", int, 1),
+    "TVS_S3_REQUEST_TIMEOUT": ("request_timeout", float, 0.01),
 }
 
 
@@ -111,6 +149,8 @@ class Settings:
         Endpoints, token and pacing of the live TradingView source (``$TVS_TV_*``).
     workers : int
         Processes a step may spread the days of a backfill over (``$TVS_WORKERS``).
+    object_store : ObjectStoreSettings
+        Timeouts and tries of every call to an ``s3://`` lake (``$TVS_S3_*``).
     """
 
     home: Path
@@ -119,6 +159,7 @@ class Settings:
     source: str | None
     tradingview: TradingViewSettings = field(default_factory=TradingViewSettings)
     workers: int = 1
+    object_store: ObjectStoreSettings = field(default_factory=ObjectStoreSettings)
 
     @property
     def dagster_home(self) -> Path:
@@ -137,7 +178,7 @@ class Settings:
 
 
 def load_settings(env: dict[str, str] | None = None) -> Settings:
-    """Read the ``TVS_*`` environment: home, lake, profile, source, workers, TradingView.
+    """Read the ``TVS_*`` environment: home, lake, profile, source, workers, TradingView, S3.
 
     Parameters
     ----------
@@ -147,24 +188,30 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     Returns
     -------
     Settings
-        Absolute paths; the lake defaults to ``$TVS_HOME/lake``.
+        Absolute paths; the lake defaults to ``$TVS_HOME/lake``. The object-store bounds are
+        applied to the process's s3fs filesystems on the way out
+        (`lake.storage.configure_object_store`): every entry point loads the settings first.
 
     Raises
     ------
     ConfigError
-        A ``TVS_TV_*`` number is not a number or is below its floor, or a URL has no scheme.
+        A ``TVS_TV_*`` or ``TVS_S3_*`` number is not a number or is below its floor, or a URL
+        has no scheme.
     """
     env = dict(os.environ if env is None else env)
     home = Path(env.get("TVS_HOME") or DEFAULT_HOME).expanduser().resolve()
     lake_root = env.get("TVS_LAKE") or str(home / "lake")
-    return Settings(
+    settings = Settings(
         home=home,
         lake_root=lake_root,
         profile=env.get("TVS_PROFILE") or DEFAULT_PROFILE,
         source=env.get("TVS_SOURCE") or None,
         tradingview=_tradingview_settings(env),
         workers=_workers(env.get("TVS_WORKERS")),
+        object_store=ObjectStoreSettings(**_numbers(env, S3_ENV)),
     )
+    configure_object_store(settings.object_store, lake_root)
+    return settings
 
 
 def _workers(text: str | None) -> int:
@@ -194,7 +241,13 @@ def _tradingview_settings(env: dict[str, str]) -> TradingViewSettings:
             values[key] = url.rstrip("/") if key == "scanner_url" else url
     if env.get("TVS_TV_TOKEN", "").strip():
         values["token"] = env["TVS_TV_TOKEN"].strip()
-    for name, (key, kind, floor) in TV_ENV.items():
+    return TradingViewSettings(**values, **_numbers(env, TV_ENV))
+
+
+def _numbers(env: dict[str, str], table: dict[str, tuple[str, type, float]]) -> dict[str, object]:
+    """The set variables of ``table`` (name -> field, type, floor), each parsed and checked."""
+    values: dict[str, object] = {}
+    for name, (key, kind, floor) in table.items():
         text = env.get(name, "").strip()
         if not text:
             continue
@@ -205,4 +258,4 @@ def _tradingview_settings(env: dict[str, str]) -> TradingViewSettings:
         if value < floor:
             raise ConfigError(f"{name}={text!r}: must be >= {floor:g}")
         values[key] = value
-    return TradingViewSettings(**values)
+    return values

@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
+import dagster as dg
+import duckdb
 import numpy as np
 import pandas as pd
 import pytest
 
+import tvs_pipeline
+from tvs_pipeline import cli
 from tvs_pipeline.cli import main
 from tvs_pipeline.lake.ledger import append_record, append_run_outcome, read_records
 from tvs_pipeline.lake.storage import partition_path, write_parquet_atomic
@@ -301,6 +311,347 @@ def test_backfill_then_report_an_out_of_sample_record_rebuilt_from_the_lake(home
         rtol=0,
     )
     assert ledger.loc["2026-06-01", "gross_exposure"] == 0.0  # nothing decided before day 1
+
+
+# ------------------------------- arguments are refused before anything is written (issue 18.11)
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["run", "--date", "2026-06-30", "--scale", "0"], "tvs run: argument --scale: expected "),
+        (
+            ["run", "--scale", "many"],
+            "argument --scale: expected a whole number >= 1, found 'many'",
+        ),
+        (["run", "--scale", "50"], "--scale 50: the demo market needs at least 100 listings"),
+        (
+            ["backfill", "--start", "2026-06-01", "--end", "2026-06-02", "--scale", "-3"],
+            "found '-3'",
+        ),
+        (["run", "--source", "yahoo"], "argument --source: invalid choice: 'yahoo'"),
+        (["run", "--bogus"], "tvs: unrecognized arguments: --bogus (see `tvs --help`)"),
+        (["backfill", "--start", "2026-06-01"], "the following arguments are required: --end"),
+        ([], "the following arguments are required: command"),
+        (["promotion", "--date", "garbage"], "date 'garbage': expected YYYY-MM-DD"),
+        (["health", "--date", "30/06/2026"], "date '30/06/2026': expected YYYY-MM-DD"),
+    ],
+    ids=[
+        "scale-0",
+        "scale-word",
+        "scale-below-demo",
+        "backfill-negative-scale",
+        "unknown-source",
+        "unknown-option",
+        "missing-end",
+        "no-command",
+        "promotion-date",
+        "health-date",
+    ],
+)
+def test_bad_arguments_are_one_line_and_nothing_is_written(home, capsys, argv, message):
+    # Before: `--scale 0` started a run that failed inside, leaving a FAILURE run and record.
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("tvs: error: ") and message in err[0]
+    assert not home.exists()  # no instance (so no run), no ledger line, no lake
+
+
+# ----------------------------------------------------------- failures in one line (issue 18.8)
+def _promotion_day(home: Path) -> None:
+    report = pd.DataFrame({"metric": ["sharpe"], "champion": [1.0], "challenger": [0.5]})
+    write_parquet_atomic(
+        report, partition_path(str(home / "lake"), "promotion_report", "2026-06-30")
+    )
+
+
+def test_a_garbage_promotion_date_is_one_line(home, capsys):
+    _promotion_day(home)  # before: the date was parsed after the lake read, as a traceback
+    assert main(["promotion", "--date", "garbage"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["tvs: error: date 'garbage': expected YYYY-MM-DD"]
+    assert main(["promotion", "--date", "2026-06-30"]) == 0
+
+
+def test_a_home_that_is_a_file_is_one_line(home, capsys):
+    home.parent.mkdir(parents=True, exist_ok=True)
+    home.write_text("not a directory")
+    assert main(["run", "--date", "2026-06-30", "--scale", "100"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"tvs: error: TVS_HOME {home}: ")
+    assert "Not a directory" in err[0] and "expected a writable directory" in err[0]
+
+
+@pytest.fixture
+def locked_home(tmp_path, monkeypatch):
+    """A TVS_HOME inside a directory nobody may write to, and the reason the system gives.
+
+    Permission bits when not root; as root (they do not bind), a read-only tmpfs.
+    """
+    parent = tmp_path / "locked"
+    parent.mkdir()
+    monkeypatch.setenv("TVS_HOME", str(parent / "home"))
+    if os.geteuid() != 0:
+        parent.chmod(0o500)
+        yield parent / "home", "Permission denied"
+        parent.chmod(0o700)
+        return
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(parent)], capture_output=True
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a read-only tmpfs: {done.stderr.decode().strip()}")
+    try:
+        yield parent / "home", "Read-only file system"
+    finally:
+        subprocess.run(["umount", str(parent)], check=True)
+
+
+def test_an_unwritable_home_is_one_line(locked_home, capsys):
+    home, reason = locked_home
+    assert main(["run", "--date", "2026-06-30", "--scale", "100"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("tvs: error: ") and reason in err[0]
+    assert str(home) in err[0]
+
+
+def test_a_permission_error_names_the_home(home, capsys, monkeypatch):
+    # The exact PermissionError of a home under a directory of another user (root ignores
+    # permission bits, so the refusal is injected where the home is created).
+    real_mkdir = Path.mkdir
+
+    def refuse(self, *args, **kwargs):
+        if str(self).startswith(str(home)):
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_mkdir(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "mkdir", refuse)
+    assert main(["backfill", "--start", "2026-06-01", "--end", "2026-06-02", "--scale", "100"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        f"tvs: error: TVS_HOME {home}: {home}/dagster: Permission denied "
+        "(expected a writable directory)"
+    ]
+
+
+LOCK_ERROR = (
+    'IO Error: Could not set lock on file "/x/tvs.duckdb": Conflicting lock is held\n\n'
+    "LINE 1: select 1\n       ^"
+)
+
+
+def test_an_unexpected_error_is_one_line_and_its_trace_is_on_request(home, capsys, monkeypatch):
+    def fail(args):
+        raise duckdb.IOException(LOCK_ERROR)
+
+    monkeypatch.setattr(cli, "cmd_health", fail)
+    assert main(["health"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        'tvs: error: IO Error: Could not set lock on file "/x/tvs.duckdb": Conflicting lock is '
+        "held (IOException; `tvs --traceback …` shows where)"
+    ]
+    with pytest.raises(duckdb.IOException):
+        main(["--traceback", "health"])
+
+
+def test_a_system_error_without_a_file_keeps_its_message(home, capsys, monkeypatch):
+    def fail(args):
+        raise OSError(28, "could not write partition /l/bars/date=2026-06-30/part.parquet: full")
+
+    monkeypatch.setattr(cli, "cmd_health", fail)
+    assert main(["health"]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "tvs: error: could not write partition /l/bars/date=2026-06-30/part.parquet: full"
+    ]
+
+
+@pytest.fixture
+def full_lake(tmp_path, monkeypatch):
+    """TVS_LAKE on a 1 MiB tmpfs (root); elsewhere the bars writes fail with ENOSPC."""
+    monkeypatch.setenv("TVS_HOME", str(tmp_path / "home"))
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    monkeypatch.setenv("TVS_LAKE", str(disk / "lake"))
+    mounted = os.geteuid() == 0 and (
+        subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(disk)], capture_output=True
+        ).returncode
+        == 0
+    )
+    if not mounted:
+        import pyarrow.parquet as pq
+
+        real_write = pq.write_table
+
+        def full(table, where, **kwargs):
+            if "/bars/" in str(where) or ".part-" in str(where):
+                raise OSError(28, "No space left on device")
+            return real_write(table, where, **kwargs)
+
+        monkeypatch.setattr(pq, "write_table", full)
+    try:
+        yield disk / "lake"
+    finally:
+        if mounted:
+            subprocess.run(["umount", str(disk)], check=True)
+
+
+@pytest.mark.slow
+def test_a_full_disk_during_a_run_is_one_line_naming_the_file(full_lake, capsys):
+    # Before: tracebacks, or only "failed at run did not complete".
+    assert main(["run", "--date", "2026-06-30", "--scale", "100"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert "Traceback" not in "\n".join(err)
+    assert err[-1].startswith("tvs: error: nightly run ")
+    assert f"could not write partition {full_lake}/" in err[-1]
+    assert err[-1].endswith("No space left on device")
+
+
+@pytest.fixture
+def tmpfs_home(request, tmp_path, monkeypatch):
+    """TVS_HOME on a tmpfs of ``request.param`` bytes (root only)."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    size = f"size={request.param}"
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", size, "tmpfs", str(disk)], capture_output=True
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs: {done.stderr.decode().strip()}")
+    monkeypatch.setenv("TVS_HOME", str(disk / "home"))
+    try:
+        yield disk / "home"
+    finally:
+        subprocess.run(["umount", str(disk)], check=True)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("tmpfs_home", "what"),
+    [
+        ("300k", ["tvs: error: Dagster instance {home}/dagster: "]),
+        ("700k", ["failed at bars: OSError: could not write partition {home}/lake/bars/"]),
+        (
+            "3m",
+            [
+                "failed at Dagster instance {home}/dagster: ",
+                "could not write partition {home}/lake/",
+                "{home}/ledger/",
+            ],
+        ),
+    ],
+    ids=["instance-setup", "lake", "later-in-the-run"],
+    indirect=["tmpfs_home"],
+)
+def test_a_full_home_is_one_line_naming_what_could_not_be_written(tmpfs_home, capsys, what):
+    # The instance, the lake and the ledger share the home: where the disk fills decides which
+    # write fails first (sizes measured on the demo market of 100 listings; 3 MiB fills up
+    # while the steps run, in the instance, the lake or the ledger).
+    assert main(["run", "--date", "2026-06-30", "--scale", "100"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert "Traceback" not in "\n".join(err) and "[SQL:" not in "\n".join(err)
+    assert err[-1].startswith("tvs: error: ")
+    assert any(place.format(home=tmpfs_home) in err[-1] for place in what), err[-1]
+    assert any(cause in err[-1] for cause in ("No space left", "disk is full", "disk I/O error"))
+
+
+@pytest.mark.slow
+def test_a_multi_line_step_error_keeps_its_message_not_the_caret(home, capsys, monkeypatch):
+    from tvs_pipeline.defs.assets import normalization
+
+    def fail(*args, **kwargs):
+        raise duckdb.ParserException(
+            'Parser Error: syntax error at or near "frm"\n\nLINE 1: select * frm bars\n   ^'
+        )
+
+    monkeypatch.setattr(normalization, "last_stored_dates", fail)
+    assert main(["run", "--date", "2026-06-30", "--scale", "100"]) == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.startswith("tvs: error: nightly run ") and " failed at bars: " in last
+    assert last.endswith('Parser Error: syntax error at or near "frm"')
+
+
+# ------------------------------------------------ wrong-schema or missing bars (issue 18.3)
+@pytest.fixture(scope="module")
+def two_days(tmp_path_factory):
+    """A home after `tvs run` of 30 June and 1 July 2026 (demo market, 100 listings)."""
+    home = tmp_path_factory.mktemp("two-days") / "home"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TVS_HOME", str(home))
+        for day in ("2026-06-30", "2026-07-01"):
+            assert main(["run", "--date", day, "--scale", "100"]) == 0
+    return home
+
+
+def _replace_schema(path: Path) -> None:
+    frame = pd.read_parquet(path).rename(columns={"close": "Close"})
+    write_parquet_atomic(frame, str(path))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "change",
+    [_replace_schema, os.remove, lambda path: path.write_bytes(b"not parquet")],
+    ids=["other-schema", "deleted", "corrupt"],
+)
+def test_a_changed_bars_partition_stops_the_run_naming_it(
+    two_days, tmp_path, monkeypatch, capsys, change
+):
+    # Before: exit 0, with 16 of 17 partitions of the day silently changed. The bars window's
+    # own checks (funnel/test_normalization.py) or the lake's custody (its digest against the
+    # ledger's) may stop it first: either names the file.
+    home = tmp_path / "home"
+    shutil.copytree(two_days, home)
+    monkeypatch.setenv("TVS_HOME", str(home))
+    bars = home / "lake" / "bars" / "date=2026-06-30" / "part.parquet"
+    change(bars)
+    before = (home / "lake" / "normalization" / "date=2026-07-01" / "part.parquet").read_bytes()
+    capsys.readouterr()
+    assert main(["run", "--date", "2026-07-01", "--scale", "100"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("tvs: error: nightly run ") and " failed at bars: " in err[-1]
+    assert "bars/date=2026-06-30" in err[-1]
+    after = (home / "lake" / "normalization" / "date=2026-07-01" / "part.parquet").read_bytes()
+    assert after == before  # nothing downstream was rewritten
+
+
+# --------------------------------------------------- a killed run is failed at start (18.6)
+def _runs(home: Path) -> list[dg.DagsterRun]:
+    with dg.DagsterInstance.from_config(str(home / "dagster")) as instance:
+        return list(instance.get_runs())
+
+
+@pytest.mark.slow
+def test_a_killed_run_is_failed_with_a_record_at_the_next_start(home, capsys):
+    env = {**os.environ, "PYTHONPATH": str(Path(tvs_pipeline.__file__).resolve().parents[1])}
+    argv = [sys.executable, "-m", "tvs_pipeline.cli", "run", "--date", "2026-06-30"]
+    child = subprocess.Popen(
+        [*argv, "--scale", "100"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:  # the run is STARTED once its first step is printed
+        line = child.stderr.readline().decode()
+        if line.strip().startswith("✓"):
+            break
+    else:
+        child.kill()
+        pytest.fail("the run did not start")
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    (killed,) = _runs(home)
+    assert killed.status == dg.DagsterRunStatus.STARTED  # and so it would stay, for ever
+    capsys.readouterr()
+    assert main(["run", "--date", "2026-07-01", "--scale", "100"]) == 0
+    err = capsys.readouterr().err
+    assert f"run {killed.run_id[:8]} (nightly) marked FAILED: process {child.pid}" in err
+    statuses = {run.run_id: run.status for run in _runs(home)}
+    assert statuses[killed.run_id] == dg.DagsterRunStatus.FAILURE
+    assert list(statuses.values()).count(dg.DagsterRunStatus.SUCCESS) == 2  # nightly, shadow
+    outcomes = [r["payload"] for r in read_records(home / "ledger" / "audit.jsonl")]
+    mine = [o for o in outcomes if o.get("run_id") == killed.run_id and "status" in o]
+    assert [o["status"] for o in mine] == ["FAILURE"]
+    assert "ended without finishing the run" in mine[0]["failure"]
 
 
 # ---------------------------------------------------------------- tvs ledger

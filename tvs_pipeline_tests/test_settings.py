@@ -3,7 +3,7 @@
 import pytest
 
 from tvs_pipeline.errors import ConfigError
-from tvs_pipeline.settings import TradingViewSettings, load_settings
+from tvs_pipeline.settings import ObjectStoreSettings, TradingViewSettings, load_settings
 
 
 def test_defaults_are_the_public_service_anonymously_and_politely():
@@ -138,3 +138,44 @@ def test_settings_are_frozen(tmp_path):
     settings = load_settings({"TVS_HOME": str(tmp_path)})
     with pytest.raises(AttributeError):
         settings.profile = "other"  # type: ignore[misc]
+
+
+# ------------------------------------------------------------- object store (TVS_S3_*)
+def test_object_store_defaults_bound_every_call():
+    store = load_settings({}).object_store
+    assert store == ObjectStoreSettings(
+        connect_timeout=5.0, read_timeout=20.0, attempts=3, request_timeout=300.0
+    )
+
+
+def test_object_store_variables_are_read_and_applied(monkeypatch):
+    fsspec = pytest.importorskip("fsspec")
+    monkeypatch.setitem(fsspec.config.conf, "s3", {})
+    env = {
+        "TVS_S3_CONNECT_TIMEOUT": "1.5",
+        "TVS_S3_READ_TIMEOUT": "4",
+        "TVS_S3_ATTEMPTS": "2",
+        "TVS_S3_REQUEST_TIMEOUT": "90",
+    }
+    assert load_settings(env).object_store == ObjectStoreSettings(1.5, 4.0, 2, 90.0)
+    assert fsspec.config.conf["s3"]["config_kwargs"] == {
+        "connect_timeout": 1.5,
+        "read_timeout": 4.0,
+        "retries": {"total_max_attempts": 2, "mode": "standard"},
+    }
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"TVS_S3_READ_TIMEOUT": "never"}, "TVS_S3_READ_TIMEOUT='never': expected float"),
+        ({"TVS_S3_CONNECT_TIMEOUT": "0"}, "TVS_S3_CONNECT_TIMEOUT='0': must be >= 0.01"),
+        ({"TVS_S3_ATTEMPTS": "0"}, "TVS_S3_ATTEMPTS='0': must be >= 1"),
+        ({"TVS_S3_ATTEMPTS": "1.5"}, "TVS_S3_ATTEMPTS='1.5': expected int"),
+        ({"TVS_S3_REQUEST_TIMEOUT": "-1"}, "TVS_S3_REQUEST_TIMEOUT='-1': must be >= 0.01"),
+    ],
+    ids=["not-a-float", "zero-timeout", "no-attempt", "not-an-int", "negative-deadline"],
+)
+def test_bad_object_store_values_are_one_line_config_errors(env, message):
+    with pytest.raises(ConfigError, match=message):
+        load_settings(env)

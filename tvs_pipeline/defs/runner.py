@@ -2,34 +2,63 @@
 
 from __future__ import annotations
 
+import os
+import socket
 import sys
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 import dagster as dg
+from filelock import FileLock
+from sqlalchemy.exc import SQLAlchemyError
 
 from tvs_pipeline.definitions import build_definitions
 from tvs_pipeline.defs.partitions import DAILY
 from tvs_pipeline.defs.shadow import CLI_LAUNCHED, LAUNCHER_TAG
+from tvs_pipeline.errors import ConfigError
 from tvs_pipeline.lake.ledger import append_run_outcome
+from tvs_pipeline.messages import describe_error, one_line
 from tvs_pipeline.settings import Settings
+
+__all__ = [
+    "DAGSTER_YAML",
+    "HOST_TAG",
+    "PID_TAG",
+    "PROCESS_START_TAG",
+    "RunOutcome",
+    "fail_orphaned_runs",
+    "partition_bounds",
+    "prepare_instance",
+    "process_alive",
+    "process_start",
+    "run_job",
+    "run_nightly",
+]
 
 POLL_SECONDS = 1.0
 # The terminal gets one line per step from `_print_progress`; Dagster's own console logger only
 # stays quiet: failures come back as one line (the full event log is in the instance and UI).
 QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
-
-__all__ = [
-    "DAGSTER_YAML",
-    "RunOutcome",
-    "partition_bounds",
-    "prepare_instance",
-    "run_job",
-    "run_nightly",
+# Where a `tvs` run executes: a run whose process is gone is failed at the next start on the
+# same host (`fail_orphaned_runs`); the start time tells a reused pid from the run's process.
+HOST_TAG, PID_TAG, PROCESS_START_TAG = "tvs/host", "tvs/pid", "tvs/process_start"
+# A run in one of these states is still owned by its process.
+LIVE_STATUSES = [
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+    dg.DagsterRunStatus.CANCELING,
 ]
+# First-time setup of the instance (dagster.yaml, its SQLite schemas) runs once, under this
+# lock; the marker says it is done, so later starts take no lock.
+SETUP_LOCK, SETUP_DONE = ".tvs-setup.lock", ".tvs-setup-done"
+SETUP_LOCK_SECONDS = 300
 
 DAGSTER_YAML = """\
 # Written by `tvs` on first use: the instance shared by `tvs` and `dagster dev`
@@ -69,13 +98,118 @@ class RunOutcome:
 
 
 def prepare_instance(settings: Settings) -> Path:
-    """Create ``$TVS_HOME/dagster`` with its dagster.yaml (telemetry and pop-up off)."""
+    """Create ``$TVS_HOME/dagster`` with its dagster.yaml (telemetry and pop-up off).
+
+    The first start creates the instance's storage too, once, under a file lock: two
+    processes creating the SQLite schemas at the same time fail (``table runs already
+    exists``, ``UNIQUE constraint failed: alembic_version``). Later starts see the marker
+    and take no lock.
+
+    Raises
+    ------
+    ConfigError
+        ``$TVS_HOME`` cannot hold the instance: a file is in the way, or it is not writable.
+    """
     home = settings.dagster_home
-    home.mkdir(parents=True, exist_ok=True)
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+        if (home / SETUP_DONE).exists():
+            return home
+        with FileLock(str(home / SETUP_LOCK), timeout=SETUP_LOCK_SECONDS):
+            if not (home / SETUP_DONE).exists():
+                _set_up_instance(home)
+    except (PermissionError, FileExistsError, NotADirectoryError) as err:
+        raise ConfigError(
+            f"TVS_HOME {settings.home}: {describe_error(err)} (expected a writable directory)"
+        ) from err
+    except SQLAlchemyError as err:
+        raise _instance_error(home, err) from err
+    return home
+
+
+def _instance_error(home: Path, err: Exception) -> OSError:
+    """A failure of the instance's storage (a full disk, a locked file) as one line naming it."""
+    return OSError(f"Dagster instance {home}: {describe_error(err)}")
+
+
+def _set_up_instance(home: Path) -> None:
+    """Write dagster.yaml, create every storage of the instance, then the marker."""
     config = home / "dagster.yaml"
     if not config.exists():
-        config.write_text(DAGSTER_YAML, encoding="utf-8")
-    return home
+        staged = home / f".dagster.yaml.{uuid.uuid4().hex}.tmp"
+        staged.write_text(DAGSTER_YAML, encoding="utf-8")
+        os.replace(staged, config)
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        # Each call opens one storage (runs, event log index, schedules): their schemas are
+        # created on first open.
+        instance.get_runs(limit=1)
+        instance.get_latest_materialization_event(dg.AssetKey("tvs_setup"))
+        instance.all_instigator_state()
+    (home / SETUP_DONE).write_text("", encoding="utf-8")
+
+
+def process_start(pid: int) -> str:
+    """When process ``pid`` started (clock ticks since boot, from /proc); "" when unknown."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii")
+    except OSError:
+        return ""
+    fields = stat.rsplit(")", 1)[-1].split()
+    return fields[19] if len(fields) > 19 else ""
+
+
+def process_alive(pid: int, started: str = "") -> bool:
+    """Whether process ``pid`` still runs and, when ``started`` is given, is the same process.
+
+    A pid the kernel has given to a later process (its start differs) or a zombie counts as
+    gone; a process of another user still counts as alive.
+    """
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text(encoding="ascii").rsplit(")", 1)[-1].split()
+    except OSError:
+        return True  # no /proc: the signal test is all there is
+    if state and state[0] in ("Z", "X"):
+        return False
+    return not started or process_start(pid) == started
+
+
+def fail_orphaned_runs(instance: dg.DagsterInstance, ledger: Path) -> list[str]:
+    """Mark failed the unfinished runs of this host whose process is gone; return their ids.
+
+    A killed `tvs run` leaves its run STARTED for ever, and the instance's
+    ``tvs/path=champion`` limit of one run would hold a queued nightly behind it. Only runs
+    tagged with this host are judged (a pid means nothing elsewhere): each gets a
+    ``run_outcome`` FAILURE record in the ledger, then its failure event in the instance
+    (in that order: a failure to write the record leaves the run to be judged again).
+    Runs elsewhere are the daemon's run monitoring's (docs/runbook.md).
+    """
+    host = socket.gethostname()
+    records = instance.get_run_records(
+        filters=dg.RunsFilter(statuses=LIVE_STATUSES, tags={HOST_TAG: host})
+    )
+    failed = []
+    for record in records:
+        run = record.dagster_run
+        pid_text = run.tags.get(PID_TAG, "")
+        if not pid_text.isdigit() or process_alive(
+            int(pid_text), run.tags.get(PROCESS_START_TAG, "")
+        ):
+            continue
+        reason = (
+            f"process {pid_text} on {host} ended without finishing the run "
+            "(killed?); marked failed by tvs at start"
+        )
+        append_run_outcome(ledger, run.run_id, run.job_name, dict(run.tags), reason)
+        instance.report_run_failed(run, message=reason)
+        print(f"run {run.run_id[:8]} ({run.job_name}) marked FAILED: {reason}", file=sys.stderr)
+        failed.append(run.run_id)
+    return failed
 
 
 def _print_progress(
@@ -120,12 +254,22 @@ def run_job(
     """Execute a job for one partition or, as a single run, for a range of partitions.
 
     The run lands in the shared instance under ``$TVS_HOME/dagster`` (visible in the UI) and
-    prints one line per finished step.
+    prints one line per finished step. It is tagged with this host and process, and first
+    the runs this host left unfinished are failed (`fail_orphaned_runs`). The definitions
+    are built before anything is written, so a bad option leaves no trace.
+
+    Raises
+    ------
+    ConfigError
+        ``$TVS_HOME`` cannot hold the instance, or an option is wrong.
+    OSError
+        The run's outcome could not be written to the ledger (the message says which run).
     """
-    home = prepare_instance(settings)
     defs = build_definitions(settings, **options)
     job = defs.resolve_job_def(job_name)
-    tags = dict(tags or {}) | {LAUNCHER_TAG: CLI_LAUNCHED}
+    home = prepare_instance(settings)
+    ledger = settings.ledger_dir / "audit.jsonl"
+    tags = dict(tags or {}) | {LAUNCHER_TAG: CLI_LAUNCHED} | _process_tags()
     if partition_range is not None:
         tags |= {
             "dagster/asset_partition_range_start": partition_range[0],
@@ -133,9 +277,11 @@ def run_job(
         }
     run_id = str(uuid.uuid4())
     outcome: list[dg.ExecuteInProcessResult] = []
-    with dg.DagsterInstance.from_config(str(home)) as instance:
-        worker = threading.Thread(
-            target=lambda: outcome.append(
+    crashed: list[Exception] = []
+
+    def execute(instance: dg.DagsterInstance) -> None:
+        try:
+            outcome.append(
                 job.execute_in_process(
                     instance=instance,
                     partition_key=partition_key,
@@ -144,30 +290,113 @@ def run_job(
                     run_config=QUIET_CONSOLE,
                     raise_on_error=False,
                 )
-            ),
-            daemon=True,
-        )
+            )
+        except Exception as err:  # the run could not go on (instance storage, disk): say why
+            crashed.append(err)
+
+    try:
+        instance = dg.DagsterInstance.from_config(str(home))
+    except SQLAlchemyError as err:
+        raise _instance_error(home, err) from err
+    with instance:
+        try:
+            fail_orphaned_runs(instance, ledger)
+        except SQLAlchemyError as err:  # before the run exists: an error, not a run outcome
+            raise _instance_error(home, err) from err
+        worker = threading.Thread(target=execute, args=(instance,), daemon=True)
         started, cursor = time.time(), None
-        worker.start()
-        while worker.is_alive():
-            worker.join(POLL_SECONDS)
-            cursor = _print_progress(instance, run_id, cursor, started)
-        _print_progress(instance, run_id, cursor, started)
-    verdict = _verdict(run_id, outcome[0] if outcome else None)
-    append_run_outcome(
-        settings.ledger_dir / "audit.jsonl",
-        verdict.run_id,
-        job_name,
-        tags,
-        None if verdict.success else verdict.failure,
-    )
+        with _lines_of_other_threads():
+            worker.start()
+            while worker.is_alive():
+                worker.join(POLL_SECONDS)
+                cursor = _progress_or_keep(instance, run_id, cursor, started)
+            _progress_or_keep(instance, run_id, cursor, started)
+    verdict = _verdict(run_id, outcome[0] if outcome else None, crashed, home)
+    try:
+        append_run_outcome(
+            ledger, verdict.run_id, job_name, tags, None if verdict.success else verdict.failure
+        )
+    except OSError as err:
+        status = "SUCCESS" if verdict.success else f"FAILURE at {verdict.failure}"
+        raise OSError(
+            err.errno,
+            f"{ledger}: could not record {job_name} run {run_id[:8]} ({status}): "
+            f"{describe_error(err)}",
+        ) from err
     return verdict
 
 
-def _verdict(run_id: str, result: dg.ExecuteInProcessResult | None) -> RunOutcome:
-    """Success, or the first failed step and the last line of its error."""
+def _process_tags() -> dict[str, str]:
+    """The host and the process of the caller, as run tags (see `fail_orphaned_runs`)."""
+    pid = os.getpid()
+    return {
+        HOST_TAG: socket.gethostname(),
+        PID_TAG: str(pid),
+        PROCESS_START_TAG: process_start(pid),
+    }
+
+
+class _OneLinePerMessage:
+    """``sys.stderr`` while a run executes: what other threads write comes out one line each.
+
+    Dagster writes some complaints straight to stderr from the run's thread (an event it could
+    not store on a full disk: the error, the SQL, its parameters, a link); the line that says
+    what is wrong is kept. The main thread's progress lines pass as they are.
+    """
+
+    def __init__(self, target: TextIO) -> None:
+        self._target = target
+        self._owner = threading.current_thread()
+
+    def write(self, text: str) -> int:
+        """Pass the owner's text; reduce another thread's message to its one line."""
+        if threading.current_thread() is self._owner:
+            return self._target.write(text)
+        line = one_line(text)
+        return self._target.write(line + "\n") if line else len(text)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._target, name)
+
+
+@contextmanager
+def _lines_of_other_threads() -> Iterator[None]:
+    """Route ``sys.stderr`` through `_OneLinePerMessage` for the block."""
+    target = sys.stderr
+    sys.stderr = _OneLinePerMessage(target)
+    try:
+        yield
+    finally:
+        sys.stderr = target
+
+
+def _progress_or_keep(
+    instance: dg.DagsterInstance, run_id: str, cursor: str | None, started: float
+) -> str | None:
+    """`_print_progress`, but a failing read of the instance (a full disk) skips a poll."""
+    try:
+        return _print_progress(instance, run_id, cursor, started)
+    except SQLAlchemyError:
+        return cursor
+
+
+def _verdict(
+    run_id: str,
+    result: dg.ExecuteInProcessResult | None,
+    crashed: list[Exception] | None = None,
+    home: Path | None = None,
+) -> RunOutcome:
+    """Success, or the first failed step and the line of its error that says what is wrong.
+
+    A run that stopped before its end (its instance storage failed, the disk filled up) says
+    why: the exception that stopped it, the instance named when it was the instance's.
+    """
     if result is None:
-        return RunOutcome(run_id, False, "run did not complete")
+        if not crashed:
+            return RunOutcome(run_id, False, "run did not complete")
+        err = crashed[0]
+        where = f"Dagster instance {home}" if isinstance(err, SQLAlchemyError) else "execution"
+        return RunOutcome(run_id, False, f"{where}: {describe_error(err)}")
     if result.success:
         return RunOutcome(result.run_id, True)
     failures = [event for event in result.all_events if event.is_step_failure]
@@ -175,5 +404,5 @@ def _verdict(run_id: str, result: dg.ExecuteInProcessResult | None) -> RunOutcom
         return RunOutcome(result.run_id, False, "run failed")
     error = failures[0].step_failure_data.error
     cause = error.cause or error
-    message = (cause.message or error.message).strip().splitlines()[-1]
+    message = one_line(cause.message or error.message) or one_line(error.message)
     return RunOutcome(result.run_id, False, f"{failures[0].step_key}: {message}")

@@ -2,21 +2,32 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import date
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from tvs_pipeline.errors import DataError
 from tvs_pipeline.funnel.calendars import shared_sessions
 from tvs_pipeline.funnel.history import STORED_BAR_COLUMNS, assert_not_after
 from tvs_pipeline.lake.catalog import LakeReader
+from tvs_pipeline.lake.storage import (
+    is_local,
+    missing_days,
+    partition_keys,
+    partition_path,
+    read_schema,
+)
 
 __all__ = [
+    "BAR_FILE_TYPES",
     "PANEL_COLUMNS",
     "align_to_shared_sessions",
     "bar_window",
+    "check_bar_partitions",
     "check_panel",
     "last_stored_dates",
     "panel_of_day",
@@ -27,6 +38,84 @@ __all__ = [
 ]
 
 PANEL_COLUMNS = ("symbol", "market_date", "ret")
+# A stored bars file: exactly these columns (``STORED_BAR_COLUMNS``), of these Arrow types.
+BAR_FILE_TYPES: dict[str, tuple[str, Callable[[pa.DataType], bool]]] = {
+    "symbol": ("string", lambda t: pa.types.is_string(t) or pa.types.is_large_string(t)),
+    "market_date": ("timestamp", lambda t: pa.types.is_timestamp(t) and t.tz is None),
+    **{c: ("double", pa.types.is_float64) for c in ("open", "high", "low", "close", "volume")},
+}
+# Footers read at once from an object store (one request each); a local disk reads in turn.
+REMOTE_SCHEMA_READS = 16
+
+
+def check_bar_partitions(root: str, start: date, end: date) -> list[str]:
+    """Check the ``bars`` partitions a read of ``[start, end]`` needs; return their keys.
+
+    ``bars`` writes a partition every day, empty or not, and a listing's whole history sits
+    in the partition of the day it was first fetched: a missing day silently drops those
+    listings from every later window, and a file of another layout reads back (union by
+    name) as nulls. So every day of the window from the lake's first bars day on must have
+    its file, and every file must hold ``BAR_FILE_TYPES`` exactly. The lake's first day is
+    the earliest of ``bars`` and ``fetch_failures`` (written beside it by the same step), so
+    a deleted first file is a gap too. Costs one listing of each asset and one footer per
+    file of the window; no rows are read.
+
+    Parameters
+    ----------
+    root : str
+        The lake root (a path or an fsspec URL).
+    start, end : date
+        The window's first and last partition day.
+
+    Returns
+    -------
+    list of str
+        The ISO keys of the window's partitions, in order (empty before the lake's first day).
+
+    Raises
+    ------
+    DataError
+        A day has no file (the first such day is named), or a file's columns or types differ
+        from ``BAR_FILE_TYPES`` (the file is named with what was expected and found).
+    """
+    held = partition_keys(root, "bars")
+    firsts = [keys[0] for keys in (held, partition_keys(root, "fetch_failures")) if keys]
+    if not firsts or start > end:
+        return []
+    since = max(start, date.fromisoformat(min(firsts)))
+    gaps = missing_days(held, since, end) if since <= end else []
+    if gaps:
+        more = f" (and {len(gaps) - 1} more days)" if len(gaps) > 1 else ""
+        raise DataError(
+            f"bars {gaps[0]}: partition missing{more}: {partition_path(root, 'bars', gaps[0])} "
+            f"is needed by the window {start}..{end} (bars writes every day from the lake's "
+            f"first, {min(firsts)}); rebuild it with `tvs backfill --start {gaps[0]} "
+            f"--end {gaps[-1]}`"
+        )
+    window = [key for key in held if since.isoformat() <= key <= end.isoformat()]
+    paths = [partition_path(root, "bars", key) for key in window]
+    if is_local(root):
+        schemas = [read_schema(path) for path in paths]
+    else:
+        with ThreadPoolExecutor(REMOTE_SCHEMA_READS) as pool:
+            schemas = list(pool.map(read_schema, paths))
+    for path, schema in zip(paths, schemas, strict=True):
+        _check_bar_schema(path, schema)
+    return window
+
+
+def _check_bar_schema(path: str, schema: pa.Schema) -> None:
+    """Raise a DataError naming ``path`` if its columns or types are not ``BAR_FILE_TYPES``."""
+    found = {field.name: field.type for field in schema}
+    wrong = [
+        f"{name} {kind} (found {found[name] if name in found else 'nothing'})"
+        for name, (kind, accepts) in BAR_FILE_TYPES.items()
+        if name not in found or not accepts(found[name])
+    ]
+    extra = [name for name in found if name not in BAR_FILE_TYPES]
+    if wrong or extra:
+        problems = ", ".join(wrong + [f"unexpected column {name}" for name in extra])
+        raise DataError(f"bars file {path}: not the stored bar layout: expected {problems}")
 
 
 def read_bar_span(
@@ -39,9 +128,16 @@ def read_bar_span(
     DataFrame
         ``STORED_BAR_COLUMNS`` plus ``date``, the partition (fetch day) each row came from;
         nothing from a partition after ``last_day``. ``bar_window`` cuts one day's window.
+
+    Raises
+    ------
+    DataError
+        A partition of the span is missing or not in the stored layout
+        (`check_bar_partitions`).
     """
     end = pd.Timestamp(last_day)
     start = pd.Timestamp(first_day) - pd.Timedelta(days=lookback_days - 1)
+    check_bar_partitions(reader.root, start.date(), end.date())
     wanted = pd.DataFrame({"symbol": pd.Series(sorted(set(symbols)), dtype="str")})
     frame = reader.read(
         "bars",
@@ -97,7 +193,16 @@ def read_bar_window(
 
 
 def last_stored_dates(reader: LakeReader, before: date) -> dict[str, pd.Timestamp]:
-    """Last stored market date per symbol over bars partitions strictly before ``before``."""
+    """Last stored market date per symbol over bars partitions strictly before ``before``.
+
+    Raises
+    ------
+    DataError
+        A partition before ``before`` is missing or not in the stored layout
+        (`check_bar_partitions` from the lake's first day).
+    """
+    day_before = pd.Timestamp(before).date() - timedelta(days=1)
+    check_bar_partitions(reader.root, date.min, day_before)
     frame = reader.read(
         "bars",
         columns="symbol, max(market_date) as last",

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import os
+import re
 import uuid
-from datetime import date
+from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
 import fsspec
 import numpy as np
@@ -14,19 +17,89 @@ import pyarrow.parquet as pq
 
 from tvs_pipeline.errors import DataError
 
+if TYPE_CHECKING:
+    from tvs_pipeline.settings import ObjectStoreSettings
+
 __all__ = [
     "PARTITION_COLUMN",
     "as_day",
     "asset_glob",
+    "configure_object_store",
     "is_local",
+    "missing_days",
+    "partition_keys",
     "partition_path",
     "read_partition",
+    "read_schema",
     "split_by_partition",
     "write_parquet_atomic",
 ]
 
 # The hive partition column. Files never store it; DuckDB and the IO manager add it on read.
 PARTITION_COLUMN = "date"
+PARTITION_KEY = re.compile(rf"/{PARTITION_COLUMN}=(\d{{4}}-\d{{2}}-\d{{2}})/part\.parquet$")
+
+
+def configure_object_store(options: ObjectStoreSettings, root: str) -> None:
+    """Bound every call of every s3fs filesystem this process builds: timeouts and tries.
+
+    fsspec hands its configuration for a protocol to each filesystem it creates, so the IO
+    manager's paths, DuckDB's registered filesystem and the readers all get botocore's
+    ``connect_timeout``, ``read_timeout`` and ``attempts`` tries in standard retry mode
+    (timeouts, resets, throttling, 5xx). For an ``s3://`` lake ``root`` (a local lake does
+    not pay s3fs's import for it) two more bounds are set:
+
+    - s3fs's own retry loop around botocore is held to one try, or the two would multiply
+      (its default, 5 x botocore's, hung a run for minutes);
+    - requests go through `_bounded_http_session`: no ``Expect: 100-continue`` (aiohttp
+      waits for the interim answer with no timer at all, so a silent endpoint held every
+      write for ever) and a deadline of ``request_timeout`` on a whole request, its upload
+      included (a peer that stops reading leaves no read for ``read_timeout`` to time).
+    """
+    s3 = fsspec.config.conf.setdefault("s3", {})
+    bounds = {
+        "connect_timeout": options.connect_timeout,
+        "read_timeout": options.read_timeout,
+        "retries": {"total_max_attempts": options.attempts, "mode": "standard"},
+    }
+    s3["config_kwargs"] = {**s3.get("config_kwargs", {}), **bounds}
+    if not str(root).startswith(("s3://", "s3a://")):
+        return
+    try:
+        import s3fs
+    except ImportError:  # the s3 extra is not installed: fsspec says so when the lake opens
+        return
+    s3fs.S3FileSystem.retries = 1
+    s3["config_kwargs"]["http_session_cls"] = _bounded_http_session(options.request_timeout)
+
+
+@functools.cache
+def _bounded_http_session(total: float) -> type:
+    """The HTTP session of aiobotocore, with a whole-request deadline and no 100-continue wait.
+
+    One class per deadline (cached): fsspec keys its cached filesystems by their options, so
+    the same settings give the same filesystem.
+    """
+    import aiohttp
+    from aiobotocore.httpsession import AIOHTTPSession
+
+    class BoundedHTTPSession(AIOHTTPSession):
+        """Each request within ``total`` seconds; bodies sent without waiting for a 100."""
+
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            super().__init__(*args, **kwargs)
+            timeout = self._timeout  # built from botocore's connect and read timeouts
+            self._timeout = aiohttp.ClientTimeout(
+                sock_connect=timeout.sock_connect, sock_read=timeout.sock_read, total=total
+            )
+
+        async def send(self, request: object) -> object:
+            """Send without ``Expect: 100-continue`` (not signed, so safe to drop)."""
+            if "Expect" in request.headers:
+                del request.headers["Expect"]
+            return await super().send(request)
+
+    return BoundedHTTPSession
 
 
 def is_local(root: str) -> bool:
@@ -49,6 +122,69 @@ def asset_glob(root: str, asset: str) -> str:
     return f"{str(root).rstrip('/')}/{asset}/{PARTITION_COLUMN}=*/part.parquet"
 
 
+def partition_keys(root: str, asset: str) -> list[str]:
+    """ISO keys of every partition file of ``asset``, sorted: one listing, no file is read."""
+    fs, pattern = fsspec.core.url_to_fs(asset_glob(root, asset))
+    found = (PARTITION_KEY.search("/" + str(path)) for path in fs.glob(pattern))
+    return sorted(match.group(1) for match in found if match)
+
+
+def missing_days(keys: list[str], start: date, end: date) -> list[str]:
+    """The days of ``[start, end]`` (ISO) that have no key in ``keys``, in order."""
+    held = set(keys)
+    days = ((start + timedelta(days=i)).isoformat() for i in range((end - start).days + 1))
+    return [day for day in days if day not in held]
+
+
+def read_schema(path: str) -> pa.Schema:
+    """The Arrow schema of one partition file, from its footer (the rows are not read).
+
+    Raises
+    ------
+    DataError
+        The file is missing or is not Parquet.
+    OSError
+        The disk or the store failed (see `_read_error`); the message names the file.
+    """
+    try:
+        if is_local(path):
+            return pq.read_schema(_strip_file_scheme(path))
+        fs, fs_path = fsspec.core.url_to_fs(path)
+        with fs.open(fs_path, "rb") as handle:
+            return pq.read_schema(handle)
+    except (OSError, pa.ArrowInvalid) as err:
+        raise _read_error(path, err) from err
+
+
+def _read_error(path: str, err: Exception) -> Exception:
+    """A failed read of one partition file as one line naming it.
+
+    A missing file and a file that is not Parquet are DataErrors; a failing disk or store
+    (a timeout, a refused connection, EIO) stays an OSError, so it is not taken for a bad file.
+    pyarrow reports some corruptions as a bare ``OSError`` without errno, hence the test.
+    """
+    if isinstance(err, FileNotFoundError):
+        return DataError(f"{path}: partition file not found")
+    if isinstance(err, pa.ArrowInvalid) or (type(err) is OSError and err.errno is None):
+        return DataError(f"{path}: corrupt Parquet partition ({_cause(err)})")
+    return _os_error(err, f"could not read partition {path}: {_cause(err)}")
+
+
+def _os_error(err: Exception, message: str) -> OSError:
+    """An OSError saying ``message``, with the errno of ``err`` when it has one."""
+    code = getattr(err, "errno", None)
+    return OSError(code, message) if isinstance(code, int) else OSError(message)
+
+
+def _cause(err: Exception) -> str:
+    """The system's reason for an OSError (pyarrow wraps it in its own words), else its text."""
+    code = getattr(err, "errno", None)
+    if isinstance(code, int) and code > 0:
+        return os.strerror(code)
+    text = str(getattr(err, "strerror", None) or err)
+    return text.splitlines()[0] if text else type(err).__name__
+
+
 def as_day(values: pd.Series | pd.Index) -> pd.Series | pd.Index:
     """Normalise dates to naive midnight ``datetime64[ns]`` in UTC (the one date dtype)."""
     if isinstance(values, pd.Series) and values.dtype.kind == "M" and values.dt.tz is None:
@@ -67,36 +203,51 @@ def write_parquet_atomic(frame: pd.DataFrame, path: str) -> None:
 
     Locally the file is written beside its target and renamed (atomic on POSIX); on object
     storage a single PUT is already atomic, so it is written in place.
+
+    Raises
+    ------
+    OSError
+        The file could not be written (full disk, no permission, unreachable store): the
+        message names the partition file and the cause, the old file is left as it was.
     """
     table = pa.Table.from_pandas(frame, preserve_index=False)
-    if is_local(path):
-        local = _strip_file_scheme(path)
-        os.makedirs(os.path.dirname(local), exist_ok=True)
-        tmp = os.path.join(os.path.dirname(local), f".part-{uuid.uuid4().hex}.tmp")
-        try:
-            pq.write_table(table, tmp)
-            os.replace(tmp, local)
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
-        return
-    fs, fs_path = fsspec.core.url_to_fs(path)
-    with fs.open(fs_path, "wb") as handle:
-        pq.write_table(table, handle)
+    try:
+        if is_local(path):
+            local = _strip_file_scheme(path)
+            os.makedirs(os.path.dirname(local), exist_ok=True)
+            tmp = os.path.join(os.path.dirname(local), f".part-{uuid.uuid4().hex}.tmp")
+            try:
+                pq.write_table(table, tmp)
+                os.replace(tmp, local)
+            finally:
+                if os.path.exists(tmp):
+                    os.remove(tmp)
+            return
+        fs, fs_path = fsspec.core.url_to_fs(path)
+        with fs.open(fs_path, "wb") as handle:
+            pq.write_table(table, handle)
+    except OSError as err:
+        raise _os_error(err, f"could not write partition {path}: {_cause(err)}") from err
 
 
 def read_partition(path: str) -> pd.DataFrame:
-    """Read one partition file; a corrupt or missing file is a DataError naming the path."""
+    """Read one partition file; a corrupt or missing file is a DataError naming the path.
+
+    Raises
+    ------
+    DataError
+        The file is missing or is not Parquet.
+    OSError
+        The disk or the store failed (see `_read_error`); the message names the file.
+    """
     try:
         if is_local(path):
             return pq.read_table(_strip_file_scheme(path)).to_pandas()
         fs, fs_path = fsspec.core.url_to_fs(path)
         with fs.open(fs_path, "rb") as handle:
             return pq.read_table(handle).to_pandas()
-    except FileNotFoundError as err:
-        raise DataError(f"{path}: partition file not found") from err
-    except (pa.ArrowInvalid, OSError) as err:
-        raise DataError(f"{path}: corrupt Parquet partition ({str(err).splitlines()[0]})") from err
+    except (OSError, pa.ArrowInvalid) as err:
+        raise _read_error(path, err) from err
 
 
 def split_by_partition(frame: pd.DataFrame, keys: list[str]) -> dict[str, pd.DataFrame]:
