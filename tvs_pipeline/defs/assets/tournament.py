@@ -42,32 +42,27 @@ START_TAG, GRID_TAG = "tvs/tournament_start", "tvs/tournament_grid"
 LEADERBOARD_ROWS = 10
 
 
+def _research_spec(key: str, description: str) -> dg.AssetSpec:
+    """One table of the tournament: group research, read from the stored funnel days."""
+    return dg.AssetSpec(
+        key,
+        description=description,
+        group_name="research",
+        kinds={"pandas", "parquet"},
+        deps=["normalization", "dedup", "market"],
+    ).with_io_manager_key("io_manager")
+
+
 @dg.multi_asset(
     # The op has its own name: the job is called `tournament`, and op and job names share one
     # namespace in a code location.
     name="walk_forward_tournament",
     specs=[
-        dg.AssetSpec(
-            "tournament",
-            description="The leaderboard: one row per strategy of the grid, out of sample.",
-            group_name="research",
-            kinds={"pandas", "parquet"},
-            deps=["normalization", "dedup", "market"],
-        ).with_io_manager_key("io_manager"),
-        dg.AssetSpec(
-            "tournament_returns",
-            description="Each strategy's daily net return over the tournament's sessions.",
-            group_name="research",
-            kinds={"pandas", "parquet"},
-            deps=["normalization", "dedup", "market"],
-        ).with_io_manager_key("io_manager"),
-        dg.AssetSpec(
-            "tournament_regimes",
-            description="The best profile under each regime: a mapping for `profile: auto`.",
-            group_name="research",
-            kinds={"pandas", "parquet"},
-            deps=["normalization", "dedup", "market"],
-        ).with_io_manager_key("io_manager"),
+        _research_spec("tournament", "The leaderboard: one row per strategy, out of sample."),
+        _research_spec("tournament_returns", "Each strategy's daily net return over its sessions."),
+        _research_spec(
+            "tournament_regimes", "The best profile under each regime: for `profile: auto`."
+        ),
     ],
     partitions_def=DAILY,
     backfill_policy=SINGLE_RUN,
