@@ -405,4 +405,22 @@ def _verdict(
     error = failures[0].step_failure_data.error
     cause = error.cause or error
     message = one_line(cause.message or error.message) or one_line(error.message)
+    if home is not None and _from_instance_storage(error):
+        message = f"Dagster instance {home}: {message}"
     return RunOutcome(result.run_id, False, f"{failures[0].step_key}: {message}")
+
+
+# The lake is Parquet + DuckDB and the ledger is files: a database error inside a step can only
+# come from the instance's own storage (SQLite or Postgres), which the error itself never names.
+_INSTANCE_STORAGE_ERRORS = frozenset(
+    {"OperationalError", "DatabaseError", "IntegrityError", "InterfaceError", "ProgrammingError"}
+)
+
+
+def _from_instance_storage(error) -> bool:
+    """Whether a step's error (or one of its causes) is the instance storage's."""
+    while error is not None:
+        if error.cls_name in _INSTANCE_STORAGE_ERRORS:
+            return True
+        error = error.cause or error.context
+    return False
