@@ -40,6 +40,8 @@ DAY_COLUMNS = (
     "planned_cost",
     "last_session",
 )
+# Columns of the physical rows only (blank on atom rows).
+PHYSICAL_COLUMNS = ("net_weight", "held_weight", "since", "gross_weight", "n_atoms")
 
 
 # How far a book's sums may stray from what they must be (float noise is ~1e-15).
@@ -276,7 +278,7 @@ class BookKeeper:
     def _carried(self, held_atoms: pd.Series) -> pd.DataFrame:
         """Yesterday's atom rows, held: weight and ``held`` are today's drifted weights."""
         atoms = self._book.loc[self._book["kind"] == "atom"].drop(
-            columns=["kind", *DAY_COLUMNS, "net_weight", "held_weight", "since"], errors="ignore"
+            columns=["kind", *DAY_COLUMNS, *PHYSICAL_COLUMNS], errors="ignore"
         )
         held = held_atoms.reindex(atoms["atom_id"]).fillna(0.0).to_numpy()
         return atoms.assign(weight=held, held=held)
@@ -308,8 +310,10 @@ class BookKeeper:
                 .to_numpy(),
             }
         )
-        book = pd.concat(
-            [atom_rows.assign(kind="atom"), rows.assign(kind="physical")], ignore_index=True
+        book = _flags_as_boolean(
+            pd.concat(
+                [atom_rows.assign(kind="atom"), rows.assign(kind="physical")], ignore_index=True
+            )
         )
         return book.assign(
             **exposures(target),
@@ -317,3 +321,19 @@ class BookKeeper:
             planned_turnover=turnover,
             planned_cost=self.friction.cost(turnover),
         )
+
+
+def _flags_as_boolean(book: pd.DataFrame) -> pd.DataFrame:
+    """True/False columns blank on some rows as pandas' nullable ``boolean``.
+
+    Atom flags (``cap_relaxed``) are blank on physical rows, which makes them ``object`` in
+    memory but ``boolean`` once stored and read back: one dtype whichever way the previous book
+    arrived, so a nightly run and a backfill write the same partition.
+    """
+    flags = {
+        column: "boolean"
+        for column in book.select_dtypes(include="object").columns
+        if book[column].dropna().map(type).isin([bool, np.bool_]).all()
+        and book[column].notna().any()
+    }
+    return book.astype(flags) if flags else book

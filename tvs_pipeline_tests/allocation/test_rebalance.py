@@ -10,7 +10,10 @@ import pytest
 
 from tvs_pipeline.allocation.rebalance import BookKeeper, exposure_finding, rebalance_reason
 from tvs_pipeline.config.schema import AllocationConfig
+from tvs_pipeline.defs.carry import last_partition
 from tvs_pipeline.errors import DataError
+from tvs_pipeline.lake.catalog import LakeReader
+from tvs_pipeline.lake.storage import partition_path, write_parquet_atomic
 from tvs_pipeline.simulation.friction import FrictionModel
 from tvs_pipeline.simulation.track_record import TrackRecord
 
@@ -161,6 +164,28 @@ def test_a_run_resumed_from_the_stored_book_equals_one_run():
     )
     for a, b in zip(whole[4:], resumed, strict=True):
         pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True))
+
+
+def test_a_book_read_back_from_the_lake_resumes_to_the_same_frames(tmp_path):
+    # A nightly run starts from the book the lake stored (Parquet, read through DuckDB); a
+    # backfill carries it in memory. Both must write the same frame, dtypes and column order
+    # included, on rebalance days and on held days alike.
+    history = _history(140)
+    days = list(history.index[-8:])
+    whole = _run(_keeper(step=3), history, days)
+    root = str(tmp_path / "lake")
+    nightly = []
+    for i, day in enumerate(days[1:], start=1):
+        stored = whole[i - 1] if i == 1 else nightly[-1]
+        write_parquet_atomic(
+            stored.assign(date=days[i - 1]), partition_path(root, "book", days[i - 1])
+        )
+        previous, previous_day = last_partition(LakeReader(root), "book", day.date())
+        keeper = BookKeeper(MINVAR, FRICTION, 3, 10.0, previous, previous_day)
+        nightly.append(keeper.decide_day(_atoms(history, day), _session(history, day), day.date()))
+    assert {bool(book["rebalance"].iloc[0]) for book in whole[1:]} == {True, False}
+    for a, b in zip(whole[1:], nightly, strict=True):
+        pd.testing.assert_frame_equal(a, b)
 
 
 def test_the_track_record_earns_the_stored_book_of_the_day_before():
