@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from datetime import date
 
 import pandas as pd
 
+from tvs_pipeline import __version__
 from tvs_pipeline.config import list_profiles, load_profile, resolved_to_yaml
 from tvs_pipeline.config.schema import ResolvedProfile
 from tvs_pipeline.errors import ConfigError, DataError, OptimizationError, SourceError
@@ -17,9 +19,16 @@ from tvs_pipeline.settings import Settings, load_settings
 
 __all__ = ["main"]
 
+DESCRIPTION = (
+    "Run, backfill, query and inspect the tvs_pipeline portfolio pipeline "
+    "(state under $TVS_HOME, default ./data)."
+)
+
 # Failures a command names itself (exit 2): ours, and the system's (a disk, a store, a path).
 KNOWN_ERRORS = (ConfigError, DataError, SourceError, OptimizationError, OSError)
 INTERRUPTED = 130
+BROKEN_PIPE = 141  # 128 + SIGPIPE: the reader (`| head`) stopped reading
+ZERO_WEIGHT = 5e-5  # a weight that prints as +0.00 % is left out of the summary
 
 
 class CommandError(Exception):
@@ -42,6 +51,17 @@ def _count(text: str) -> int:
         value = 0
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a whole number >= 1, found {text!r}")
+    return value
+
+
+def _rows(text: str) -> int:
+    """An argparse type: a whole number of at least 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, found {text!r}")
     return value
 
 
@@ -147,14 +167,74 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 
 
 def cmd_sql(args: argparse.Namespace) -> int:
-    """Run SELECT statements over the lake (views built per query, reads confined to the lake)."""
+    """Run SELECT statements over the lake (views built per query, reads confined to the lake).
+
+    At most ``--max-rows`` rows are printed (0: all); how many were left out is said on stderr.
+    """
     from tvs_pipeline.lake.catalog import query_lake
 
     settings = load_settings()
     frame = query_lake(settings.lake_root, args.query)
-    with pd.option_context("display.max_rows", args.max_rows, "display.width", 200):
-        print(frame.to_string(index=False) if len(frame) else "(no rows)")
+    if not len(frame):
+        print("(no rows)")
+        return 0
+    shown = frame if args.max_rows == 0 else frame.head(args.max_rows)
+    print(plain_table(shown))
+    if len(shown) < len(frame):
+        left = len(frame) - len(shown)
+        print(
+            f"({len(shown):,} of {len(frame):,} rows shown, {left:,} left out; "
+            "--max-rows N shows more, --max-rows 0 all)",
+            file=sys.stderr,
+        )
     return 0
+
+
+def plain_table(frame: pd.DataFrame) -> str:
+    """A frame as aligned text: text left-justified, numbers right-justified, no index.
+
+    Whole numbers in a float column (``225.0``) print without decimals.
+    """
+    if frame.empty:
+        return "(no rows)"
+    columns = {}
+    for name in frame.columns:
+        values = frame[name]
+        if (
+            pd.api.types.is_datetime64_any_dtype(values)
+            and (values.dropna().dt.normalize() == values.dropna()).all()
+        ):
+            cells = ["" if pd.isna(v) else v.date().isoformat() for v in values]
+        elif pd.api.types.is_float_dtype(values) and _whole(values):
+            cells = [("" if pd.isna(v) else f"{int(v)}") for v in values]
+        elif pd.api.types.is_float_dtype(values):
+            cells = [("" if pd.isna(v) else f"{v:.6g}") for v in values]
+        else:
+            cells = ["" if v is None or (not isinstance(v, list | dict) and pd.isna(v)) else
+                     str(v) for v in values.tolist()]  # fmt: skip
+        numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+        columns[str(name)] = (cells, numeric)
+    widths = {name: max([len(name), *map(len, cells)]) for name, (cells, _) in columns.items()}
+    last = list(columns)[-1]
+
+    def cell(name: str, text: str) -> str:
+        if columns[name][1]:
+            return text.rjust(widths[name])
+        return text if name == last else text.ljust(widths[name])
+
+    lines = ["  ".join(cell(name, name) for name in columns).rstrip()]
+    for row in range(len(frame)):
+        lines.append(
+            "  ".join(cell(name, cells[row]) for name, (cells, _) in columns.items()).rstrip()
+        )
+    return "\n".join(lines)
+
+
+def _whole(values: pd.Series) -> bool:
+    """Whether every finite value of a float column is a whole number."""
+    finite = values.dropna()
+    finite = finite[finite.abs() < 2**53]
+    return len(finite) == values.notna().sum() and bool((finite == finite.round()).all())
 
 
 def cmd_config_show(args: argparse.Namespace) -> int:
@@ -187,13 +267,10 @@ def cmd_health(args: argparse.Namespace) -> int:
         index="sleeve", columns="status", values="symbol", aggfunc="count", fill_value=0
     )
     print(f"data_health {day}: {len(table)} listings")
-    print(counts.to_string())
+    print(plain_table(counts.reset_index().rename_axis(columns=None)))
     print()
     cols = ["symbol", "sleeve", "status", "reason"]
-    with pd.option_context(
-        "display.max_rows", 1000, "display.width", 200, "display.max_colwidth", 90
-    ):
-        print(table.sort_values(["severity", "symbol"])[cols].to_string(index=False))
+    print(plain_table(table.sort_values(["severity", "symbol"])[cols]))
     return 0
 
 
@@ -318,6 +395,8 @@ def cmd_ledger_verify(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     path = settings.ledger_dir / "audit.jsonl"
+    if not path.exists():
+        raise CommandError(f"ledger verify: no ledger at {path} yet (run `tvs run` first)")
     verdict = verify_ledger(path)
     print(verdict)
     if not args.lake:
@@ -474,6 +553,11 @@ def _leaderboard_lines(reader, day: date, rows: int = 3) -> list[str]:
     return lines
 
 
+def percent(value: float, *, signed: bool = False) -> str:
+    """A fraction as a percentage with two decimals and a space: ``0.01615`` -> ``1.62 %``."""
+    return f"{value * 100:{'+' if signed else ''}.2f} %"
+
+
 def render_summary(settings: Settings, day: date, run_id: str, elapsed: float) -> str:
     """The funnel at a glance after a run: counts per stage, winners, weights, where things are."""
     from tvs_pipeline.lake.catalog import LakeReader
@@ -522,27 +606,31 @@ def render_summary(settings: Settings, day: date, run_id: str, elapsed: float) -
         ]
     physical = allocation.loc[allocation["kind"] == "physical"] if len(allocation) else allocation
     if len(physical):
-        lines += ["", "target weights (held over the next session):"]
-        for row in physical.sort_values("net_weight", ascending=False).itertuples():
-            lines.append(f"  {row.symbol:<24} {row.net_weight:+.4f}")
+        held = physical.loc[physical["net_weight"].abs() >= ZERO_WEIGHT]
+        first = physical.iloc[0]
+        lines += [
+            "",
+            f"target weights (held over the next session; gross {percent(first['gross_exposure'])}"
+            f", net {percent(first['net_exposure'], signed=True)}; "
+            f"{len(physical) - len(held)} zero weights left out):",
+        ]
+        for row in held.sort_values("net_weight", ascending=False).itertuples():
+            lines.append(f"  {row.symbol:<24} {percent(row.net_weight, signed=True):>9}")
     if len(report):
         metrics = dict(zip(report["metric"], report["value"], strict=True))
+
+        def number(key: str, spec: str = "") -> str:
+            value = metrics.get(key, float("nan"))
+            if pd.isna(value):
+                return "n/a"
+            return format(value, spec) if spec else percent(value)
+
         lines += [
             "",
             f"track record (out of sample, net of costs) over {metrics['sessions']:.0f} sessions:",
-            "  equity {equity:.4f} · sharpe {sharpe:.2f} · annual return {annual_return:.1%} · "
-            "max drawdown {max_drawdown:.1%} · selection alpha {selection_alpha:.1%}".format(
-                **{
-                    k: metrics.get(k, float("nan"))
-                    for k in (
-                        "equity",
-                        "sharpe",
-                        "annual_return",
-                        "max_drawdown",
-                        "selection_alpha",
-                    )
-                }
-            ),
+            f"  equity {number('equity', '.4f')} · sharpe {number('sharpe', '.2f')} · "
+            f"annual return {number('annual_return')} · max drawdown {number('max_drawdown')} · "
+            f"selection alpha {number('selection_alpha')}",
         ]
         pages = [path for path in report["report_path"] if path]
         if pages:
@@ -554,7 +642,10 @@ def render_summary(settings: Settings, day: date, run_id: str, elapsed: float) -
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``tvs``."""
-    parser = OneLineParser(prog="tvs", description=__doc__)
+    parser = OneLineParser(prog="tvs", description=DESCRIPTION)
+    parser.add_argument(
+        "--version", action="version", version=f"tvs {__version__}", help="print the version"
+    )
     parser.add_argument(
         "--traceback", action="store_true", help="show where an unexpected error was raised"
     )
@@ -578,22 +669,27 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=cmd_run)
 
     backfill = sub.add_parser("backfill", help="fill a range of days as one run")
-    backfill.add_argument("--start", required=True)
-    backfill.add_argument("--end", required=True)
+    backfill.add_argument("--start", required=True, help="first as-of date YYYY-MM-DD")
+    backfill.add_argument("--end", required=True, help="last as-of date YYYY-MM-DD (inclusive)")
     run_options(backfill)
     backfill.set_defaults(func=cmd_backfill)
 
     sql = sub.add_parser("sql", help="query the lake with DuckDB")
-    sql.add_argument("query")
-    sql.add_argument("--max-rows", type=int, default=200)
+    sql.add_argument("query", help="SELECT statements over the lake's tables (one per asset)")
+    sql.add_argument(
+        "--max-rows",
+        type=_rows,
+        default=200,
+        help="rows to print at most (default 200; 0 prints all); the rest are counted on stderr",
+    )
     sql.set_defaults(func=cmd_sql)
 
     health = sub.add_parser("health", help="print the data_health table of a day")
-    health.add_argument("--date", default=None)
+    health.add_argument("--date", default=None, help="the day YYYY-MM-DD (default: the latest)")
     health.set_defaults(func=cmd_health)
 
     promotion = sub.add_parser("promotion", help="print the champion/challenger promotion report")
-    promotion.add_argument("--date", default=None)
+    promotion.add_argument("--date", default=None, help="the day YYYY-MM-DD (default: the latest)")
     promotion.set_defaults(func=cmd_promotion)
 
     report = sub.add_parser(
@@ -623,7 +719,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     calibrate.add_argument("--date", default=None, help="the panel's day (default: the latest)")
     calibrate.add_argument("--profile", default=None, help="profile name or YAML path")
-    calibrate.add_argument("--source", default=None, choices=["demo", "tradingview"])
+    calibrate.add_argument(
+        "--source",
+        default=None,
+        choices=["demo", "tradingview"],
+        help="market source (default: the profile's)",
+    )
     calibrate.add_argument("--folds", type=int, default=4, help="walk-forward folds")
     calibrate.add_argument("--trials", type=int, default=100, help="Optuna trials per search")
     calibrate.add_argument("--seed", type=int, default=0, help="the sampler's seed")
@@ -647,7 +748,7 @@ def build_parser() -> argparse.ArgumentParser:
     config = sub.add_parser("config", help="inspect configuration")
     config_sub = config.add_subparsers(dest="config_command", required=True)
     show = config_sub.add_parser("show", help="print a fully resolved profile")
-    show.add_argument("profile")
+    show.add_argument("profile", help="profile name or YAML path")
     show.set_defaults(func=cmd_config_show)
     config_sub.add_parser("list", help="list shipped profiles").set_defaults(func=cmd_config_list)
     return parser
@@ -666,6 +767,9 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(err, 2)
     try:
         return int(args.func(args) or 0)
+    except BrokenPipeError:  # `tvs health | head`: the reader has what it wanted
+        _silence_stdout()
+        return BROKEN_PIPE
     except (CommandError, *KNOWN_ERRORS) as err:
         return _fail(err, 2)
     except KeyboardInterrupt:
@@ -675,6 +779,17 @@ def main(argv: list[str] | None = None) -> int:
         if args.traceback:
             raise
         return _fail(err, 1, f" ({type(err).__name__}; `tvs --traceback …` shows where)")
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush does not fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is not a file (a test's capture)
+        pass
+    finally:
+        os.close(devnull)
 
 
 def _fail(err: BaseException, code: int, note: str = "") -> int:

@@ -765,3 +765,126 @@ def _latest_bars_record(home):
         and "2026-06-30" in r["payload"].get("files", {})
         and r["payload"]["asset"] == "bars"
     )
+
+
+# ------------------------------------------------------- the operator's terminal (issue 19)
+def _numbers_lake(home, rows=25):
+    frame = pd.DataFrame({"date": pd.Timestamp("2025-03-03"), "i": np.arange(rows)})
+    _write_days(str(home / "lake"), "numbers", frame)
+
+
+def test_sql_prints_at_most_max_rows_and_counts_the_rest(home, capsys):
+    _numbers_lake(home, rows=25)
+    assert main(["sql", "select i from numbers order by i", "--max-rows", "7"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.splitlines() == ["i", *[str(i) for i in range(7)]]
+    assert "7 of 25 rows shown, 18 left out" in captured.err
+    assert main(["sql", "select i from numbers", "--max-rows", "0"]) == 0
+    captured = capsys.readouterr()
+    assert len(captured.out.splitlines()) == 26 and captured.err == ""
+
+
+def test_sql_max_rows_refuses_a_negative_count(home, capsys):
+    assert main(["sql", "select 1", "--max-rows", "-1"]) == 2
+    assert "expected a whole number >= 0" in capsys.readouterr().err
+
+
+def _health_lake(home, rows):
+    reasons = ["", "only 12 sessions (floor 90)", "gap of 3 sessions ending 2025-03-01"]
+    frame = pd.DataFrame({
+        "date": pd.Timestamp("2025-03-03"),
+        "symbol": [f"X:S{i:04d}" for i in range(rows)],
+        "sleeve": ["crypto", "us_equity"] * (rows // 2),
+        "status": ["OK", "SHORT_HISTORY", "GAPS"] * (rows // 3) + ["OK"] * (rows % 3),
+        "severity": [0, 2, 1] * (rows // 3) + [0] * (rows % 3),
+    })  # fmt: skip
+    frame["reason"] = frame["severity"].map(dict(enumerate(reasons)))
+    _write_days(str(home / "lake"), "data_health", frame)
+
+
+def test_health_reasons_are_left_justified_without_padding(home, capsys):
+    _health_lake(home, rows=6)
+    assert main(["health"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    header = next(line for line in lines if line.startswith("symbol"))
+    at = header.index("reason")
+    body = lines[lines.index(header) + 1 :]
+    assert all(line == line.rstrip() for line in lines)
+    short = next(line for line in body if "only 12 sessions" in line)
+    assert short[at:] == "only 12 sessions (floor 90)"
+    assert lines[1].split() == ["sleeve", "GAPS", "OK", "SHORT_HISTORY"]
+    assert lines[2].split() == ["crypto", "1", "1", "1"]  # whole numbers, no decimals
+
+
+def test_health_into_a_closed_pipe_exits_quietly(home):
+    _health_lake(home, rows=3000)  # ~200 KB: more than a pipe holds
+    env = {**os.environ, "PYTHONPATH": str(Path(tvs_pipeline.__file__).resolve().parents[1])}
+    child = subprocess.Popen(
+        [sys.executable, "-m", "tvs_pipeline.cli", "health"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    first = child.stdout.readline()
+    child.stdout.close()  # what `| head -1` does once it has its line
+    err = child.stderr.read().decode()
+    assert child.wait(timeout=60) == 141
+    assert first.startswith(b"data_health 2025-03-03: 3000 listings")
+    assert err == ""
+
+
+def test_version_is_the_installed_one(capsys):
+    from importlib.metadata import version
+
+    with pytest.raises(SystemExit) as stop:
+        main(["--version"])
+    assert stop.value.code == 0
+    assert capsys.readouterr().out == f"tvs {version('tvs_pipeline')}\n"
+
+
+def _parsers(parser):
+    yield parser
+    for action in parser._actions:  # argparse keeps its sub-commands there
+        if isinstance(action.choices, dict):
+            for child in action.choices.values():
+                yield from _parsers(child)
+
+
+def test_every_option_has_help_and_no_markup():
+    parser = cli.build_parser()
+    missing = [
+        f"{p.prog} {a.dest}"
+        for p in _parsers(parser)
+        for a in p._actions
+        if not isinstance(a.choices, dict) and not a.help
+    ]
+    assert missing == []
+    assert "``" not in parser.format_help()
+
+
+def test_ledger_verify_without_a_ledger_says_so(home, capsys):
+    assert main(["ledger", "verify"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"no ledger at {home / 'ledger' / 'audit.jsonl'} yet" in err[0]
+
+
+def test_summary_weights_in_percent_without_zeros_with_exposures(home):
+    book = pd.DataFrame({
+        "date": pd.Timestamp("2025-03-03"), "kind": "physical",
+        "symbol": ["X:A", "X:B", "X:C", "X:Z"], "net_weight": [0.61616, 0.5, -0.11616, 0.0],
+        "gross_exposure": 1.2323, "net_exposure": 1.0,
+    })  # fmt: skip
+    _write_days(str(home / "lake"), "allocation", book)
+    from tvs_pipeline.settings import load_settings
+
+    text = cli.render_summary(load_settings(), pd.Timestamp("2025-03-03").date(), "r" * 8, 1.0)
+    lines = text.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("target weights"))
+    assert "gross 123.23 %" in lines[at] and "net +100.00 %" in lines[at]
+    assert "1 zero weights left out" in lines[at]
+    assert [line.split() for line in lines[at + 1 : at + 4]] == [
+        ["X:A", "+61.62", "%"],
+        ["X:B", "+50.00", "%"],
+        ["X:C", "-11.62", "%"],
+    ]
+    assert "X:Z" not in text
