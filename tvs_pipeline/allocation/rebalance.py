@@ -332,7 +332,7 @@ def _flags_as_boolean(book: pd.DataFrame) -> pd.DataFrame:
     """
     flags = {
         column: "boolean"
-        for column in book.select_dtypes(include="object").columns
+        for column in book.select_dtypes(include="object", exclude="str").columns
         if book[column].dropna().map(type).isin([bool, np.bool_]).all()
         and book[column].notna().any()
     }
