@@ -151,6 +151,14 @@ class Settings:
         Processes a step may spread the days of a backfill over (``$TVS_WORKERS``).
     object_store : ObjectStoreSettings
         Timeouts and tries of every call to an ``s3://`` lake (``$TVS_S3_*``).
+    dask_scheduler : str
+        A Dask scheduler address the steps spread their days over instead of local processes
+        (``$TVS_DASK_SCHEDULER``, e.g. ``tcp://10.0.0.5:8786``); empty: local processes.
+    ledger_url : str
+        The audit ledger in PostgreSQL (``$TVS_LEDGER``, ``postgresql://user@host/db``; the
+        password from ``PGPASSWORD`` or ``~/.pgpass``); empty: the file under the home.
+    chunk_days : int
+        Days per run of a chunked backfill (``$TVS_CHUNK_DAYS``); 0: one run per path.
     """
 
     home: Path
@@ -160,6 +168,9 @@ class Settings:
     tradingview: TradingViewSettings = field(default_factory=TradingViewSettings)
     workers: int = 1
     object_store: ObjectStoreSettings = field(default_factory=ObjectStoreSettings)
+    dask_scheduler: str = ""
+    ledger_url: str = ""
+    chunk_days: int = 0
 
     @property
     def dagster_home(self) -> Path:
@@ -175,6 +186,11 @@ class Settings:
     def ledger_dir(self) -> Path:
         """Where the hash-chained audit ledger lives (local or shared disk)."""
         return self.home / "ledger"
+
+    @property
+    def ledger(self) -> str:
+        """The audit ledger: ``$TVS_LEDGER`` (PostgreSQL), else ``<ledger_dir>/audit.jsonl``."""
+        return self.ledger_url or str(self.ledger_dir / "audit.jsonl")
 
 
 def load_settings(env: dict[str, str] | None = None) -> Settings:
@@ -209,6 +225,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         tradingview=_tradingview_settings(env),
         workers=_workers(env.get("TVS_WORKERS")),
         object_store=ObjectStoreSettings(**_numbers(env, S3_ENV)),
+        **_scale_out(env),
     )
     configure_object_store(settings.object_store, lake_root)
     return settings
@@ -225,6 +242,30 @@ def _workers(text: str | None) -> int:
     if workers < 1:
         raise ConfigError(f"TVS_WORKERS {text!r}: expected an integer >= 1")
     return workers
+
+
+def _scale_out(env: dict[str, str]) -> dict[str, object]:
+    """``$TVS_DASK_SCHEDULER``, ``$TVS_LEDGER`` and ``$TVS_CHUNK_DAYS``, each checked."""
+    scheduler = env.get("TVS_DASK_SCHEDULER", "").strip()
+    if scheduler and ":" not in scheduler:
+        raise ConfigError(
+            f"TVS_DASK_SCHEDULER={scheduler!r}: expected a scheduler address such as "
+            "tcp://host:8786"
+        )
+    ledger = env.get("TVS_LEDGER", "").strip()
+    if ledger and not ledger.startswith(("postgresql://", "postgres://")):
+        raise ConfigError(
+            f"TVS_LEDGER={ledger.split('@')[-1]!r}: expected a postgresql://user@host/db URL "
+            "(unset it for the ledger file under TVS_HOME)"
+        )
+    chunk = env.get("TVS_CHUNK_DAYS", "").strip()
+    try:
+        chunk_days = int(chunk) if chunk else 0
+    except ValueError:
+        chunk_days = -1
+    if chunk_days < 0 or (chunk and chunk_days < 1):
+        raise ConfigError(f"TVS_CHUNK_DAYS={chunk!r}: expected an integer >= 1")
+    return {"dask_scheduler": scheduler, "ledger_url": ledger, "chunk_days": chunk_days}
 
 
 def _tradingview_settings(env: dict[str, str]) -> TradingViewSettings:

@@ -94,10 +94,15 @@ class ReportResource(dg.ConfigurableResource):
 
 
 class ComputeResource(dg.ConfigurableResource):
-    """How many processes a step may spread its days over (``$TVS_WORKERS``)."""
+    """Where a step spreads its days: ``$TVS_WORKERS`` local processes, or a Dask cluster.
+
+    ``scheduler`` is a Dask scheduler address (``$TVS_DASK_SCHEDULER``); when set, the days go
+    to that cluster's workers instead of local processes (`tvs_pipeline.parallel`).
+    """
 
     workers: int = 1
     min_calls: int = MIN_PARALLEL_CALLS
+    scheduler: str = ""
 
     def map(
         self,
@@ -106,7 +111,7 @@ class ComputeResource(dg.ConfigurableResource):
         shared: Mapping[str, Any] | None = None,
     ) -> list[Any]:
         """``[function(**shared, **call) for call in calls]``, over the workers when many."""
-        return map_calls(function, calls, self.workers, self.min_calls, shared)
+        return map_calls(function, calls, self.workers, self.min_calls, shared, self.scheduler)
 
 
 def build_resources(
@@ -122,7 +127,7 @@ def build_resources(
     return {
         "io_manager": LakeIOManagerResource(
             root=settings.lake_root,
-            ledger_path=str(settings.ledger_dir / "audit.jsonl"),
+            ledger_path=settings.ledger,
         ),
         "profile": ProfileResource(name=profile or settings.profile),
         "market": MarketResource(
@@ -130,5 +135,9 @@ def build_resources(
         ),
         "lake": LakeResource(root=settings.lake_root),
         "reports": ReportResource(directory=str(settings.reports_dir)),
-        "compute": ComputeResource(workers=settings.workers, min_calls=min_parallel_calls),
+        "compute": ComputeResource(
+            workers=settings.workers,
+            min_calls=min_parallel_calls,
+            scheduler=settings.dask_scheduler,
+        ),
     }
