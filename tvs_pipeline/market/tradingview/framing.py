@@ -4,7 +4,9 @@ Packets are cut by their declared length, counted in characters of the decoded t
 captures are ASCII, where characters, UTF-16 units and bytes agree); we always send
 ASCII-escaped JSON so every reading of the length is the same. A length that lies is caught by
 checking that each packet ends where the next ``~m~`` begins or at the end of the buffer, and
-the packet is then re-cut at the next header whose prefix is valid JSON. A packet whose declared
+the packet is then re-cut at the next header whose prefix is valid JSON. When no re-cut parses
+but the packet at its declared length does, the packet is well framed and what follows it is
+junk: the packet is kept and only the junk is dropped (and counted). A packet whose declared
 length runs past the buffer is kept until the next message completes it (split frames).
 """
 
@@ -83,9 +85,12 @@ class PacketDecoder:
     anomalies : list of str
         One line per repaired or dropped packet (a lying length, a malformed payload, garbage
         between packets), for the caller to log and count.
+    junk : int
+        Runs of unframed text dropped (after a packet, or between packets).
     """
 
     anomalies: list[str] = field(default_factory=list)
+    junk: int = 0
     _buffer: str = ""
 
     @property
@@ -125,6 +130,10 @@ class PacketDecoder:
                 pos = end
                 continue
             repaired = self._repair(buf, start, complete=True)
+            if repaired is None and packet is not None:
+                packets.append(packet)  # well framed; the text after it is junk (skipped next)
+                pos = end
+                continue
             if repaired is None:
                 following = HEADER.search(buf, start)
                 pos = following.start() if following else len(buf)
@@ -156,5 +165,6 @@ class PacketDecoder:
             return None  # a header cut in two by a message boundary
         following = HEADER.search(buf, pos)
         end = following.start() if following else len(buf)
-        self.anomalies.append(f"garbage between packets dropped: {buf[pos:end][:80]!r}")
+        self.junk += 1
+        self.anomalies.append(f"junk between packets dropped: {buf[pos:end][:80]!r}")
         return end

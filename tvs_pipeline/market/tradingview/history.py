@@ -310,10 +310,13 @@ class HistoryClient:
                     if err.silent:
                         state["silent"] += 1
                         if state["silent"] >= SILENT_REQUESTS:
-                            state["token"] = True
+                            state["token"] = "heartbeats" in err.reason
                             state["fatal"] = (
                                 f"{state['silent']} requests answered by heartbeats only: the "
                                 "auth token has probably expired (renew TVS_TV_TOKEN or unset it)"
+                                if state["token"]
+                                else f"{state['silent']} requests answered by nothing at all, "
+                                "not even a heartbeat: the service does not answer"
                             )
                     break
                 except _SlotUnavailable as err:

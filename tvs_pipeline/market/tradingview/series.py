@@ -4,8 +4,12 @@ The request is ``resolve_symbol`` + ``create_series`` with the bar count the win
 Bars from ``timescale_update`` and ``du`` are merged by bar time (never by ``i``), so paging,
 live updates and a resumed request never duplicate a bar. ``series_completed`` for our
 turnaround ends a chunk; ``request_more_data`` pages back until the window's first instant is
-covered, the service marks the end (``data_completed``: ``end``/``limit``), a chunk adds no bar,
-or the page budget is spent. Silence for ``idle_timeout`` seconds ends the request with an error.
+covered, the service marks the end (``data_completed``: ``end``/``limit``), a page brings no bar
+older than this request's own oldest, or the page budget is spent. A request resumed after a drop
+merges into the bars already held, but its stop rules read its own pages: a resumed request
+starts again from the newest bars, and pages that only overlap what is held are progress towards
+the held oldest bar, not the end of the history. Silence for ``idle_timeout`` seconds ends the
+request with an error that says what did arrive.
 """
 
 from __future__ import annotations
@@ -79,9 +83,9 @@ def _symbol_key(request: SeriesRequest) -> str:
     return "=" + json.dumps(body, sort_keys=True, separators=(",", ":"))
 
 
-def _merge(result: SeriesResult, series: dict[str, Any]) -> int:
-    """Merge one series object's bars; return how many bar times were new."""
-    added = 0
+def _merge(result: SeriesResult, series: dict[str, Any]) -> float | None:
+    """Merge one series object's bars; return the oldest bar time it carried (None: no bar)."""
+    oldest: float | None = None
     for entry in series.get("s") or []:
         values = entry.get("v") if isinstance(entry, dict) else None
         if (
@@ -92,14 +96,28 @@ def _merge(result: SeriesResult, series: dict[str, Any]) -> int:
             result.malformed_bars += 1
             continue
         stamp = float(values[0])
-        if stamp not in result.bars:
-            added += 1
+        oldest = stamp if oldest is None else min(oldest, stamp)
         volume = float(values[5]) if len(values) > 5 else math.nan
         result.bars[stamp] = [float(v) for v in values[1:5]] + [volume]
     close_time = (series.get("lbs") or {}).get("bar_close_time")
     if isinstance(close_time, int | float):
         result.bar_close_time = float(close_time)
-    return added
+    return oldest
+
+
+def _silence(
+    idle_timeout: float, step: str, seen: int, connection: ChartConnection
+) -> SeriesFailed:
+    """The error of a request that heard nothing for ``idle_timeout``, saying what did arrive."""
+    heartbeats, data = getattr(connection, "heartbeats", 0), connection.data_packets
+    silent = seen == 0 and data == 0
+    if silent and heartbeats:
+        what = f"only {heartbeats} heartbeats on the connection: the auth token may have expired"
+    elif silent:
+        what = "nothing at all on the connection, not even a heartbeat"
+    else:
+        what = f"{seen} packets for this series, {data} data packets on the connection"
+    return SeriesFailed(f"no answer within {idle_timeout:g}s after {step} ({what})", silent=silent)
 
 
 async def fetch_series(
@@ -151,16 +169,15 @@ async def fetch_series(
             ("create_series", [session, series, turnaround, ref, RESOLUTION, count, ""]),
         ]
     )
-    step, seen, grown, pages = "create_series", 0, 0, 0
+    step, seen, pages = "create_series", 0, 0
+    # The oldest bar this request's own chunks brought, and its value when the page was asked.
+    own: float | None = None
+    before_page: float | None = None
     while True:
         try:
             packet = await asyncio.wait_for(queue.get(), idle_timeout)
         except TimeoutError as err:
-            silent = seen == 0 and connection.data_packets == 0
-            hint = " (only heartbeats: the auth token may have expired)" if silent else ""
-            raise SeriesFailed(
-                f"no answer within {idle_timeout:g}s after {step}{hint}", silent=silent
-            ) from err
+            raise _silence(idle_timeout, step, seen, connection) from err
         if isinstance(packet, Closed):
             raise ConnectionLost(packet.reason)
         method, params = packet.get("m"), packet.get("p") or []
@@ -186,7 +203,9 @@ async def fetch_series(
                 params[1].get(series) if len(params) > 1 and isinstance(params[1], dict) else None
             )
             if isinstance(found, dict) and found.get("t", turnaround) == turnaround:
-                grown += _merge(result, found)
+                oldest = _merge(result, found)
+                if oldest is not None:
+                    own = oldest if own is None else min(own, oldest)
                 seen += 1
         elif method == "series_completed":
             if len(params) > 3 and params[3] != turnaround:
@@ -200,14 +219,14 @@ async def fetch_series(
                 result.done = "depth reached"
             elif marker in ("end", "limit"):
                 result.done = f"history {marker}"
-            elif pages and not grown:
+            elif own is None or (pages and not own < before_page):  # type: ignore[operator]
                 result.done = "no older bars"
             elif pages >= MAX_PAGES:
                 result.done = "page budget spent"
             else:
-                more = bars_needed(request.since, earliest) - 1
+                more = bars_needed(request.since, own) - 1
                 await connection.send([("request_more_data", [session, series, more])])
-                pages, grown, step = pages + 1, 0, "request_more_data"
+                pages, before_page, step = pages + 1, own, "request_more_data"
                 continue
             result.pages += pages
             break

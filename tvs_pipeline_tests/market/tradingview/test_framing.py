@@ -124,3 +124,22 @@ def test_a_header_cut_in_two_waits_for_the_rest():
     assert decoder.feed(message[:5]) == []
     assert decoder.feed(message[5:]) == [{"m": "a", "p": []}]
     assert decoder.anomalies == []
+
+
+def test_junk_after_a_real_packet_in_one_message_keeps_the_packet():
+    # Several packets batched in one message, unframed text after the first: the packets are
+    # all well framed, so every one is kept and only the junk (counted once) is dropped.
+    bars = encode_packet("timescale_update", ["cs", {"sds_1": {"s": [{"i": 0, "v": [1, 2]}]}}])
+    done = encode_packet("series_completed", ["cs", "sds_1", "streaming", "s1", {}])
+    decoder = PacketDecoder()
+    packets = decoder.feed(bars + "<junk after a packet>" + done)
+    assert [p["m"] for p in packets] == ["timescale_update", "series_completed"]
+    assert decoder.junk == 1 and len(decoder.anomalies) == 1
+    assert "<junk after a packet>" in decoder.anomalies[0]
+
+
+def test_junk_at_the_end_of_a_message_keeps_the_packet_before_it():
+    decoder = PacketDecoder()
+    packets = decoder.feed(encode_packet("series_completed", []) + "trailing junk")
+    assert packets == [{"m": "series_completed", "p": []}]
+    assert decoder.junk == 1 and decoder.pending == 0

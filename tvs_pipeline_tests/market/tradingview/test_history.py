@@ -113,7 +113,8 @@ def test_one_faulty_symbol_never_fails_the_batch(clock, fast, fault):
         if name != names[2]:
             assert len(complete(batch, name)) > 500
     faulty = batch.outcomes[names[2]]
-    if fault in ("disconnect", "malformed", "lying_length", "split"):
+    recoverable = ("disconnect", "malformed", "lying_length", "split", "trailing_junk")
+    if fault in (*recoverable, "paging_disconnect"):  # the window here needs no paging
         assert len(complete(batch, names[2])) > 500  # recovered
     else:
         reason = {
@@ -125,8 +126,23 @@ def test_one_faulty_symbol_never_fails_the_batch(clock, fast, fault):
     assert batch.outcomes["BINANCE:NOPE"].error == "symbol_error: invalid symbol (BINANCE:NOPE)"
     if fault == "disconnect":
         assert faulty.attempts == 2 and server.stats.connections == 3
-    if fault in ("malformed", "lying_length"):
+    if fault in ("malformed", "lying_length", "trailing_junk"):
         assert batch.anomalies
+
+
+def test_a_drop_while_paging_back_resumes_to_the_full_window(clock, fast):
+    # 100 bars a page: the socket drops halfway through the third page, 350 bars held. The
+    # retry asks for the newest bars again; its first chunks only overlap what is held, and
+    # that must not read as "no older bars": the resumed series pages on to the window start.
+    name = "BINANCE:AUSDT"
+    options = ChartOptions(max_bars_per_request=100)
+    with ChartServer(synthetic_history(DAYS), clock, options, {name: "paging_disconnect"}) as s:
+        batch = fetch(s, fast, [name])
+    outcome = batch.outcomes[name]
+    times = complete(batch, name)
+    assert outcome.attempts == 2 and s.stats.connections == 2
+    assert np.isin(expected_times(clock), times).all()
+    assert outcome.result.done == "depth reached"
 
 
 def test_every_server_heartbeat_is_echoed_once_and_the_socket_stays_up(clock, fast):

@@ -26,8 +26,11 @@ DAY = float(DAY_SECONDS)
 class ScriptedConnection:
     """Answers each ``send`` with the next scripted packets; records every message sent."""
 
-    def __init__(self, queue: asyncio.Queue, answers: list[list[object]]) -> None:
+    def __init__(
+        self, queue: asyncio.Queue, answers: list[list[object]], heartbeats: int = 0
+    ) -> None:
         self.queue, self.answers, self.sent, self.data_packets = queue, list(answers), [], 0
+        self.heartbeats = heartbeats
 
     def now(self) -> float:
         return NOW
@@ -39,10 +42,10 @@ class ScriptedConnection:
                 self.queue.put_nowait(packet)
 
 
-def run(answers, since, idle_timeout=1.0, result=None):
+def run(answers, since, idle_timeout=1.0, result=None, heartbeats=0):
     async def go():
         queue: asyncio.Queue = asyncio.Queue()
-        connection = ScriptedConnection(queue, answers)
+        connection = ScriptedConnection(queue, answers, heartbeats)
         request = SeriesRequest("NASDAQ:AAA", since)
         out = await fetch_series(connection, queue, SESSION, NUMBER, request, idle_timeout, result)
         return out, connection.sent
@@ -177,12 +180,45 @@ def test_service_errors_fail_the_series(packet, message, broken):
     assert caught.value.session_broken is broken
 
 
-def test_silence_fails_and_says_when_only_heartbeats_came():
-    with pytest.raises(SeriesFailed, match=r"after create_series \(only heartbeats") as caught:
-        run([[]], NOW - DAY, idle_timeout=0.05)
-    assert caught.value.silent
-    with pytest.raises(SeriesFailed, match=r"no answer within 0\.05s after create_series$"):
-        run([[RESOLVED]], NOW - DAY, idle_timeout=0.05)
+@pytest.mark.parametrize(
+    ("answers", "heartbeats", "said", "silent"),
+    [
+        ([[]], 3, "only 3 heartbeats on the connection: the auth token may have expired", True),
+        ([[]], 0, "nothing at all on the connection, not even a heartbeat", True),
+        ([[RESOLVED]], 2, "1 packets for this series, 0 data packets on the connection", False),
+    ],
+    ids=["heartbeats-only", "nothing", "resolved-then-silence"],
+)
+def test_silence_fails_and_says_what_was_seen(answers, heartbeats, said, silent):
+    with pytest.raises(SeriesFailed) as caught:
+        run(answers, NOW - DAY, idle_timeout=0.05, heartbeats=heartbeats)
+    assert str(caught.value) == f"no answer within 0.05s after create_series ({said})"
+    assert caught.value.silent is silent
+
+
+def test_a_resumed_request_pages_past_the_bars_it_already_holds():
+    # Held from a first try cut while paging: days -5..-1. The retry's first chunk (-2..-1)
+    # and first page (-4..-3) only overlap them; the second page (-6..-5) reaches below the
+    # held oldest. Overlap is not "no older bars": the request pages on to since = -6 days.
+    held = SeriesResult(bars={NOW - k * DAY: [1.0, 2.0, 0.5, 1.5, 9.0] for k in range(1, 6)})
+    answers = [
+        [update(bar(NOW - 2 * DAY, 10), bar(NOW - DAY, 11)), completed()],
+        [update(bar(NOW - 4 * DAY, 12), bar(NOW - 3 * DAY, 13)), completed()],
+        [update(bar(NOW - 6 * DAY, 14), bar(NOW - 5 * DAY, 15)), completed()],
+    ]
+    result, sent = run(answers, NOW - 6 * DAY, result=held)
+    assert sorted(result.bars) == [NOW - k * DAY for k in range(6, 0, -1)]
+    assert result.done == "depth reached" and result.pages == 2
+    assert [m for m, _ in sent].count("request_more_data") == 2
+
+
+def test_a_page_that_reaches_no_older_bar_ends_the_request():
+    answers = [
+        [update(bar(NOW - 2 * DAY, 10), bar(NOW - DAY, 11)), completed()],
+        [update(bar(NOW - 2 * DAY, 10)), completed()],
+    ]
+    result, _ = run(answers, NOW - 9 * DAY)
+    assert result.done == "no older bars" and sorted(result.bars) == [NOW - 2 * DAY, NOW - DAY]
 
 
 def test_a_closed_connection_is_connection_lost():

@@ -7,7 +7,15 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["RESOLUTIONS", "SYMBOL_FAULTS", "ChartOptions", "ChartStats", "SeriesData"]
+__all__ = [
+    "PAGING_FAULTS",
+    "PAGING_FAULT_PAGE",
+    "RESOLUTIONS",
+    "SYMBOL_FAULTS",
+    "ChartOptions",
+    "ChartStats",
+    "SeriesData",
+]
 
 RESOLUTIONS = ("1", "3", "5", "15", "30", "45", "60", "120", "180", "240", "1D", "1W", "1M")
 RESOLUTIONS += ("D", "W", "M")
@@ -19,7 +27,12 @@ SYMBOL_FAULTS = (
     "silent",  # create_series is never answered
     "series_error",  # series_error with a permission reason
     "critical",  # critical_error on the chart session
+    "trailing_junk",  # unframed text after the bars' packet, in the same message
+    "paging_disconnect",  # the socket drops halfway through the third page of history
 )
+# Faults that fire while a series pages back (on request_more_data), not on create_series.
+PAGING_FAULTS = frozenset({"paging_disconnect"})
+PAGING_FAULT_PAGE = 3
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,8 @@ heartbeats), chart sessions, ``resolve_symbol``, ``create_series`` with a bar co
 ``request_more_data`` paging with the ``data_completed`` marker, ``remove_series``, and the
 error packets. Every message leaves after ``latency`` seconds without holding back the next one
 (a one-way delay, not a bottleneck). Each unverified behaviour is a ``ChartOptions`` field;
-per-symbol faults inject a mid-series disconnect, a malformed frame, a lying length, a split
-frame, silence, or an error.
+per-symbol faults inject a mid-series disconnect, a disconnect while paging back, a malformed
+frame, a lying length, a split frame, unframed junk after a packet, silence, or an error.
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ from websockets.http11 import Request, Response
 
 from tvs_pipeline.market.tradingview.framing import Heartbeat
 from tvs_pipeline.market.tradingview.testing.chart_options import (
+    PAGING_FAULT_PAGE,
+    PAGING_FAULTS,
     RESOLUTIONS,
     ChartOptions,
     ChartStats,
@@ -46,6 +48,7 @@ class _Series:
     data: SeriesData
     older_end: int  # bars before this index were not sent yet
     delivered: int = 0
+    pages: int = 0  # request_more_data answered
 
 
 class ChartServer(LocalWebSocketServer):
@@ -253,6 +256,8 @@ class ChartServer(LocalWebSocketServer):
             )
             sock.send_raw(None)
             return True
+        if fault == "trailing_junk":
+            bars += "<junk after a packet>"  # the real packet must survive it
         if fault == "malformed":
             frames.append('~m~40~m~{"m":"timescale_update","p":["' + cs + '",{"x":')
         frames += self._resolved_late(sock, cs, ref, data)
@@ -294,6 +299,12 @@ class ChartServer(LocalWebSocketServer):
             sock.send([*frames, self._completed(sock, cs, sid, state)])
             return False
         lo, hi = state.older_end - n, state.older_end
+        state.pages += 1
+        if state.pages == PAGING_FAULT_PAGE and self._fault(state.symbol, paging=True):
+            half = hi - n // 2  # the newer half of the page, then the socket drops
+            sock.send([self._update(sock, cs, sid, state.turnaround, state.data, half, hi, True)])
+            sock.send_raw(None)
+            return True
         state.older_end, state.delivered = lo, state.delivered + n
         bars = self._update(sock, cs, sid, state.turnaround, state.data, lo, hi, older=True)
         sock.send([bars, self._completed(sock, cs, sid, state)])
@@ -305,9 +316,12 @@ class ChartServer(LocalWebSocketServer):
             session["series"].pop(params[1], None)
         return False
 
-    def _fault(self, symbol: str) -> str | None:
+    def _fault(self, symbol: str, paging: bool = False) -> str | None:
+        """The fault to inject now: a paging fault only while paging, others on create_series."""
         fault = self.faults.get(symbol)
-        if fault is None or (symbol in self._fired and not self.options.persistent_faults):
+        if fault is None or (fault in PAGING_FAULTS) is not paging:
+            return None
+        if symbol in self._fired and not self.options.persistent_faults:
             return None
         self._fired.add(symbol)
         return fault
