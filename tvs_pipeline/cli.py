@@ -391,11 +391,11 @@ def cmd_ledger_verify(args: argparse.Namespace) -> int:
     files unchanged since they were last hashed.
     """
     from tvs_pipeline.lake.custody import LakeCustody
-    from tvs_pipeline.lake.ledger import verify_ledger
+    from tvs_pipeline.lake.ledger import ledger_exists, verify_ledger
 
     settings = load_settings()
-    path = settings.ledger_dir / "audit.jsonl"
-    if not path.exists():
+    path = settings.ledger  # the file under $TVS_HOME, or $TVS_LEDGER (PostgreSQL)
+    if not ledger_exists(path):
         raise CommandError(f"ledger verify: no ledger at {path} yet (run `tvs run` first)")
     verdict = verify_ledger(path)
     print(verdict)
@@ -422,7 +422,7 @@ def cmd_ledger_repair(args: argparse.Namespace) -> int:
     from tvs_pipeline.lake.ledger import repair_tail, verify_ledger
 
     settings = load_settings()
-    path = settings.ledger_dir / "audit.jsonl"
+    path = settings.ledger
     verdict = verify_ledger(path)
     if verdict.broken_at is not None:
         print(verdict)

@@ -268,7 +268,7 @@ def run_job(
     defs = build_definitions(settings, **options)
     job = defs.resolve_job_def(job_name)
     home = prepare_instance(settings)
-    ledger = settings.ledger_dir / "audit.jsonl"
+    ledger = settings.ledger  # the file under $TVS_HOME, or $TVS_LEDGER (PostgreSQL)
     tags = dict(tags or {}) | {LAUNCHER_TAG: CLI_LAUNCHED} | _process_tags()
     if partition_range is not None:
         tags |= {

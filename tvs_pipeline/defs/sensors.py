@@ -23,7 +23,7 @@ def _record_outcome(run: dg.DagsterRun, failure: str | None = None) -> dg.SkipRe
     """Append a run's outcome to the ledger, unless ``tvs`` launched the run and recorded it."""
     if run.tags.get(LAUNCHER_TAG) == CLI_LAUNCHED:
         return dg.SkipReason(f"{run.run_id}: tvs recorded this run's outcome itself")
-    ledger = load_settings().ledger_dir / "audit.jsonl"
+    ledger = load_settings().ledger
     append_run_outcome(ledger, run.run_id, run.job_name, run.tags, failure)
     return None
 

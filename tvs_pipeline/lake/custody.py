@@ -31,6 +31,7 @@ import fsspec
 from filelock import FileLock
 
 from tvs_pipeline.errors import DataError
+from tvs_pipeline.lake import ledger_db
 from tvs_pipeline.lake.ledger import GENESIS, append_record, check_line, file_digest
 from tvs_pipeline.lake.storage import PARTITION_COLUMN, is_local
 
@@ -43,7 +44,12 @@ Stamp = list[Any]
 
 
 def index_path(ledger: Path) -> Path:
-    """Where the index of a ledger lives: ``audit.jsonl`` -> ``audit.index.json`` beside it."""
+    """Where the index of a ledger lives: ``audit.jsonl`` -> ``audit.index.json`` beside it.
+
+    A database ledger's index is this machine's cache (`ledger_db.index_location`).
+    """
+    if ledger_db.is_database(ledger):
+        return ledger_db.index_location(ledger)
     ledger = Path(ledger)
     return ledger.with_name(f"{ledger.stem}.index.json")
 
@@ -92,7 +98,7 @@ class LakeCustody:
     """
 
     def __init__(self, ledger: Path, root: str) -> None:
-        self.ledger = Path(ledger)
+        self.ledger: Any = ledger if ledger_db.is_database(ledger) else Path(ledger)
         self.root = str(root).rstrip("/")
         self.path = index_path(self.ledger)
         self._index: dict[str, Any] = _empty()
@@ -230,6 +236,9 @@ class LakeCustody:
     def _fold(self, index: dict[str, Any]) -> None:
         """Fold the complete ledger lines after the index's offset (each checked in chain)."""
         state = index["ledger"]
+        if ledger_db.is_database(self.ledger):
+            self._fold_database(index)
+            return
         if not self.ledger.exists():
             if state["offset"]:
                 index.update({k: v for k, v in _empty().items() if k != "seen"})
@@ -258,6 +267,33 @@ class LakeCustody:
             state.update(line_start=position, seq=record["seq"], hash=record["hash"])
             position += len(line) + 1
         state["offset"] = position
+
+    def _fold_database(self, index: dict[str, Any]) -> None:
+        """`_fold` for a database ledger: the records after the index's sequence number.
+
+        The record folded last is read again and must still carry its hash (a ledger
+        replaced under the index makes it fold afresh). ``offset`` counts the bytes folded.
+        """
+        state = index["ledger"]
+        rows = ledger_db.read_lines(self.ledger, after=state["seq"] - 1)
+        if state["seq"] >= 0:
+            anchor = rows.pop(0) if rows and rows[0][0] == state["seq"] else None
+            if anchor is None or json.loads(anchor[1]).get("hash") != state["hash"]:
+                index.update({k: v for k, v in _empty().items() if k != "seen"})
+                state = index["ledger"]
+                self._dirty = True
+                rows = ledger_db.read_lines(self.ledger)
+        for _, line in rows:
+            record, reason = check_line(line.encode("utf-8"), state["seq"] + 1, state["hash"])
+            if record is None:
+                seq = state["seq"] + 1
+                raise DataError(
+                    f"{ledger_db.redact(self.ledger)}: ledger broken at record {seq}: {reason}; "
+                    "run `tvs ledger verify`"
+                )
+            _apply(index, record)
+            state.update(seq=record["seq"], hash=record["hash"])
+            state["offset"] += len(line) + 1
 
     # ---------------------------------------------------------------- files
 

@@ -1,4 +1,4 @@
-"""The hash-chained audit ledger: append under a file lock, verify by re-walking the chain.
+"""The hash-chained audit ledger: append under a lock, verify by re-walking the chain.
 
 Every record is ``{seq, prev, at, kind, payload, hash}``; ``hash`` is the sha256 of the canonical
 JSON of the other five fields and ``prev`` is the hash of the record before it. The kinds
@@ -23,6 +23,10 @@ crash artefact, settled under the lock by the next append or read (`repair_tail`
 record that only lost its newline gets it back; anything else is moved to
 ``<ledger>.torn-<UTC stamp>`` and a ``repair`` record says so. A broken record followed by
 others is never repaired: `verify_ledger` names its line.
+
+The chain lives in a file (one machine, or a shared disk with working locks) or, when the
+location is a ``postgresql://`` URL, in a database table that writers on many machines extend
+one at a time (`tvs_pipeline.lake.ledger_db`); the records and their checks are the same.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ import pandas as pd
 from filelock import FileLock
 
 from tvs_pipeline.errors import DataError
+from tvs_pipeline.lake import ledger_db
 
 __all__ = [
     "AUDIT_TRAIL_ATTR",
@@ -53,6 +58,7 @@ __all__ = [
     "file_digest",
     "frame_hash",
     "json_safe",
+    "ledger_exists",
     "read_records",
     "repair_tail",
     "verify_ledger",
@@ -246,10 +252,8 @@ def _write_line(path: Path, record: dict[str, Any]) -> None:
         os.close(fd)
 
 
-def _chain(
-    path: Path, last: dict[str, Any] | None, kind: str, payload: dict[str, Any]
-) -> dict[str, Any]:
-    """Build the record after ``last`` and append it (the caller holds the lock)."""
+def _after(last: dict[str, Any] | None, kind: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """The record that follows ``last`` (None: the first record), hashed."""
     body = {
         "seq": 0 if last is None else int(last["seq"]) + 1,
         "prev": GENESIS if last is None else str(last["hash"]),
@@ -257,7 +261,14 @@ def _chain(
         "kind": kind,
         "payload": payload,
     }
-    record = {**body, "hash": _digest(body)}
+    return {**body, "hash": _digest(body)}
+
+
+def _chain(
+    path: Path, last: dict[str, Any] | None, kind: str, payload: dict[str, Any]
+) -> dict[str, Any]:
+    """Build the record after ``last`` and append it (the caller holds the lock)."""
+    record = _after(last, kind, payload)
     _write_line(path, record)
     return record
 
@@ -318,6 +329,8 @@ def repair_tail(path: Path) -> dict[str, Any] | None:
         The last complete line is unreadable (corruption, not a crash artefact), or the torn
         bytes cannot be moved aside.
     """
+    if ledger_db.is_database(path):
+        return None  # a transaction commits whole: a database ledger has no torn tail
     path = Path(path)
     if not path.exists():
         return None
@@ -330,13 +343,22 @@ def append_record(path: Path, kind: str, payload: dict[str, Any]) -> dict[str, A
 
     The file lock makes concurrent writers (parallel steps, the sensor) take turns; a torn
     tail left by a crash is moved aside first (`repair_tail`); the line is written and
-    fsynced before the lock is released, and a write the disk refuses is cut back.
+    fsynced before the lock is released, and a write the disk refuses is cut back. A
+    ``postgresql://`` location appends to the database's chain instead, serialised by its
+    advisory lock (`tvs_pipeline.lake.ledger_db`), so writers on many hosts share one chain.
 
     Raises
     ------
     DataError
         The last complete record is unreadable, or the disk refused the line.
     """
+    if ledger_db.is_database(path):
+        canonical_json(payload)  # refused before the database is reached
+
+        def build(head: str | None) -> str:
+            return canonical_json(_after(None if head is None else json.loads(head), kind, payload))
+
+        return json.loads(ledger_db.append_line(path, build))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(path) + ".lock", timeout=LOCK_TIMEOUT):
@@ -359,8 +381,17 @@ def append_run_outcome(
     return append_record(path, "run_outcome", payload)
 
 
+def ledger_exists(path: Path | str) -> bool:
+    """Whether the ledger holds anything yet: the file exists, or the table has a record."""
+    if ledger_db.is_database(path):
+        return ledger_db.has_records(path)
+    return Path(path).exists()
+
+
 def read_records(path: Path) -> list[dict[str, Any]]:
     """Every record of the ledger, in order (no verification; a torn tail is settled first)."""
+    if ledger_db.is_database(path):
+        return [json.loads(line) for _, line in ledger_db.read_lines(path)]
     path = Path(path)
     if not path.exists():
         return []
@@ -420,13 +451,17 @@ def verify_ledger(path: Path) -> LedgerVerdict:
     A record is broken if its line is not valid JSON, is not in canonical form, has the wrong
     sequence number, does not point at the previous record's hash, or its hash does not match
     its content (`check_line`). A last line without its newline that is a whole, chained
-    record counts as a record; any other such line is a torn tail.
+    record counts as a record; any other such line is a torn tail. A ``postgresql://``
+    location is read from its table, in sequence order, and checked the same way.
     """
-    path = Path(path)
-    if not path.exists():
-        return LedgerVerdict(True, 0)
-    lines = path.read_bytes().split(b"\n")
-    torn = lines.pop()  # what follows the last newline: empty unless the tail is torn
+    if ledger_db.is_database(path):
+        lines, torn = [line.encode("utf-8") for _, line in ledger_db.read_lines(path)], b""
+    else:
+        path = Path(path)
+        if not path.exists():
+            return LedgerVerdict(True, 0)
+        lines = path.read_bytes().split(b"\n")
+        torn = lines.pop()  # what follows the last newline: empty unless the tail is torn
     prev, repairs = GENESIS, []
     for index, line in enumerate([*lines, torn] if torn else lines):
         record, reason = check_line(line, index, prev)
