@@ -8,6 +8,7 @@ __all__ = [
     "LookAheadError",
     "OptimizationError",
     "SourceError",
+    "SourceUnavailable",
 ]
 
 
@@ -25,6 +26,13 @@ class LookAheadError(DataError):
 
 class SourceError(RuntimeError):
     """A market data source failed: network fault, protocol error, unknown symbol."""
+
+
+class SourceUnavailable(SourceError):
+    """A source fault no retry can fix, or whose retries ran past the source's deadline.
+
+    A name that does not resolve, a refused connection or handshake: fail at once, never retried.
+    """
 
 
 class OptimizationError(RuntimeError):

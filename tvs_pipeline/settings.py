@@ -55,6 +55,9 @@ class TradingViewSettings:
     scan_max_lag_hours : float
         ``$TVS_TV_SCAN_MAX_LAG_HOURS``: the scanner answers "now", so day D may be scanned only
         from 00:00 UTC of D+1 until this many hours later.
+    deadline : float
+        ``$TVS_TV_DEADLINE``: seconds the source may keep failing (transient faults, retried)
+        before it gives up for good, across its own retries and the step's.
     """
 
     scanner_url: str = "https://scanner.tradingview.com"
@@ -71,6 +74,7 @@ class TradingViewSettings:
     idle_timeout: float = 15.0
     reconnects: int = 3
     scan_max_lag_hours: float = 13.0
+    deadline: float = 180.0
 
     @property
     def anonymous(self) -> bool:
@@ -122,6 +126,7 @@ TV_ENV: dict[str, tuple[str, type, float]] = {
     "TVS_TV_IDLE_TIMEOUT": ("idle_timeout", float, 0.01),
     "TVS_TV_RECONNECTS": ("reconnects", int, 0),
     "TVS_TV_SCAN_MAX_LAG_HOURS": ("scan_max_lag_hours", float, 0.0),
+    "TVS_TV_DEADLINE": ("deadline", float, 1.0),
 }
 S3_ENV: dict[str, tuple[str, type, float]] = {
     "TVS_S3_CONNECT_TIMEOUT": ("connect_timeout", float, 0.01),
