@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -11,7 +13,8 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
-from tvs_pipeline.errors import SourceError
+from tvs_pipeline.errors import SourceError, SourceUnavailable
+from tvs_pipeline.funnel.source import RETRY_LOG
 
 __all__ = [
     "DAILY",
@@ -75,19 +78,66 @@ def bars_window(lookback_days: int, *, before: bool = False) -> dg.AssetDep:
     )
 
 
+class _RetryLines(logging.Handler):
+    """Each retry a source announces (``RETRY_LOG``), said in the run's log and on the terminal.
+
+    ``tvs`` keeps Dagster's console quiet and prints step lines itself, so the line is printed too.
+    """
+
+    def __init__(self, context: dg.AssetExecutionContext | None) -> None:
+        super().__init__(logging.WARNING)
+        self.context = context
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Forward one retry line."""
+        announce(self.context, record.getMessage())
+
+
+def announce(context: dg.AssetExecutionContext | None, line: str) -> None:
+    """Say ``line`` in the run's log (when in a run) and on the terminal."""
+    if context is not None:
+        context.log.warning(line)
+    print(f"  ↻ {line}", file=sys.stderr, flush=True)
+
+
+def _current_context() -> dg.AssetExecutionContext | None:
+    try:
+        return dg.AssetExecutionContext.get()
+    except dg.DagsterInvariantViolationError:
+        return None
+
+
 @contextmanager
 def retry_source_faults() -> Iterator[None]:
-    """Retry the step on a market-source fault (network, throttling), and only on that.
+    """Retry the step on a transient market-source fault (network, throttling), and only on that.
 
-    The source client already retries single requests; a step retry covers an outage of a few
-    minutes. A data or configuration error fails at once: retrying cannot fix it.
+    The source client already retries single requests, each retry announced on ``RETRY_LOG``
+    (shown here in the run's log and on the terminal); a step retry covers an outage of a few
+    minutes and is announced the same way (``<step>: retry 1/3 in 60 s: <error>``). A source that
+    cannot be reached by any retry (``SourceUnavailable``: a name that does not resolve, a refused
+    connection, its deadline passed) and a data or configuration error fail at once.
     """
+    context = _current_context()
+    lines = _RetryLines(context)
+    RETRY_LOG.addHandler(lines)
     try:
         yield
+    except SourceUnavailable:
+        raise
     except SourceError as err:
+        attempt = (context.retry_number if context is not None else 0) + 1
+        if attempt > SOURCE_RETRIES:
+            raise
+        step = context.op_def.name if context is not None else "source"
+        text = " ".join(str(err).split())[:240]
+        announce(
+            context, f"{step}: retry {attempt}/{SOURCE_RETRIES} in {SOURCE_RETRY_SECONDS} s: {text}"
+        )
         raise dg.RetryRequested(
             max_retries=SOURCE_RETRIES, seconds_to_wait=SOURCE_RETRY_SECONDS
         ) from err
+    finally:
+        RETRY_LOG.removeHandler(lines)
 
 
 def partition_days(context: dg.AssetExecutionContext) -> list[date]:

@@ -7,6 +7,7 @@ source reuses the funnel's calendars and indicators), never back.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from datetime import date
 from typing import Protocol, runtime_checkable
@@ -15,9 +16,13 @@ import pandas as pd
 
 from tvs_pipeline.config.schema import ResolvedScanner
 
-__all__ = ["BAR_COLUMNS", "MarketSource"]
+__all__ = ["BAR_COLUMNS", "RETRY_LOG", "MarketSource"]
 
 BAR_COLUMNS = ("symbol", "date", "open", "high", "low", "close", "volume")
+# A source announces each retry of a transient fault here, one WARNING line each
+# (``<where>: retry <n>/<N> in <s> s: <reason>``); the Dagster shell shows them in the run's
+# log and on the terminal.
+RETRY_LOG = logging.getLogger("tvs_pipeline.market.retries")
 
 
 @runtime_checkable

@@ -24,6 +24,7 @@ __all__ = [
     "ConnectionLost",
     "FatalSourceFault",
     "HandshakeRefused",
+    "Unreachable",
 ]
 
 LOG = logging.getLogger(__name__)
@@ -57,6 +58,10 @@ class HandshakeRefused(Exception):
 
 class FatalSourceFault(Exception):
     """The service refused the whole session (``protocol_error``, e.g. a bad auth token)."""
+
+
+class Unreachable(FatalSourceFault):
+    """No retry can reach the service (name, refusal, handshake refused for good, deadline)."""
 
 
 class Closed:

@@ -4,9 +4,11 @@
 fetches its symbols one after another (series ids numbered per session, so late packets of an
 earlier request are never mistaken for the current one). A symbol that fails is reported with
 its reason and never fails the batch. A dropped socket is reopened with exponential backoff and
-jitter, and the interrupted symbol resumes, its bars merged by time. Faults of the whole session
-(``protocol_error`` such as a bad token, a connection that only ever sends heartbeats, a host
-that refuses every handshake) raise ``SourceError``: no symbol could succeed.
+jitter (each try announced, all bounded by the source's deadline), and the interrupted symbol
+resumes, its bars merged by time. Faults of the whole session (``protocol_error`` such as a bad
+token, a connection that only ever sends heartbeats, a host that refuses every handshake) raise
+``SourceError``: no symbol could succeed; a name that does not resolve, a refused connection or
+a handshake refused for good raises ``SourceUnavailable`` at once (no retry can fix it).
 """
 
 from __future__ import annotations
@@ -22,12 +24,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from tvs_pipeline.errors import ConfigError, SourceError
+from tvs_pipeline.errors import ConfigError, SourceError, SourceUnavailable
 from tvs_pipeline.market.tradingview.connection import (
     ChartConnection,
     ConnectionLost,
     FatalSourceFault,
     HandshakeRefused,
+    Unreachable,
+)
+from tvs_pipeline.market.tradingview.faults import (
+    FaultClock,
+    announce_retry,
+    host_of,
+    unreachable,
 )
 from tvs_pipeline.market.tradingview.pacing import RateLimiter, shared_limiter
 from tvs_pipeline.market.tradingview.series import (
@@ -95,11 +104,14 @@ class _Slot:
             current = self.connection
             if current is not None and current.is_open:
                 return current
+            where = f"chart {host_of(self.client.settings.ws_url)}"
             if current is not None:
                 if current.fatal:
                     raise FatalSourceFault(current.fatal)
                 self.drops += 1
-                await asyncio.sleep(self.client.backoff(self.drops))
+                delay = self.client.backoff(self.drops)
+                announce_retry(f"{where} reconnect", self.drops, self.drops, delay, current.closed)
+                await asyncio.sleep(delay)
             settings, failures = self.client.settings, 0
             while True:
                 if self.batch.connections_opened:
@@ -109,11 +121,18 @@ class _Slot:
                     await connection.open()
                 except HandshakeRefused as err:
                     if err.status not in RETRY_STATUSES:
-                        raise FatalSourceFault(f"websocket handshake refused: {err}") from err
+                        raise Unreachable(f"websocket handshake refused: {err}") from err
                     reason = f"websocket handshake refused: {err}"
                 except (OSError, TimeoutError, ConnectionLost) as err:
+                    cause = unreachable(err, settings.ws_url)
+                    if cause is not None:
+                        raise Unreachable(
+                            f"cannot connect to {settings.ws_url}: {cause} "
+                            "(check TVS_TV_WS_URL and the network)"
+                        ) from err
                     reason = f"cannot connect to {settings.ws_url}: {err or type(err).__name__}"
                 else:
+                    self.client.faults.success()
                     self.batch.connections_opened += 1
                     self.opened.append(connection)
                     if connection.fatal:
@@ -126,7 +145,13 @@ class _Slot:
                         self.unavailable = True
                         raise _SlotUnavailable(reason)
                     raise FatalSourceFault(f"{reason} ({failures} tries)")
-                await asyncio.sleep(self.client.backoff(failures))
+                delay = self.client.backoff(failures)
+                try:
+                    self.client.faults.check(delay, where, reason)
+                except SourceUnavailable as err:
+                    raise Unreachable(str(err).removeprefix(f"{where}: ")) from err
+                announce_retry(where, failures, settings.reconnects, delay, reason)
+                await asyncio.sleep(delay)
 
     async def close(self) -> None:
         if self.connection is not None:
@@ -149,15 +174,19 @@ class HistoryClient:
         URL, token, pool size, connections, pacing, timeouts and reconnects.
     session_ids : callable, optional
         Makes chart session ids (tests pass a fixed one to replay recorded frames).
+    faults : FaultClock, optional
+        The source's deadline clock (its own, at ``settings.deadline``, when omitted).
     """
 
     def __init__(
         self,
         settings: TradingViewSettings,
         session_ids: Callable[[], str] = random_session_id,
+        faults: FaultClock | None = None,
     ) -> None:
         self.settings = settings
         self.session_ids = session_ids
+        self.faults = faults or FaultClock(settings.deadline)
         self.series_pacer: RateLimiter = shared_limiter(
             f"series:{settings.ws_url}", settings.series_per_second
         )
@@ -177,8 +206,11 @@ class HistoryClient:
         ------
         ConfigError
             The token was refused or only heartbeats arrive (expired token).
+        SourceUnavailable
+            The host does not resolve, refuses connections or the handshake, or the retries
+            would pass the source's deadline.
         SourceError
-            The host is unreachable or refuses the websocket.
+            The host is unreachable or refuses the websocket after every retry.
         """
         try:
             asyncio.get_running_loop()
@@ -212,6 +244,7 @@ class HistoryClient:
             "token": False,
             "alive": 0,
             "left": "no connection",
+            "unavailable": False,
         }
         try:
             for _ in range(3):  # a slot that cannot connect hands its symbols back
@@ -238,7 +271,13 @@ class HistoryClient:
             )
         batch.seconds = time.perf_counter() - started
         if state["fatal"]:
-            error = ConfigError if state["token"] else SourceError
+            error = (
+                ConfigError
+                if state["token"]
+                else SourceUnavailable
+                if state["unavailable"]
+                else SourceError
+            )
             raise error(f"tradingview history {self.settings.ws_url}: {state['fatal']}")
         return batch
 
@@ -326,6 +365,7 @@ class HistoryClient:
                     return
                 except FatalSourceFault as err:
                     state["fatal"] = str(err)
+                    state["unavailable"] = isinstance(err, Unreachable)
                     if "protocol_error" in str(err):
                         state["token"] = True
                         state["fatal"] += " (check TVS_TV_TOKEN, or unset it for anonymous access)"

@@ -1,10 +1,13 @@
 """The scanner HTTP client: paged ``POST <base>/<market>/scan`` with retries and a rate limit.
 
-Retries (tenacity): HTTP 429, 5xx, timeouts and connection errors are tried again with
-exponential backoff and jitter, never sooner than a ``Retry-After`` asks; any other 4xx fails at
-once with the response text. Every try waits for the process-wide rate limit of the scanner
-host, so concurrent scanners share one budget. A 200 whose body carries ``error``, lacks
-``data`` or is not JSON is a failure, never "zero rows".
+Retries (tenacity): HTTP 429, 5xx, timeouts, resets and a temporary resolver failure are tried
+again with exponential backoff and jitter, never sooner than a ``Retry-After`` asks, each retry
+announced (``faults.announce_retry``) and all of them bounded by the source's deadline
+(``faults.FaultClock``); a host name that does not resolve or a refused connection fails at once
+(``SourceUnavailable``, naming the host), and any other 4xx fails at once with the response
+text. Every try waits for the process-wide rate limit of the scanner host, so concurrent
+scanners share one budget. A 200 whose body carries ``error``, lacks ``data`` or is not JSON is a
+failure, never "zero rows".
 """
 
 from __future__ import annotations
@@ -26,8 +29,9 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from tvs_pipeline.errors import ConfigError, SourceError
+from tvs_pipeline.errors import ConfigError, SourceError, SourceUnavailable
 from tvs_pipeline.market.tradingview.connection import BROWSER_HEADERS, ORIGIN, USER_AGENT
+from tvs_pipeline.market.tradingview.faults import FaultClock, announce_retry, unreachable
 from tvs_pipeline.market.tradingview.pacing import shared_limiter
 from tvs_pipeline.market.tradingview.scan_query import ScanPlan
 from tvs_pipeline.settings import TradingViewSettings
@@ -86,6 +90,17 @@ def _retry_after(response: requests.Response) -> float | None:
         return max(0.0, (when - datetime.now(UTC)).total_seconds()) if when else None
 
 
+def _last_words(err: BaseException) -> str:
+    """The innermost message of a requests error (urllib3 nests three deep), on one line."""
+    inner: BaseException = err
+    while True:
+        nxt = inner.__cause__ or getattr(inner, "reason", None)
+        if not isinstance(nxt, BaseException) or nxt is inner:
+            break
+        inner = nxt
+    return " ".join(str(inner).split())[:200]
+
+
 def _server_time(response: requests.Response) -> datetime | None:
     value = response.headers.get("Date")
     try:
@@ -114,12 +129,18 @@ class ScannerClient:
         Base URL, rate, page size, timeout, tries and longest backoff.
     session : requests.Session, optional
         The HTTP session (one is created when omitted).
+    faults : FaultClock, optional
+        The source's deadline clock (its own, at ``settings.deadline``, when omitted).
     """
 
     def __init__(
-        self, settings: TradingViewSettings, session: requests.Session | None = None
+        self,
+        settings: TradingViewSettings,
+        session: requests.Session | None = None,
+        faults: FaultClock | None = None,
     ) -> None:
         self.settings = settings
+        self.faults = faults or FaultClock(settings.deadline)
         self.session = session or requests.Session()
         self.session.headers.update(HEADERS)
         self.limiter = shared_limiter(
@@ -133,7 +154,10 @@ class ScannerClient:
         error = state.outcome.exception() if state.outcome else None
         if isinstance(error, TransientHTTPError) and error.retry_after is not None:
             delay = max(delay, error.retry_after)
-        LOG.info("scanner retry %d in %.2fs: %s", state.attempt_number, delay, error)
+        where = f"{state.args[2]}: {state.args[0]}" if len(state.args) > 2 else "scanner"
+        self.faults.check(delay, where, error)
+        retries = self.settings.http_attempts - 1
+        announce_retry(where, state.attempt_number, retries, delay, error)
         return delay
 
     def post(self, market: str, body: dict[str, Any], where: str) -> tuple[dict, datetime | None]:
@@ -143,6 +167,9 @@ class ScannerClient:
         ------
         ConfigError
             The service rejects a field name (``Unknown field``).
+        SourceUnavailable
+            The host does not resolve or refuses the connection, or the retries would run past
+            the source's deadline.
         SourceError
             Any other 4xx, retries exhausted, or a body that is not a scanner answer.
         """
@@ -159,6 +186,7 @@ class ScannerClient:
             raise SourceError(
                 f"{where}: {url} failed {self.settings.http_attempts} times; last: {last}"
             ) from last
+        self.faults.success()
         return self._decode(response, url, where), _server_time(response)
 
     def _try(self, url: str, body: dict[str, Any], where: str) -> requests.Response:
@@ -170,7 +198,12 @@ class ScannerClient:
         except requests.Timeout as err:
             raise TransientHTTPError(f"timeout after {timeout:g}s") from err
         except requests.ConnectionError as err:
-            raise TransientHTTPError(f"connection error: {err}") from err
+            reason = unreachable(err, url)
+            if reason is not None:
+                raise SourceUnavailable(
+                    f"{where}: {url}: {reason} (check TVS_TV_SCANNER_URL and the network)"
+                ) from err
+            raise TransientHTTPError(f"connection error: {_last_words(err)}") from err
         if response.status_code in RETRY_STATUSES:
             wait = _retry_after(response)
             if wait is not None and wait > self.settings.backoff_max:

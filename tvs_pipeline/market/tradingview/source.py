@@ -13,6 +13,7 @@ import requests
 from tvs_pipeline.config.schema import ResolvedScanner
 from tvs_pipeline.errors import LookAheadError
 from tvs_pipeline.market.query import build_scan_query
+from tvs_pipeline.market.tradingview.faults import FaultClock
 from tvs_pipeline.market.tradingview.history import (
     HistoryBatch,
     HistoryClient,
@@ -94,8 +95,10 @@ class TradingViewSource:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.settings = settings
-        self.scanner = ScannerClient(settings, http)
-        self.history = HistoryClient(settings, session_ids)
+        # One deadline for the whole source: the scanner's retries and the chart's reconnects.
+        self.faults = FaultClock(settings.deadline)
+        self.scanner = ScannerClient(settings, http, self.faults)
+        self.history = HistoryClient(settings, session_ids, self.faults)
         self.clock = clock
         self.last_errors: dict[str, str] = {}
         self.last_batch: HistoryBatch | None = None
