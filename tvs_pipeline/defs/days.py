@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import inspect
+import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -14,9 +15,9 @@ import pandas as pd
 from tvs_pipeline.defs.partitions import DaySlices, partition_days, stamp_days
 from tvs_pipeline.defs.resources import ComputeResource
 from tvs_pipeline.lake.ledger import AUDIT_TRAIL_ATTR
-from tvs_pipeline.parallel import map_calls
+from tvs_pipeline.progress import count_day, start_days
 
-__all__ = ["DayRun", "day_verdict", "run_days"]
+__all__ = ["DayRun", "count_table", "day_verdict", "run_days"]
 
 
 @dataclass(frozen=True)
@@ -36,12 +37,16 @@ class DayRun:
     findings : dict
         ISO day -> that day's finding, for the days whose finding is not empty (a day
         function that returns ``(frame, finding)``): what a check reports per day.
+    metadata : dict
+        The day's metadata when the run has one day (for the output, as a direct call of the
+        asset shows it), else empty: a range's days each carry their own.
     """
 
     days: list[date]
     table: pd.DataFrame
     last: pd.DataFrame
     findings: dict[str, Any]
+    metadata: dict[str, Any] = field(default_factory=dict)
 
     def empty_days(self) -> list[str]:
         """The run's days (ISO) that gave no row."""
@@ -56,6 +61,8 @@ def run_days(
     *,
     sliced: Mapping[str, pd.DataFrame] | None = None,
     shared: Mapping[str, Any] | None = None,
+    metadata: Callable[..., Mapping[str, Any]] | None = None,
+    asset_key: str | None = None,
 ) -> DayRun:
     """Call ``day_function`` once per partition day of the run, by keyword, and stamp the days.
 
@@ -79,6 +86,13 @@ def run_days(
         (without ``date``, cut once by `DaySlices`).
     shared : mapping, optional
         Keyword -> an argument every day gets the same (a profile block, a span of bars).
+    metadata : callable, optional
+        A day's frame (and ``as_of``, when its signature has it) -> that partition's
+        metadata: recorded on each day's own
+        materialisation (``add_asset_metadata(..., partition_key=day)``), so a range run's
+        days do not all show the last day's numbers.
+    asset_key : str, optional
+        Which asset the metadata is for, in a step that materialises several.
 
     Returns
     -------
@@ -95,7 +109,26 @@ def run_days(
         }
         for day in days
     ]
-    results = (map_calls if compute is None else compute.map)(day_function, calls, shared=shared)
+    start_days(len(days))
+    step = _step_name(context)
+    if _in_process(compute, len(calls)):
+        # Day by day here, so that a progress display can count them.
+        results = []
+        for day, call in zip(days, calls, strict=True):
+            started = time.perf_counter()
+            results.append(day_function(**(shared or {}), **call))
+            count_day()
+            # The step's stdout: the run page's step log in the UI.
+            print(f"{step} {day}: done in {time.perf_counter() - started:.2f}s", flush=True)
+    else:
+        started = time.perf_counter()
+        results = compute.map(day_function, calls, shared=shared)
+        count_day(len(days))
+        print(
+            f"{step} {days[0]}..{days[-1]}: {len(days)} days over the workers in "
+            f"{time.perf_counter() - started:.2f}s",
+            flush=True,
+        )
     judged = isinstance(results[0], tuple)
     frames, found = list(zip(*results, strict=True)) if judged else (results, [None] * len(days))
     stamped = stamp_days(list(frames), days)
@@ -108,7 +141,50 @@ def run_days(
     table = pd.concat(stamped, ignore_index=True)
     table.attrs = {AUDIT_TRAIL_ATTR: trails} if trails else {}
     noted = {day.isoformat(): f for day, f in zip(days, found, strict=True) if f}
-    return DayRun(days=days, table=table, last=frames[-1], findings=noted)
+    described: dict[str, Any] = {}
+    if metadata is not None:
+        takes_day = "as_of" in inspect.signature(metadata).parameters
+        for day, frame in zip(days, frames, strict=True):
+            described = dict(metadata(frame, as_of=day) if takes_day else metadata(frame))
+            if len(days) > 1:  # one day: the output's metadata is the partition's
+                context.add_asset_metadata(
+                    described, asset_key=asset_key, partition_key=day.isoformat()
+                )
+    single = described if len(days) == 1 else {}
+    return DayRun(days=days, table=table, last=frames[-1], findings=noted, metadata=single)
+
+
+def _step_name(context: dg.AssetExecutionContext) -> str:
+    """The step's name for its log lines ("day" when the asset is called directly)."""
+    try:
+        return context.op_execution_context.op.name
+    except dg.DagsterError:  # no op on a directly invoked asset's context
+        return "day"
+
+
+def _in_process(compute: ComputeResource | None, calls: int) -> bool:
+    """Whether `ComputeResource.map` would run these calls in this process anyway."""
+    if compute is None:
+        return True
+    if getattr(compute, "scheduler", ""):  # a Dask cluster takes the days
+        return False
+    return compute.workers <= 1 or calls < max(2, compute.min_calls)
+
+
+def count_table(counts: Mapping[str, int] | pd.Series, key: str, value: str = "count"):
+    """Counts as a Dagster table (two typed columns), not a JSON blob.
+
+    Parameters
+    ----------
+    counts : mapping or Series
+        Label -> count, in the order to show.
+    key, value : str
+        The columns' names.
+    """
+    items = list(counts.items())
+    schema = dg.TableSchema(columns=[dg.TableColumn(key, "string"), dg.TableColumn(value, "int")])
+    records = [dg.TableRecord({key: str(k), value: int(v)}) for k, v in items]
+    return dg.MetadataValue.table(records=records, schema=schema)
 
 
 def day_verdict(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import select
+import signal
 import socket
 import sys
 import threading
@@ -21,9 +23,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from tvs_pipeline.definitions import build_definitions
 from tvs_pipeline.defs.partitions import DAILY
 from tvs_pipeline.defs.shadow import CLI_LAUNCHED, LAUNCHER_TAG
+from tvs_pipeline.display import RunDisplay
 from tvs_pipeline.errors import ConfigError
 from tvs_pipeline.lake.ledger import append_run_outcome
 from tvs_pipeline.messages import describe_error, one_line
+from tvs_pipeline.progress import day_count
 from tvs_pipeline.settings import Settings
 
 __all__ = [
@@ -31,8 +35,11 @@ __all__ = [
     "HOST_TAG",
     "PID_TAG",
     "PROCESS_START_TAG",
+    "RunInterrupted",
     "RunOutcome",
+    "dagster_yaml",
     "fail_orphaned_runs",
+    "location_tags",
     "partition_bounds",
     "prepare_instance",
     "process_alive",
@@ -67,11 +74,13 @@ telemetry:
   enabled: false
 nux:
   enabled: false
-# Steps log through Dagster events, not stdout; capturing stdout would also swallow the
-# progress lines `tvs` prints while a run executes in-process.
+# The steps' stdout and stderr, for the run page of the UI (`tvs` draws its progress on its
+# own copy of the terminal, so capturing them takes nothing from it).
 compute_logs:
-  module: dagster._core.storage.noop_compute_log_manager
-  class: NoOpComputeLogManager
+  module: tvs_pipeline.defs.compute_logs
+  class: StepLogManager
+  config:
+    base_dir: "{home}/storage"
 concurrency:
   runs:
     tag_concurrency_limits:
@@ -83,9 +92,16 @@ run_retries:
   max_retries: 1
 """
 PROGRESS_EVENTS = {
-    dg.DagsterEventType.STEP_SUCCESS: "✓",
-    dg.DagsterEventType.STEP_FAILURE: "✗",
+    dg.DagsterEventType.STEP_START,
+    dg.DagsterEventType.STEP_SUCCESS,
+    dg.DagsterEventType.STEP_FAILURE,
 }
+INTERRUPTED = "interrupted: Ctrl-C (or SIGTERM) in tvs"
+WILL_RETRY_TAG = "dagster/will_retry"  # what the daemon's run retries act on
+# What the UI files a run under (a run launched from it gets these from its code location):
+# the repository label the job page filters its runs on, and the partition set of a partition.
+REPOSITORY_TAG, PARTITION_SET_TAG = ".dagster/repository", "dagster/partition_set"
+REPOSITORY_NAME, LOCATION_NAME = "__repository__", "tvs_pipeline"  # workspace.yaml, [tool.dg]
 
 
 @dataclass(frozen=True)
@@ -114,6 +130,7 @@ def prepare_instance(settings: Settings) -> Path:
     try:
         home.mkdir(parents=True, exist_ok=True)
         if (home / SETUP_DONE).exists():
+            _upgrade_config(home)
             return home
         with FileLock(str(home / SETUP_LOCK), timeout=SETUP_LOCK_SECONDS):
             if not (home / SETUP_DONE).exists():
@@ -127,6 +144,24 @@ def prepare_instance(settings: Settings) -> Path:
     return home
 
 
+def dagster_yaml(home: Path) -> str:
+    """The instance's dagster.yaml for ``home`` (the step logs go under it)."""
+    return DAGSTER_YAML.replace("{home}", str(Path(home).resolve()))
+
+
+def _upgrade_config(home: Path) -> None:
+    """Rewrite a dagster.yaml `tvs` wrote before step logs were kept (no compute log files)."""
+    config = home / "dagster.yaml"
+    try:
+        text = config.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return
+    if text.startswith("# Written by `tvs`") and "noop_compute_log_manager" in text:
+        staged = home / f".dagster.yaml.{uuid.uuid4().hex}.tmp"
+        staged.write_text(dagster_yaml(home), encoding="utf-8")
+        os.replace(staged, config)
+
+
 def _instance_error(home: Path, err: Exception) -> OSError:
     """A failure of the instance's storage (a full disk, a locked file) as one line naming it."""
     return OSError(f"Dagster instance {home}: {describe_error(err)}")
@@ -137,7 +172,7 @@ def _set_up_instance(home: Path) -> None:
     config = home / "dagster.yaml"
     if not config.exists():
         staged = home / f".dagster.yaml.{uuid.uuid4().hex}.tmp"
-        staged.write_text(DAGSTER_YAML, encoding="utf-8")
+        staged.write_text(dagster_yaml(home), encoding="utf-8")
         os.replace(staged, config)
     with dg.DagsterInstance.from_config(str(home)) as instance:
         # Each call opens one storage (runs, event log index, schedules): their schemas are
@@ -212,25 +247,6 @@ def fail_orphaned_runs(instance: dg.DagsterInstance, ledger: Path) -> list[str]:
     return failed
 
 
-def _print_progress(
-    instance: dg.DagsterInstance, run_id: str, cursor: str | None, started: float
-) -> str | None:
-    """Print step outcomes recorded after ``cursor`` (seconds since the run started).
-
-    Reads only the new records: re-reading the whole event log on every poll made the
-    printer's cost grow with the run, and it ran beside the steps on the same two cores.
-    """
-    found = instance.get_records_for_run(run_id, cursor=cursor, of_type=set(PROGRESS_EVENTS))
-    for record in found.records:
-        entry = record.event_log_entry
-        if entry.dagster_event is None:
-            continue
-        mark = PROGRESS_EVENTS[entry.dagster_event.event_type]
-        at = max(0.0, entry.timestamp - started)
-        print(f"  {mark} {entry.step_key:<22} {at:6.1f}s", file=sys.stderr, flush=True)
-    return found.cursor if found.records else cursor
-
-
 def partition_bounds() -> tuple[str, str]:
     """The first and the latest complete partition keys."""
     keys = DAILY.get_partition_keys()
@@ -253,10 +269,14 @@ def run_job(
 ) -> RunOutcome:
     """Execute a job for one partition or, as a single run, for a range of partitions.
 
-    The run lands in the shared instance under ``$TVS_HOME/dagster`` (visible in the UI) and
-    prints one line per finished step. It is tagged with this host and process, and first
-    the runs this host left unfinished are failed (`fail_orphaned_runs`). The definitions
-    are built before anything is written, so a bad option leaves no trace.
+    The run lands in the shared instance under ``$TVS_HOME/dagster`` with the tags of a run
+    launched from the UI (the job page lists it), and its progress is drawn on the terminal
+    (`RunDisplay`). It is tagged with this host and process, and first the runs this host
+    left unfinished are failed (`fail_orphaned_runs`). The definitions are built before
+    anything is written, so a bad option leaves no trace. A Ctrl-C (or SIGTERM) cancels the
+    run: the step in progress stops at its next safe point (a partition being written is
+    finished first), the run ends CANCELED, its outcome goes to the ledger and
+    `RunInterrupted` is raised.
 
     Raises
     ------
@@ -264,36 +284,25 @@ def run_job(
         ``$TVS_HOME`` cannot hold the instance, or an option is wrong.
     OSError
         The run's outcome could not be written to the ledger (the message says which run).
+    RunInterrupted
+        The run was interrupted; it is CANCELED.
     """
     defs = build_definitions(settings, **options)
     job = defs.resolve_job_def(job_name)
     home = prepare_instance(settings)
     ledger = settings.ledger  # the file under $TVS_HOME, or $TVS_LEDGER (PostgreSQL)
     tags = dict(tags or {}) | {LAUNCHER_TAG: CLI_LAUNCHED} | _process_tags()
+    tags |= location_tags(job_name, partition_key)
+    days = 1
     if partition_range is not None:
         tags |= {
             "dagster/asset_partition_range_start": partition_range[0],
             "dagster/asset_partition_range_end": partition_range[1],
         }
+        days = len(DAILY.get_partition_keys_in_range(dg.PartitionKeyRange(*partition_range)))
     run_id = str(uuid.uuid4())
-    outcome: list[dg.ExecuteInProcessResult] = []
+    result: list[dg.ExecuteInProcessResult] = []
     crashed: list[Exception] = []
-
-    def execute(instance: dg.DagsterInstance) -> None:
-        try:
-            outcome.append(
-                job.execute_in_process(
-                    instance=instance,
-                    partition_key=partition_key,
-                    tags=tags,
-                    run_id=run_id,
-                    run_config=QUIET_CONSOLE,
-                    raise_on_error=False,
-                )
-            )
-        except Exception as err:  # the run could not go on (instance storage, disk): say why
-            crashed.append(err)
-
     try:
         instance = dg.DagsterInstance.from_config(str(home))
     except SQLAlchemyError as err:
@@ -303,27 +312,195 @@ def run_job(
             fail_orphaned_runs(instance, ledger)
         except SQLAlchemyError as err:  # before the run exists: an error, not a run outcome
             raise _instance_error(home, err) from err
-        worker = threading.Thread(target=execute, args=(instance,), daemon=True)
-        started, cursor = time.time(), None
-        with _lines_of_other_threads():
-            worker.start()
-            while worker.is_alive():
-                worker.join(POLL_SECONDS)
-                cursor = _progress_or_keep(instance, run_id, cursor, started)
-            _progress_or_keep(instance, run_id, cursor, started)
-    verdict = _verdict(run_id, outcome[0] if outcome else None, crashed, home)
+        follower = _Follower(instance, run_id)
+        title = f"{job_name} {run_id[:8]}"
+        with (
+            _own_stderr() as stream,
+            RunDisplay(title, len(job.nodes_in_topological_order), days, stream) as display,
+            _signals_to(follower.wake),
+            _lines_of_other_threads(),
+        ):
+            follower.start(display)
+            try:
+                # In the main thread: Dagster stops a step at its next safe point on a Ctrl-C
+                # and marks the run CANCELED when the follower has asked for it first.
+                result.append(
+                    job.execute_in_process(
+                        instance=instance,
+                        partition_key=partition_key,
+                        tags=tags,
+                        run_id=run_id,
+                        run_config=QUIET_CONSOLE,
+                        raise_on_error=False,
+                    )
+                )
+            except KeyboardInterrupt:  # before or after Dagster's own handling
+                follower.interrupted.set()
+            except Exception as err:  # the run could not go on (instance storage, disk)
+                crashed.append(err)
+            finally:
+                follower.stop()
+        if follower.interrupted.is_set():
+            outcome = _settle_canceled(instance, run_id, follower.last_step)
+        else:
+            outcome = _verdict(run_id, result[0] if result else None, crashed, home)
     try:
         append_run_outcome(
-            ledger, verdict.run_id, job_name, tags, None if verdict.success else verdict.failure
+            ledger, outcome.run_id, job_name, tags, None if outcome.success else outcome.failure
         )
     except OSError as err:
-        status = "SUCCESS" if verdict.success else f"FAILURE at {verdict.failure}"
+        status = "SUCCESS" if outcome.success else f"FAILURE at {outcome.failure}"
         raise OSError(
             err.errno,
             f"{ledger}: could not record {job_name} run {run_id[:8]} ({status}): "
             f"{describe_error(err)}",
         ) from err
-    return verdict
+    if follower.interrupted.is_set():
+        raise RunInterrupted(f"{job_name} run {run_id[:8]} {outcome.failure}")
+    return outcome
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """A run stopped by Ctrl-C or SIGTERM; it is CANCELED and its outcome is in the ledger."""
+
+
+def location_tags(job_name: str, partition_key: str | None = None) -> dict[str, str]:
+    """The tags the UI files a run under: its code location, and a partition's partition set.
+
+    A run launched from the UI gets them from its code location; an in-process run has none,
+    so the job page's run list (which filters on the repository tag), its sparkline and the
+    partitions tab would not show it.
+    """
+    tags = {REPOSITORY_TAG: f"{REPOSITORY_NAME}@{LOCATION_NAME}"}
+    if partition_key is not None:
+        tags[PARTITION_SET_TAG] = f"{job_name}_partition_set"
+    return tags
+
+
+class _Follower:
+    """A thread that follows a run's events into the display and turns a signal into a cancel.
+
+    ``wake`` is the read end of the pipe the interpreter writes each signal's number to
+    (`signal.set_wakeup_fd`): the follower sees a Ctrl-C at once, even while the main thread
+    is deep in a step, and asks the instance to cancel the run before Dagster's own handler
+    ends the step (Dagster then ends the run CANCELED rather than FAILURE).
+    """
+
+    def __init__(self, instance: dg.DagsterInstance, run_id: str) -> None:
+        self.instance, self.run_id = instance, run_id
+        self.wake_read, self.wake = os.pipe()
+        os.set_blocking(self.wake, False)
+        self.interrupted = threading.Event()
+        self.last_step = ""
+        self._halt = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._display: RunDisplay | None = None
+        self._run: dg.DagsterRun | None = None
+
+    def start(self, display: RunDisplay) -> None:
+        self._display = display
+        self._thread = threading.Thread(target=self._follow, name="tvs-progress", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._halt.set()
+        if self._thread is not None:
+            self._thread.join()
+        os.close(self.wake_read)
+        os.close(self.wake)
+
+    def _follow(self) -> None:
+        started, cursor = time.time(), None
+        while True:
+            halted = self._halt.is_set()
+            ready, _, _ = select.select([self.wake_read], [], [], 0 if halted else POLL_SECONDS)
+            if ready:
+                signals = os.read(self.wake_read, 64)
+                if signal.SIGINT in signals or signal.SIGTERM in signals:
+                    self._cancel()
+            cursor = self._show(cursor, started)
+            if halted:
+                return
+            self._display.tick(day_count())
+
+    def _cancel(self) -> None:
+        """Ask the instance to cancel the run (once), so that Dagster ends it CANCELED."""
+        if self.interrupted.is_set():
+            return
+        self.interrupted.set()
+        if self._run is None:
+            return  # not started yet: `_settle_canceled` ends it after it stops
+        try:  # one write: it must land before Dagster reads the status to end the run
+            self.instance.report_run_canceling(self._run, message=INTERRUPTED)
+        except SQLAlchemyError:
+            pass  # the run is settled after it stops (`_settle_canceled`)
+
+    def _show(self, cursor: str | None, started: float) -> str | None:
+        """Show the step events recorded after ``cursor``; a failing read skips a poll."""
+        try:
+            found = self.instance.get_records_for_run(
+                self.run_id, cursor=cursor, of_type=set(PROGRESS_EVENTS)
+            )
+        except SQLAlchemyError:
+            return cursor
+        for record in found.records:
+            entry = record.event_log_entry
+            event = entry.dagster_event
+            if event is None:
+                continue
+            if event.event_type == dg.DagsterEventType.STEP_START:
+                if self._run is None:  # read once, so that a cancel is a single write
+                    self._run = self.instance.get_run_by_id(self.run_id)
+                self.last_step = entry.step_key
+                self._display.step_started(entry.step_key)
+            else:
+                ok = event.event_type == dg.DagsterEventType.STEP_SUCCESS
+                self._display.step_finished(entry.step_key, ok, max(0.0, entry.timestamp - started))
+        return found.cursor if found.records else cursor
+
+
+def _settle_canceled(instance: dg.DagsterInstance, run_id: str, step: str) -> RunOutcome:
+    """End an interrupted run CANCELED whatever state Dagster left it in; say where it stopped."""
+    try:
+        run = instance.get_run_by_id(run_id)
+        if run is not None and run.status != dg.DagsterRunStatus.CANCELED:
+            # Dagster ended it before it saw the cancel (FAILURE, to be retried): not so.
+            instance.report_run_canceled(run, message=INTERRUPTED)
+            instance.add_run_tags(run_id, {WILL_RETRY_TAG: "false"})
+    except SQLAlchemyError:
+        pass  # the next start fails it as an orphan (`fail_orphaned_runs`)
+    where = f" at {step}" if step else ""
+    return RunOutcome(run_id, False, f"canceled{where} (interrupted)")
+
+
+@contextmanager
+def _signals_to(fd: int) -> Iterator[None]:
+    """Have the interpreter write each signal's number to ``fd`` (main thread only)."""
+    try:
+        previous = signal.set_wakeup_fd(fd, warn_on_full_buffer=False)
+    except ValueError:  # not the main thread: no signal reaches this run anyway
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.set_wakeup_fd(previous)
+
+
+@contextmanager
+def _own_stderr() -> Iterator[TextIO]:
+    """A copy of stderr for the display: the run's step logs take fd 2 while it executes."""
+    try:
+        fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # a test's capture: draw on it directly
+        yield sys.stderr
+        return
+    sys.stderr.flush()
+    stream = os.fdopen(os.dup(fd), "w", encoding="utf-8", errors="replace", buffering=1)
+    try:
+        yield stream
+    finally:
+        stream.close()
 
 
 def _process_tags() -> dict[str, str]:
@@ -337,21 +514,18 @@ def _process_tags() -> dict[str, str]:
 
 
 class _OneLinePerMessage:
-    """``sys.stderr`` while a run executes: what other threads write comes out one line each.
+    """``sys.stderr`` while a run executes: each message comes out as one line.
 
-    Dagster writes some complaints straight to stderr from the run's thread (an event it could
-    not store on a full disk: the error, the SQL, its parameters, a link); the line that says
-    what is wrong is kept. The main thread's progress lines pass as they are.
+    Dagster writes some complaints straight to stderr (an event it could not store on a full
+    disk: the error, the SQL, its parameters, a link); the line that says what is wrong is
+    kept. The progress display draws on its own copy of the descriptor, not through this.
     """
 
     def __init__(self, target: TextIO) -> None:
         self._target = target
-        self._owner = threading.current_thread()
 
     def write(self, text: str) -> int:
-        """Pass the owner's text; reduce another thread's message to its one line."""
-        if threading.current_thread() is self._owner:
-            return self._target.write(text)
+        """Reduce a message to its one line."""
         line = one_line(text)
         return self._target.write(line + "\n") if line else len(text)
 
@@ -368,16 +542,6 @@ def _lines_of_other_threads() -> Iterator[None]:
         yield
     finally:
         sys.stderr = target
-
-
-def _progress_or_keep(
-    instance: dg.DagsterInstance, run_id: str, cursor: str | None, started: float
-) -> str | None:
-    """`_print_progress`, but a failing read of the instance (a full disk) skips a poll."""
-    try:
-        return _print_progress(instance, run_id, cursor, started)
-    except SQLAlchemyError:
-        return cursor
 
 
 def _verdict(

@@ -11,6 +11,7 @@ import pytest
 from tvs_pipeline.defs.days import day_verdict, run_days
 from tvs_pipeline.defs.partitions import DAILY, day_check
 from tvs_pipeline.defs.resources import ComputeResource
+from tvs_pipeline.lake.io_manager import LakeIOManagerResource
 from tvs_pipeline.lake.ledger import AUDIT_TRAIL_ATTR
 
 DAYS = ["2026-01-01", "2026-01-02", "2026-01-03"]
@@ -115,3 +116,38 @@ def test_day_verdict_passes_only_without_failing_days(failing, passed):
     assert result.metadata["failing_days"].value == failing
     assert result.metadata["days"].value == 3
     assert check.blocking and check.partitions_def == DAILY
+
+
+def test_a_range_run_records_each_partitions_own_metadata(tmp_path):
+    def totals(frame: pd.DataFrame) -> dict:
+        return {"total": dg.MetadataValue.float(float(frame["total"].sum()))}
+
+    @dg.asset(partitions_def=DAILY, backfill_policy=dg.BackfillPolicy.single_run())
+    def probe(context: dg.AssetExecutionContext) -> pd.DataFrame:
+        return run_days(context, judged, sliced={"values": INPUT}, metadata=totals).table
+
+    lake = LakeIOManagerResource(root=str(tmp_path / "lake"))
+    with dg.instance_for_test() as instance:
+        result = dg.materialize(
+            [probe], instance=instance, tags=RANGE, resources={"io_manager": lake}
+        )
+        assert result.success
+        seen = {}
+        for day in DAYS:  # what the UI shows for each partition: its latest materialisation
+            found = instance.fetch_materializations(
+                dg.AssetRecordsFilter(asset_key=dg.AssetKey("probe"), asset_partitions=[day]),
+                limit=10,
+            ).records
+            assert len(found) == 1
+            seen[day] = found[0].asset_materialization.metadata
+    # Each day's rows of INPUT, summed by hand: 0 + 1, 2 + 3, 5 + 4.
+    assert {day: meta["total"].value for day, meta in seen.items()} == dict(
+        zip(DAYS, [1.0, 5.0, 9.0], strict=True)
+    )
+    for day, meta in seen.items():
+        assert meta["path"].value.endswith(f"probe/date={day}/part.parquet")
+        assert meta["dagster/row_count"].value == 1
+        columns = meta["dagster/column_schema"].value.columns
+        assert [(c.name, c.type) for c in columns] == [("as_of", "str"), ("total", "float64")]
+        assert f"| {day} |" in meta["preview"].value  # the day's own row
+        assert meta["partitions_written"].value == 3

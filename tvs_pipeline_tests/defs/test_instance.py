@@ -34,9 +34,24 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_tvs_instance_config_loads(tmp_path):
     home = prepare_instance(load_settings({"TVS_HOME": str(tmp_path)}))
-    assert (home / "dagster.yaml").read_text() == DAGSTER_YAML
+    text = (home / "dagster.yaml").read_text()
+    assert text == DAGSTER_YAML.replace("{home}", str(home.resolve()))
     with dg.DagsterInstance.from_config(str(home)) as instance:
         assert instance.run_retries_enabled and instance.run_retries_max_retries == 1
+        logs = instance.compute_log_manager
+        assert type(logs).__name__ == "StepLogManager"
+        # where the run page reads a step's stdout: under the instance, whatever the cwd
+        path = logs.get_captured_local_path(["r", "compute_logs", "k"], "out")
+        assert Path(path).is_relative_to(home.resolve() / "storage")
+
+
+def test_an_instance_set_up_before_step_logs_gets_them(tmp_path):
+    home = prepare_instance(load_settings({"TVS_HOME": str(tmp_path)}))
+    old = "# Written by `tvs` on first use\ncompute_logs:\n  module: dagster._core.storage."
+    old += "noop_compute_log_manager\n  class: NoOpComputeLogManager\n"
+    (home / "dagster.yaml").write_text(old)
+    prepare_instance(load_settings({"TVS_HOME": str(tmp_path)}))
+    assert "StepLogManager" in (home / "dagster.yaml").read_text()
 
 
 def test_repository_dagster_yaml_loads_and_matches(tmp_path):
@@ -47,8 +62,11 @@ def test_repository_dagster_yaml_loads_and_matches(tmp_path):
         yaml.safe_load(DAGSTER_YAML),
         yaml.safe_load((ROOT / "dagster.yaml").read_text()),
     )
-    for key in ("telemetry", "nux", "compute_logs", "concurrency", "run_retries"):
+    for key in ("telemetry", "nux", "concurrency", "run_retries"):
         assert ours[key] == shipped[key], key
+    logs = ("module", "class")  # the base_dir: the instance's own, and data/dagster's
+    assert [ours["compute_logs"][k] for k in logs] == [shipped["compute_logs"][k] for k in logs]
+    assert shipped["compute_logs"]["config"]["base_dir"] == "data/dagster/storage"
 
 
 # ------------------------------------------- first-time setup happens once (issue 18.7)

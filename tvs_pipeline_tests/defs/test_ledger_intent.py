@@ -36,7 +36,13 @@ from tvs_pipeline.settings import load_settings
 
 DAY, EVE = "2025-06-30", "2025-06-29"
 # What the IO manager adds to a materialisation; the rest is what the asset body attached.
-IO_MANAGER_METADATA = {"path", "partitions_written", "dagster/row_count", "columns", "preview"}
+IO_MANAGER_METADATA = {
+    "path",
+    "partitions_written",
+    "dagster/row_count",
+    "dagster/column_schema",
+    "preview",
+}
 RANGE_TAGS = {
     "dagster/asset_partition_range_start": EVE,
     "dagster/asset_partition_range_end": DAY,
@@ -173,10 +179,10 @@ def test_metadata_digest_is_that_of_the_materialised_metadata(ledgered, run, ass
     _, _, records, runs, results = ledgered
     materialisation = results[run].asset_materializations_for_node(asset)[-1]
     body = {
-        key: value.value
+        key: [r.data for r in value.records] if hasattr(value, "records") else value.value
         for key, value in materialisation.metadata.items()
         if key not in IO_MANAGER_METADATA
-    }
+    }  # a table's digest is that of its rows
     assert body  # the asset attached metadata of its own
     digest = hashlib.sha256(canonical_json(json_safe(body)).encode("utf-8")).hexdigest()
     assert by_step(records, "output")[(runs[run], asset)]["payload"]["metadata_digest"] == digest
@@ -553,3 +559,32 @@ def test_a_range_run_rewrites_its_own_bad_days_and_a_later_day_refuses_them(tmp_
     assert run("2025-06-28", "2025-06-30").success  # reads 06-26 and 06-27 only
     assert pd.read_parquet(damaged)["x"].tolist() == [28.0]
     assert LakeCustody(tmp_path / "ledger" / "audit.jsonl", str(tmp_path / "lake")).verify().ok
+
+
+@pytest.mark.slow
+def test_each_day_of_a_range_run_shows_its_own_metadata(ledgered):
+    settings, _, _, _, results = ledgered
+    lake = settings.lake_root
+
+    def by_day(asset):
+        found = results["nightly"].asset_materializations_for_node(asset)
+        return {m.partition: m.metadata for m in found}
+
+    track = by_day("simulation")
+    assert set(track) == {EVE, DAY}
+    for day, meta in track.items():
+        stored = pd.read_parquet(f"{lake}/simulation/date={day}/part.parquet")
+        assert meta["path"].value.endswith(f"simulation/date={day}/part.parquet")
+        assert meta["dagster/row_count"].value == len(stored)
+        assert meta["net_return_pct"].value == pytest.approx(100 * stored["net"].iloc[0])
+        assert meta["cost_bps"].value == pytest.approx(1e4 * stored["cost"].iloc[0])
+        assert meta["equity"].value == pytest.approx(stored["equity"].iloc[0])
+    books = by_day("allocation")
+    assert set(books) == {EVE, DAY}
+    for day, meta in books.items():
+        stored = pd.read_parquet(f"{lake}/allocation/date={day}/part.parquet")
+        physical = stored.loc[stored["kind"] == "physical"]
+        assert meta["dagster/row_count"].value == len(stored)
+        assert meta["listings_held"].value == int((physical["net_weight"].abs() > 0).sum())
+        gross = 100 * stored["gross_exposure"].iloc[0]
+        assert meta["gross_exposure_pct"].value == pytest.approx(gross)

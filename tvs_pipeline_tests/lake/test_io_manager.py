@@ -49,7 +49,8 @@ def test_a_range_output_is_written_one_file_per_day_without_the_date(manager, tm
     assert pd.read_parquet(lake / "date=2025-01-02" / "part.parquet")["x"].tolist() == [2, 3]
     assert pq.read_schema(lake / "date=2025-01-01" / "part.parquet").names == ["x"]
     meta = context.get_logged_metadata()
-    assert meta["partitions_written"].value == 2 and meta["dagster/row_count"].value == 3
+    # A context built by hand has no step: the last day's own metadata is the output's.
+    assert meta["partitions_written"].value == 2 and meta["dagster/row_count"].value == 2
     assert meta["path"].value.endswith("a/date=2025-01-02/part.parquet")
 
 
@@ -84,12 +85,22 @@ def test_attrs_never_reach_the_file(manager, tmp_path):
     assert frame.attrs == {"audit_trail": {"secret": "x"}}  # the caller's frame is untouched
 
 
-def test_frame_metadata_previews_ten_rows_without_the_partition_column():
-    frame = pd.DataFrame({"symbol": [f"S{k:02d}" for k in range(12)], "date": pd.Timestamp(0)})
+def test_frame_metadata_previews_a_narrow_table_and_types_every_column():
+    frame = pd.DataFrame({f"c{k}": [0.123456789 * k] * 12 for k in range(8)})
+    frame.insert(0, "symbol", [f"S{k:02d}" for k in range(12)])
+    frame["date"] = pd.Timestamp(0)
     meta = frame_metadata(frame)
     assert meta["dagster/row_count"].value == 12
-    assert meta["columns"].value == "symbol, date"
+    schema = meta["dagster/column_schema"].value
+    assert [(c.name, c.type) for c in schema.columns] == [
+        ("symbol", "str"),
+        *[(f"c{k}", "float64") for k in range(8)],
+    ]
     preview = meta["preview"].value.splitlines()
-    assert len(preview) == 2 + 10 and "date" not in preview[0]
-    assert preview[-1].strip("| ") == "S09"
+    header = [cell.strip() for cell in preview[0].strip("|").split("|")]
+    assert header == ["symbol", "c0", "c1", "c2", "c3", "c4"]  # six columns, no date
+    rows = preview[2:7]
+    assert [row.split("|")[1].strip() for row in rows] == ["S00", "S01", "S02", "S03", "S04"]
+    assert rows[0].split("|")[3].strip() == "0.1235"  # four significant digits
+    assert preview[-1] == "_3 more columns: see the column schema_"
     assert frame_metadata(frame.iloc[:0])["preview"].value == "_empty_"

@@ -20,6 +20,9 @@ from tvs_pipeline.simulation.friction import FrictionModel
 __all__ = ["allocation_asset", "allocation_metadata", "market"]
 
 WARN = dg.AssetCheckSeverity.WARN
+REGIME_LEVELS = {"normal": 0, "turbulent": 1, "crisis": 2}
+PERCENT = 100.0
+BPS = 1e4
 
 
 @dg.asset(**daily_asset("allocation"))
@@ -34,24 +37,45 @@ def market(
     days = run_days(
         context, market_day, compute, sliced={"panel": normalization},
         shared={"thresholds": settings.regime, "rows": settings.estimation_days},
+        metadata=market_metadata,
     )  # fmt: skip
-    regime = str(days.last["regime"].iloc[-1]) if len(days.last) else ""
-    context.add_output_metadata({"regime": dg.MetadataValue.text(regime)})
+    context.add_output_metadata(days.metadata)
     return days.table
 
 
+def market_metadata(market: pd.DataFrame) -> dict[str, dg.MetadataValue]:
+    """One day's regime (as text, and as a number for the Plots tab) and universe size."""
+    regime = str(market["regime"].iloc[-1]) if len(market) else ""
+    return {
+        "regime": dg.MetadataValue.text(regime),
+        # normal 0, turbulent 1, crisis 2: the regime over the partitions, charted.
+        "regime_level": dg.MetadataValue.int(REGIME_LEVELS.get(regime.lower(), -1)),
+    }
+
+
 def allocation_metadata(book: pd.DataFrame, regime: str) -> dict[str, dg.MetadataValue]:
-    """Engine, regime, caps, exposures, the planned trade and a weights chart of one day's book."""
+    """Engine, regime, caps, exposures, the planned trade and a weights chart of one day's book.
+
+    Exposures, caps, drift and turnover are percents (``gross_exposure_pct`` 100.0 for a
+    fully invested book), the planned cost in basis points: numbers the Plots tab charts.
+    """
     if book.empty:
-        return {"atoms": dg.MetadataValue.int(0)}
+        return {"atoms": dg.MetadataValue.int(0), "listings_held": dg.MetadataValue.int(0)}
     atoms = book.loc[book["kind"] == "atom"]
     physical = book.loc[book["kind"] == "physical", ["symbol", "net_weight"]]
     first = atoms.iloc[0] if len(atoms) else book.iloc[0]
     numbers = {
-        name: dg.MetadataValue.float(float(book[name].iloc[0]))
+        f"{name}_pct": dg.MetadataValue.float(float(book[name].iloc[0]) * PERCENT)
         for name in (*EXPOSURE_COLUMNS, "drift", "planned_turnover")
+        if name != "beta"
     }
-    table = physical.sort_values("net_weight").to_markdown(index=False, floatfmt=".4f")
+    held = physical.loc[physical["net_weight"].abs() > 0]
+    table = (
+        held.assign(net_weight=held["net_weight"] * PERCENT)
+        .rename(columns={"net_weight": "net weight (%)"})
+        .sort_values("net weight (%)")
+        .to_markdown(index=False, floatfmt=".2f")
+    )
     title = f"{first['engine_used']}/{first['profile']}, {regime}"
     reason = str(book["rebalance_reason"].iloc[0]) or "held (no rebalance)"
     return {
@@ -60,11 +84,14 @@ def allocation_metadata(book: pd.DataFrame, regime: str) -> dict[str, dg.Metadat
         "profile_choice": dg.MetadataValue.text(str(first.get("profile_choice") or "fixed")),
         "regime": dg.MetadataValue.text(regime),
         "rebalance": dg.MetadataValue.text(reason),
-        "max_weight": dg.MetadataValue.float(float(first["max_weight"])),
-        "cluster_cap": dg.MetadataValue.float(float(first["cluster_cap"])),
+        "max_weight_pct": dg.MetadataValue.float(float(first["max_weight"]) * PERCENT),
+        "cluster_cap_pct": dg.MetadataValue.float(float(first["cluster_cap"]) * PERCENT),
         "fallback_reason": dg.MetadataValue.text(str(first["fallback_reason"]) or "none"),
+        "atoms": dg.MetadataValue.int(len(atoms)),
+        "listings_held": dg.MetadataValue.int(len(held)),
         **numbers,
-        "planned_cost_bps": dg.MetadataValue.float(float(book["planned_cost"].iloc[0]) * 1e4),
+        "beta": dg.MetadataValue.float(float(book["beta"].iloc[0])),
+        "planned_cost_bps": dg.MetadataValue.float(float(book["planned_cost"].iloc[0]) * BPS),
         "weights_chart": dg.MetadataValue.md(weights_chart_markdown(physical, title)),
         "weights": dg.MetadataValue.md(table or "_none_"),
     }
@@ -120,9 +147,13 @@ def allocation_asset(role: Role) -> dg.AssetsDefinition:
             "market": market,
             "session_returns": session_returns(reader, days),
         }
-        run = run_days(context, keeper.decide_day, sliced=sliced)
-        regime = str(market["regime"].iloc[-1]) if len(market) else ""
-        yield dg.Output(run.table, metadata=allocation_metadata(run.last, regime))
+        regimes = market.groupby("date")["regime"].last() if len(market) else pd.Series()
+
+        def describe(book: pd.DataFrame, as_of) -> dict[str, dg.MetadataValue]:
+            return allocation_metadata(book, str(regimes.get(pd.Timestamp(as_of), "")))
+
+        run = run_days(context, keeper.decide_day, sliced=sliced, metadata=describe)
+        yield dg.Output(run.table, metadata=run.metadata)
         found = {day.isoformat(): exposure_finding(day_rows(run.table, day)) for day in run.days}
         failing = {day: finding for day, finding in found.items() if finding}
         yield day_verdict(check, failing, key="days_off_target", severity=WARN)

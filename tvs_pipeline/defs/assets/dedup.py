@@ -22,11 +22,17 @@ def dedup(
     Liquidity is the 20-day average traded value in USD; the other listings of the identity
     are kept as ``alternates``.
     """
-    days = run_days(context, dedup_day, sliced={"discovery": discovery, "enrichment": enrichment})
-    return dg.Output(
-        days.table,
-        metadata={
-            "candidates": len(days.last),
-            "unique_identities": int(days.last["identity"].nunique()),
-        },
-    )
+    days = run_days(
+        context, dedup_day, sliced={"discovery": discovery, "enrichment": enrichment},
+        metadata=dedup_metadata,
+    )  # fmt: skip
+    return dg.Output(days.table, metadata=days.metadata)
+
+
+def dedup_metadata(candidates: pd.DataFrame) -> dict[str, dg.MetadataValue]:
+    """Candidates and unique identities of one day."""
+    identities = int(candidates["identity"].nunique()) if len(candidates) else 0
+    return {
+        "candidates": dg.MetadataValue.int(len(candidates)),
+        "unique_identities": dg.MetadataValue.int(identities),
+    }

@@ -6,7 +6,7 @@
 import dagster as dg
 import pandas as pd
 
-from tvs_pipeline.defs.days import day_verdict, run_days
+from tvs_pipeline.defs.days import count_table, day_verdict, run_days
 from tvs_pipeline.defs.partitions import daily_asset, day_check, retry_source_faults
 from tvs_pipeline.defs.resources import MarketResource, ProfileResource
 from tvs_pipeline.funnel.discovery import discover
@@ -27,15 +27,15 @@ def discovery(context: dg.AssetExecutionContext, profile: ProfileResource, marke
     resolved = profile.resolved()
     scan = {"market": market.market(resolved), "scanners": resolved.scanners}
     with retry_source_faults():
-        days = run_days(context, discover, shared=scan)
-    yield dg.Output(days.table, metadata=discovery_metadata(days.table))
+        days = run_days(context, discover, shared=scan, metadata=discovery_metadata)
+    yield dg.Output(days.table, metadata=days.metadata)
     yield day_verdict(NOT_EMPTY, days.empty_days(), key="empty_days", days=len(days.days))
 
 
 def discovery_metadata(rows: pd.DataFrame) -> dict[str, object]:
-    """Listings and rows per scanner of a run's scanner rows."""
-    per_scanner = {k: int(v) for k, v in rows.groupby("scanner").size().items()}
+    """Listings and rows per scanner of one day's scanner rows (the counts as a table)."""
+    per_scanner = rows.groupby("scanner").size() if len(rows) else pd.Series(dtype="int64")
     return {
-        "listings": int(rows["symbol"].nunique()),
-        "rows_per_scanner": dg.MetadataValue.json(per_scanner),
+        "listings": dg.MetadataValue.int(int(rows["symbol"].nunique()) if len(rows) else 0),
+        "rows_per_scanner": count_table(per_scanner, "scanner", "rows"),
     }

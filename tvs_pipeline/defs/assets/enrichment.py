@@ -7,7 +7,7 @@ import dagster as dg
 import pandas as pd
 
 from tvs_pipeline.config.schema import ResolvedProfile
-from tvs_pipeline.defs.assets.normalization import read_span
+from tvs_pipeline.defs.assets.normalization import listing_count, read_span
 from tvs_pipeline.defs.days import run_days
 from tvs_pipeline.defs.partitions import bars_window, daily_asset
 from tvs_pipeline.defs.resources import ComputeResource, LakeResource, ProfileResource
@@ -38,7 +38,8 @@ def enrichment_asset(profile: ResolvedProfile) -> dg.AssetsDefinition:
             compute,
             sliced=day,
             shared={**shared, "lookback_days": lookback_days},
+            metadata=listing_count,
         )
-        return dg.Output(days.table, metadata={"listings": len(days.last)})
+        return dg.Output(days.table, metadata=days.metadata)
 
     return enrichment

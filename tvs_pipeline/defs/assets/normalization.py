@@ -7,7 +7,7 @@ import dagster as dg
 import pandas as pd
 
 from tvs_pipeline.config.schema import ResolvedProfile
-from tvs_pipeline.defs.days import DayRun, day_verdict, run_days
+from tvs_pipeline.defs.days import DayRun, count_table, day_verdict, run_days
 from tvs_pipeline.defs.partitions import (
     DAILY,
     SINGLE_RUN,
@@ -89,10 +89,20 @@ def normalization_assets(profile: ResolvedProfile) -> list[dg.AssetsDefinition]:
         sync = HistorySync(source, last, run.lookback_days, run.revision_overlap_days)
         found = {"discovered": discovery}
         with retry_source_faults():
-            days = run_days(context, sync.fetch_day, sliced=found)
+            days = run_days(
+                context, sync.fetch_day, sliced=found, metadata=bar_counts, asset_key="bars"
+            )
         yield dg.Output(days.table, output_name="bars", metadata=bars_metadata(days, sync))
         failures = failure_table(days.findings)
-        yield dg.Output(failures, output_name="fetch_failures", metadata={"rows": len(failures)})
+        failed = failures.groupby("date").size() if len(failures) else pd.Series(dtype="int64")
+        for day in days.days:
+            count = int(failed.get(pd.Timestamp(day), 0))
+            context.add_asset_metadata(
+                {"failures": dg.MetadataValue.int(count)},
+                asset_key="fetch_failures",
+                partition_key=day.isoformat(),
+            )
+        yield dg.Output(failures, output_name="fetch_failures")
 
     @dg.asset(**daily_asset("normalization", deps=[bars_window(lookback)], check_specs=[OK_SHARE]))
     def data_health(
@@ -109,8 +119,10 @@ def normalization_assets(profile: ResolvedProfile) -> list[dg.AssetsDefinition]:
         policy = {"history_floor": run.history_floor, "policy": resolved.health}
         shared = {"span": span, "lookback_days": run.lookback_days, **policy}
         day = {"listings": discovery, "fetch_failures": fetch_failures}
-        days = run_days(context, judge_day, compute, sliced=day, shared=shared)
-        yield dg.Output(days.table, metadata=health_metadata(days.last))
+        days = run_days(
+            context, judge_day, compute, sliced=day, shared=shared, metadata=health_metadata
+        )
+        yield dg.Output(days.table, metadata=days.metadata)
         floor = {"floor": resolved.health.min_ok_share, **ok_share_metadata(days.last)}
         yield day_verdict(OK_SHARE, days.findings, key="sleeves_below_floor", **floor)
 
@@ -127,8 +139,11 @@ def normalization_assets(profile: ResolvedProfile) -> list[dg.AssetsDefinition]:
         ok = data_health.loc[data_health["status"] == HealthStatus.OK.value]
         span = read_span(context, lake, ok, lookback_days)
         shared = {"span": span, "lookback_days": lookback_days}
-        days = run_days(context, panel_of_day, compute, sliced={"listings": ok}, shared=shared)
-        yield dg.Output(days.table, metadata={"listings": int(days.last["symbol"].nunique())})
+        days = run_days(
+            context, panel_of_day, compute, sliced={"listings": ok}, shared=shared,
+            metadata=listing_count,
+        )  # fmt: skip
+        yield dg.Output(days.table, metadata=days.metadata)
         yield day_verdict(GAP_FREE, days.findings, key="problems")
 
     return [bars, data_health, normalization]
@@ -147,13 +162,22 @@ def read_span(
 
 
 def bars_metadata(days: DayRun, sync: HistorySync) -> dict[str, object]:
-    """Listings fetched, requests per kind and the failures per day of a run's fetches."""
+    """The run's requests per kind (each day's own counts are `bar_counts`)."""
     return {
-        "listings": int(days.table["symbol"].nunique()),
-        "full_window_requests": sync.requests_["full"],
-        "tail_requests": sync.requests_["tail"],
-        "fetch_failures": dg.MetadataValue.json(days.findings),
+        "full_window_requests": dg.MetadataValue.int(sync.requests_["full"]),
+        "tail_requests": dg.MetadataValue.int(sync.requests_["tail"]),
     }
+
+
+def bar_counts(bars: pd.DataFrame) -> dict[str, dg.MetadataValue]:
+    """Bars and listings fetched on one day."""
+    listings = int(bars["symbol"].nunique()) if len(bars) else 0
+    return {"bars": dg.MetadataValue.int(len(bars)), "listings": dg.MetadataValue.int(listings)}
+
+
+def listing_count(frame: pd.DataFrame) -> dict[str, dg.MetadataValue]:
+    """The listings of one day's frame."""
+    return {"listings": dg.MetadataValue.int(int(frame["symbol"].nunique()) if len(frame) else 0)}
 
 
 def ok_share_metadata(health: pd.DataFrame) -> dict[str, object]:
@@ -162,11 +186,17 @@ def ok_share_metadata(health: pd.DataFrame) -> dict[str, object]:
 
 
 def health_metadata(health: pd.DataFrame) -> dict[str, object]:
-    """Status counts and the worst listings of one day's health table."""
-    counts = {k: int(v) for k, v in health.groupby("status").size().items()}
+    """Listings per status (a number each, for the Plots tab, and a table), the worst listings."""
+    counts = health.groupby("status").size() if len(health) else pd.Series(dtype="int64")
+    numbers = {
+        f"status_{status.value.lower()}": dg.MetadataValue.int(int(counts.get(status.value, 0)))
+        for status in HealthStatus
+    }
     worst = health.loc[health["status"] != HealthStatus.OK.value, ["symbol", "status", "reason"]]
     return {
-        "status_counts": dg.MetadataValue.json(counts),
-        "ok_listings": int(counts.get(HealthStatus.OK.value, 0)),
+        "listings": dg.MetadataValue.int(len(health)),
+        "ok_listings": dg.MetadataValue.int(int(counts.get(HealthStatus.OK.value, 0))),
+        **numbers,
+        "status_counts": count_table(counts, "status", "listings"),
         "worst": dg.MetadataValue.md(worst.head(20).to_markdown(index=False) or "_none_"),
     }

@@ -6,7 +6,7 @@
 import dagster as dg
 import pandas as pd
 
-from tvs_pipeline.defs.days import day_verdict, run_days
+from tvs_pipeline.defs.days import count_table, day_verdict, run_days
 from tvs_pipeline.defs.partitions import daily_asset, day_check
 from tvs_pipeline.defs.resources import ComputeResource, ProfileResource
 from tvs_pipeline.defs.roles import Role, role_asset
@@ -41,26 +41,37 @@ def selection_asset(role: Role, engine: str) -> dg.AssetsDefinition:
         config = profile.resolved().selection
         shared = {"params": config.params(), "engine": config.engine_for(role)}
         day = {"panel": normalization, "dedup": dedup}
-        days = run_days(context, select_day, compute, sliced=day, shared=shared)
-        metadata = {**selection_metadata(days.last), "role": dg.MetadataValue.text(role)}
-        return dg.Output(days.table, metadata=metadata)
+        days = run_days(
+            context, select_day, compute, sliced=day, shared=shared, metadata=selection_metadata
+        )
+        role_text = dg.MetadataValue.text(role)
+        return dg.Output(days.table, metadata={**days.metadata, "role": role_text})
 
     return selection
 
 
 def selection_metadata(decisions: pd.DataFrame) -> dict[str, dg.MetadataValue]:
-    """Funnel counts and the winners table of one day, as Dagster metadata."""
+    """Funnel counts (each a number the Plots tab charts, and a table) and the winners."""
     counts = funnel_counts(decisions)
     winners = winners_table(decisions)
+    vetoes = sum(v for k, v in counts.items() if k.startswith("veto_"))
     return {
         "engine": dg.MetadataValue.text(str(decisions["engine"].iloc[0]) if len(decisions) else ""),
+        **{f"funnel_{k}": dg.MetadataValue.int(int(v)) for k, v in counts.items()},
         "selected": dg.MetadataValue.int(counts["selected"]),
         "ladder_stage": dg.MetadataValue.int(counts["ladder_stage"]),
-        "funnel": dg.MetadataValue.json(counts),
+        "vetoes_fired": dg.MetadataValue.int(int(vetoes)),
+        "funnel": count_table(counts, "stage", "candidates"),
         "winners": dg.MetadataValue.md(
             winners.to_markdown(index=False, floatfmt=".4f") if len(winners) else "_none_"
         ),
     }
+
+
+def parity_metadata(parity: pd.DataFrame) -> dict[str, dg.MetadataValue]:
+    """One day's agreement of the two roles."""
+    row = parity.iloc[0]
+    return {k: dg.MetadataValue.float(float(row[k])) for k in ("jaccard", "spearman", "weight_l1")}
 
 
 PARITY = day_check(
@@ -81,11 +92,8 @@ def selection_parity(
     """Champion against challenger on day D: selected-set overlap, score ranks, book distance."""
     books = {"champion_weights": allocation, "challenger_weights": allocation_challenger}
     roles = {"champion": selection, "challenger": selection_challenger, **books}
-    days = run_days(context, day_parity, sliced=roles)
-    last = days.last.iloc[0]
-    yield dg.Output(
-        days.table, metadata={k: float(last[k]) for k in ("jaccard", "spearman", "weight_l1")}
-    )
+    days = run_days(context, day_parity, sliced=roles, metadata=parity_metadata)
+    yield dg.Output(days.table, metadata=days.metadata)
     failing = days.table.loc[~days.table["passed"]]
     reasons = dict(zip(failing["date"].dt.strftime("%Y-%m-%d"), failing["reasons"], strict=True))
     yield day_verdict(PARITY, reasons, key="failing_days", severity=dg.AssetCheckSeverity.WARN)

@@ -17,7 +17,7 @@ from tvs_pipeline.defs.roles import Role, asset_name, role_asset
 from tvs_pipeline.simulation.friction import FrictionModel
 from tvs_pipeline.simulation.promotion import PROMOTION_WINDOW, promotion_day
 from tvs_pipeline.simulation.report import report_day, report_directory
-from tvs_pipeline.simulation.tearsheet import render_tearsheet
+from tvs_pipeline.simulation.tearsheet import PERCENT_KEYS, render_tearsheet
 from tvs_pipeline.simulation.track_record import TrackRecord
 
 __all__ = ["performance_report", "promotion_report", "simulation_asset"]
@@ -59,21 +59,30 @@ def simulation_asset(role: Role) -> dg.AssetsDefinition:
             "session_returns": session_returns(reader, days),
             "market": market,
         }
-        run = run_days(context, record.record_day, sliced=sliced)
-        return dg.Output(run.table, metadata=ledger_metadata(run.last))
+        run = run_days(context, record.record_day, sliced=sliced, metadata=ledger_metadata)
+        return dg.Output(run.table, metadata=run.metadata)
 
     return simulation
 
 
 def ledger_metadata(row: pd.DataFrame) -> dict[str, dg.MetadataValue]:
-    """The last day of a track record: its net return, equity, costs and exposures."""
+    """One day of a track record: net return, equity, costs and exposures (out of sample).
+
+    Returns, turnover and exposures in percent, the cost in basis points.
+    """
     first = row.iloc[0]
-    numbers = {
-        name: dg.MetadataValue.float(float(first[name]))
-        for name in ("net", "equity", "turnover", "gross_exposure", "net_exposure")
+    percents = {
+        f"{label}_pct": dg.MetadataValue.float(float(first[name]) * 100.0)
+        for name, label in (
+            ("net", "net_return"),
+            ("turnover", "turnover"),
+            ("gross_exposure", "gross_exposure"),
+            ("net_exposure", "net_exposure"),
+        )
     }
     return {
-        **numbers,
+        **percents,
+        "equity": dg.MetadataValue.float(float(first["equity"])),
         "cost_bps": dg.MetadataValue.float(float(first["cost"]) * 1e4),
         "session": dg.MetadataValue.bool(bool(first["session"])),
         "out_of_sample": dg.MetadataValue.bool(True),
@@ -98,11 +107,11 @@ def performance_report(
         [reader.read("simulation", where="date < ?", params=[days[0]]), simulation],
         ignore_index=True,
     )
-    run = run_days(context, report_day, shared={"history": history})
+    run = run_days(context, report_day, shared={"history": history}, metadata=report_metadata)
     upto = history.loc[history["date"] <= pd.Timestamp(days[-1])]
     table = run.table.assign(report_path="")
     if not upto["session"].astype(bool).any():
-        return dg.Output(table, metadata={"sessions": dg.MetadataValue.int(0)})
+        return dg.Output(table, metadata=run.metadata)
     weights = reader.read(
         "allocation",
         columns="date, symbol, net_weight",
@@ -116,17 +125,30 @@ def performance_report(
         title="champion",
         directory=report_directory(reports.directory, "champion", first, days[-1]),
     )
-    numbers = {k: dg.MetadataValue.float(float(v)) for k, v in sheet.headline.items()}
     # The page drawn by this run is the last day's; earlier days of a range have none.
     table.loc[table["date"] == pd.Timestamp(days[-1]), "report_path"] = str(sheet.html)
-    return dg.Output(
-        table,
-        metadata={
-            **numbers,
-            "tear_sheet": dg.MetadataValue.md(sheet.markdown),
-            "report": dg.MetadataValue.path(str(sheet.html)),
-        },
-    )
+    page = {
+        "tear_sheet": dg.MetadataValue.md(sheet.markdown),
+        "report": dg.MetadataValue.path(str(sheet.html)),
+    }
+    if len(days) == 1:
+        return dg.Output(table, metadata={**run.metadata, **page})
+    context.add_asset_metadata(page, partition_key=days[-1].isoformat())
+    return dg.Output(table)
+
+
+def report_metadata(metrics: pd.DataFrame) -> dict[str, dg.MetadataValue]:
+    """One day's out-of-sample metrics: returns and risks in percent, ratios as they are."""
+    values = dict(zip(metrics["metric"], metrics["value"], strict=True))
+    numbers = {}
+    for key, value in values.items():
+        if key in PERCENT_KEYS:
+            numbers[f"{key}_pct"] = dg.MetadataValue.float(float(value) * 100.0)
+        elif key in ("sessions", "n_periods"):
+            numbers[key] = dg.MetadataValue.int(int(value))
+        else:
+            numbers[key] = dg.MetadataValue.float(float(value))
+    return {**numbers, "out_of_sample": dg.MetadataValue.bool(True)}
 
 
 @dg.asset(
@@ -157,6 +179,10 @@ def promotion_report(
         "challenger": challenger,
         "engines": {"champion": config.champion, "challenger": config.challenger},
     }
-    summaries = run_days(context, promotion_day, shared=evidence)
-    table = summaries.last.to_markdown(index=False)
-    return dg.Output(summaries.table, metadata={"report": dg.MetadataValue.md(table)})
+    summaries = run_days(context, promotion_day, shared=evidence, metadata=promotion_metadata)
+    return dg.Output(summaries.table, metadata=summaries.metadata)
+
+
+def promotion_metadata(summary: pd.DataFrame) -> dict[str, dg.MetadataValue]:
+    """One day's promotion evidence as a table."""
+    return {"report": dg.MetadataValue.md(summary.to_markdown(index=False, floatfmt=".4g"))}

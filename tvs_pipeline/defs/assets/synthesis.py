@@ -27,7 +27,12 @@ def synthesis_asset(role: Role) -> dg.AssetsDefinition:
     ) -> dg.Output[pd.DataFrame]:
         """Return streams of day D's strategy atoms for this role; shorts are synthetic longs."""
         decided = {"selection": selection, "panel": normalization}
-        days = run_days(context, build_atoms, compute, sliced=decided)
-        return dg.Output(days.table, metadata={"atoms": int(days.last["atom_id"].nunique())})
+        days = run_days(context, build_atoms, compute, sliced=decided, metadata=atom_count)
+        return dg.Output(days.table, metadata=days.metadata)
 
     return synthesis
+
+
+def atom_count(atoms: pd.DataFrame) -> dict[str, dg.MetadataValue]:
+    """The strategy atoms of one day."""
+    return {"atoms": dg.MetadataValue.int(int(atoms["atom_id"].nunique()) if len(atoms) else 0)}

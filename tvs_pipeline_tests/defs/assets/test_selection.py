@@ -78,9 +78,11 @@ def test_one_candidate_day_has_its_own_metadata(tmp_path):
     meta = {key: getattr(value, "value", value) for key, value in output.metadata.items()}
     assert meta["engine"] == "baseline" and meta["role"] == "champion"
     assert meta["selected"] == 1 and meta["ladder_stage"] == 1
-    funnel = meta["funnel"]
-    assert (funnel["candidates"], funnel["selected"], funnel["selected_stage_1"]) == (1, 1, 1)
-    assert funnel["hard_vetoed"] == funnel["soft_vetoed"] == 0
+    rows = {row.data["stage"]: row.data["candidates"] for row in meta["funnel"].records}
+    assert (rows["candidates"], rows["selected"], rows["selected_stage_1"]) == (1, 1, 1)
+    assert rows["hard_vetoed"] == rows["soft_vetoed"] == 0
+    # each count also a number of its own, for the Plots tab
+    assert {k: meta[f"funnel_{k}"] for k in rows} == rows and meta["vetoes_fired"] == 0
     winners = meta["winners"].splitlines()
     assert len(winners) == 3 and winners[2].startswith("| A ")  # header, rule, one row
     assert output.value["date"].tolist() == [day]
@@ -118,8 +120,8 @@ def test_all_four_engines_materialise_the_same_partition(upstream, tmp_path):
         assert result.success, engine
         metadata = result.asset_materializations_for_node("selection")[0].metadata
         assert metadata["engine"].value == engine
-        funnel = metadata["funnel"].data
-        assert funnel["candidates"] == len(dedup)
+        funnel = {row.data["stage"]: row.data["candidates"] for row in metadata["funnel"].records}
+        assert funnel["candidates"] == metadata["funnel_candidates"].value == len(dedup)
         assert "| symbol" in metadata["winners"].value
         table = read_day(settings, "selection")
         assert (table["engine"] == engine).all() and len(table) == len(dedup)
