@@ -14,6 +14,7 @@ from tvs_pipeline.config.schema import ResolvedScanner
 from tvs_pipeline.errors import LookAheadError
 from tvs_pipeline.market.query import build_scan_query
 from tvs_pipeline.market.tradingview.faults import FaultClock
+from tvs_pipeline.market.tradingview.fields import fit_to_market
 from tvs_pipeline.market.tradingview.history import (
     HistoryBatch,
     HistoryClient,
@@ -110,7 +111,8 @@ class TradingViewSource:
         Parameters
         ----------
         scanner : ResolvedScanner
-            The scanner; every L0-L4 filter, sort, limit and column goes to the service.
+            The scanner; every L0-L4 filter, sort, limit and column goes to the service, with
+            the columns of its market (``fields.fit_to_market``).
         as_of : date
             Must be the day before the service's current UTC date (see ``check_scan_day``).
 
@@ -123,13 +125,14 @@ class TradingViewSource:
         Raises
         ------
         ConfigError
-            A filter, column or sort cannot be expressed, or the service rejects a column.
+            A filter, column or sort cannot be expressed or names a field the market does not
+            know, or the service rejects a column.
         SourceError
             The service failed after retries or answered malformed data.
         LookAheadError
             ``as_of`` is not the latest complete day (the scanner has no past).
         """
-        plan = plan_scan(build_scan_query(scanner), scanner.name)
+        plan = plan_scan(fit_to_market(build_scan_query(scanner), scanner.name), scanner.name)
         result = self.scanner.scan(plan, scanner.name)
         check_scan_day(
             as_of,

@@ -80,6 +80,10 @@ def test_tvs_run_on_the_live_source_then_an_incremental_rerun(
 
         discovery = read(home, "discovery", DAY)
         expected = discover(demo, load_profile("demo").scanners, date.fromisoformat(DAY))
+        # The crypto market knows no sector and no market cap: the live rows leave them empty.
+        crypto = (expected["asset_class"] == "crypto").to_numpy()
+        expected["market_cap"] = expected["market_cap"].where(~crypto)
+        expected["sector"] = expected["sector"].where(~crypto)
         pd.testing.assert_frame_equal(
             discovery.drop(columns="date").reset_index(drop=True), expected, check_dtype=False
         )
