@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import os
 import re
+import socket
 import uuid
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
@@ -32,8 +33,13 @@ __all__ = [
     "read_partition",
     "read_schema",
     "split_by_partition",
+    "staging_path",
     "write_parquet_atomic",
 ]
+
+# A writer's temporary file beside its partition: host and pid say whose it is, so the next
+# writer of the folder on the same host can remove those a killed process left behind.
+_STAGING = re.compile(r"^\.part-(?P<host>[^-]+)-(?P<pid>\d+)-[0-9a-f]+\.tmp$")
 
 # The hive partition column. Files never store it; DuckDB and the IO manager add it on read.
 PARTITION_COLUMN = "date"
@@ -198,6 +204,46 @@ def as_day(values: pd.Series | pd.Index) -> pd.Series | pd.Index:
     return converted.dt.tz_localize(None).astype("datetime64[ns]").dt.normalize()
 
 
+def staging_path(local: str) -> str:
+    """A temporary file beside the local partition file ``local``, to write and rename.
+
+    Temporaries of dead processes of this host in the same folder are removed first: a
+    process killed between its write and its rename (kill -9, power loss) leaves its file,
+    and no run would ever remove it otherwise. Another host's (a shared filesystem) and a
+    live process's are left alone.
+    """
+    folder = os.path.dirname(local)
+    host = _host_label()
+    try:
+        names = os.listdir(folder)
+    except FileNotFoundError:
+        names = []
+    for name in names:
+        match = _STAGING.match(name)
+        if match and match["host"] == host and not _alive(int(match["pid"])):
+            try:
+                os.remove(os.path.join(folder, name))
+            except FileNotFoundError:
+                pass
+    return os.path.join(folder, f".part-{host}-{os.getpid()}-{uuid.uuid4().hex}.tmp")
+
+
+@functools.cache
+def _host_label() -> str:
+    """The host's name as a file-name part (no ``-`` or ``/``)."""
+    return re.sub(r"[^A-Za-z0-9_.]", "_", socket.gethostname()) or "host"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    return True
+
+
 def write_parquet_atomic(frame: pd.DataFrame, path: str) -> None:
     """Write ``frame`` to ``path`` so that a reader never sees a half-written file.
 
@@ -215,7 +261,7 @@ def write_parquet_atomic(frame: pd.DataFrame, path: str) -> None:
         if is_local(path):
             local = _strip_file_scheme(path)
             os.makedirs(os.path.dirname(local), exist_ok=True)
-            tmp = os.path.join(os.path.dirname(local), f".part-{uuid.uuid4().hex}.tmp")
+            tmp = staging_path(local)
             try:
                 pq.write_table(table, tmp)
                 os.replace(tmp, local)

@@ -1,7 +1,9 @@
 import errno
 import os
 import shutil
+import signal
 import subprocess
+import sys
 from datetime import date
 
 import fsspec
@@ -202,3 +204,34 @@ def test_object_store_bounds_reach_every_s3_filesystem(monkeypatch):
     )
     configure_object_store(ObjectStoreSettings(2.0, 7.0, 4, 60.0), "s3://bucket/lake")
     assert fsspec.config.conf["s3"]["config_kwargs"]["http_session_cls"] is session  # cached
+
+
+def test_a_killed_writers_temporary_is_removed_by_the_next_writer_of_its_folder(tmp_path):
+    # A real process killed with SIGKILL between writing its temporary and renaming it.
+    path = partition_path(str(tmp_path), "a", "2025-01-02")
+    script = (
+        "import os, sys, time\n"
+        "from tvs_pipeline.lake.storage import staging_path\n"
+        f"tmp = staging_path({path!r})\n"
+        "os.makedirs(os.path.dirname(tmp), exist_ok=True)\n"
+        "open(tmp, 'wb').write(b'half a file')\n"
+        "print(tmp, flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    writer = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    left = writer.stdout.readline().strip()
+    live = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    alive = live.stdout.readline().strip()
+    writer.send_signal(signal.SIGKILL)
+    writer.wait()
+    other_host = os.path.join(os.path.dirname(path), ".part-otherhost-1-0a.tmp")
+    open(other_host, "wb").close()
+    try:
+        write_parquet_atomic(pd.DataFrame({"x": [1]}), path)
+        remaining = set(os.listdir(os.path.dirname(path)))
+    finally:
+        live.kill()
+        live.wait()
+    # The dead writer's file is gone; a live writer's and another host's are kept.
+    assert remaining == {"part.parquet", os.path.basename(alive), os.path.basename(other_host)}
+    assert os.path.basename(left) not in remaining
