@@ -222,6 +222,9 @@ class TournamentGrid(_Strict):
     selection: list[SelectionEngine] = Field(min_length=1)
     engines: list[AllocationEngine] = Field(min_length=1)
     profiles: list[AllocationProfile] = Field(min_length=1)
+    # The leaders re-run through cvxportfolio's simulator as a cross-check (each a back-test
+    # of its own, seconds over 500 days): ten for research, fewer where a grid runs nightly.
+    rerun: int = Field(10, ge=0)
 
 
 def _default_grids() -> dict[str, TournamentGrid]:
@@ -231,6 +234,7 @@ def _default_grids() -> dict[str, TournamentGrid]:
             selection=["htr_3_4", "baseline"],
             engines=["custom"],
             profiles=["equal_weight", "min_variance", "risk_parity"],
+            rerun=3,
         ),
         # Research: every selection engine x every engine x every profile (175 cells).
         "full": TournamentGrid(

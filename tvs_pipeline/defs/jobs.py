@@ -65,7 +65,7 @@ shadow_job = dg.define_asset_job(
 )
 
 
-TOURNAMENT_ASSETS = ["tournament", "tournament_returns", "tournament_regimes"]
+TOURNAMENT_ASSETS = ["tournament", "tournament_returns", "tournament_regimes", "tournament_books"]
 
 tournament_job = dg.define_asset_job(
     "tournament",

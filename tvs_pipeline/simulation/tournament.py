@@ -9,6 +9,8 @@ listings' session returns with the profile's friction. Nothing at t reads data a
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -17,6 +19,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
+from tvs_pipeline import __version__
 from tvs_pipeline.allocation.book import target_weights
 from tvs_pipeline.allocation.params import AllocationParams
 from tvs_pipeline.allocation.rebalance import rebalance_reason
@@ -36,6 +39,7 @@ from tvs_pipeline.synthesis.atoms import build_atoms, composition
 
 __all__ = [
     "BOARD_COLUMNS",
+    "BOOK_COLUMNS",
     "DayData",
     "Grid",
     "Tournament",
@@ -70,7 +74,11 @@ BOARD_COLUMNS = (
     "rebalances",
     "max_simulator_gap",
 )
-TOP_RERUN = 10  # the leaders re-run through cvxportfolio's simulator
+TOP_RERUN = 10  # the leaders re-run through cvxportfolio's simulator (a grid may ask fewer)
+# The books a tournament decided, one row per (strategy, rebalance date, listing): a later
+# tournament reuses a date's books when its key (inputs, parameters, version) is the same.
+# An empty book is one row without a symbol; a failed cell one row with its ``failure``.
+BOOK_COLUMNS = ("strategy", "rebalance_date", "key", "symbol", "weight", "failure")
 PBO_SPLITS = 16
 
 
@@ -90,6 +98,7 @@ class Grid:
     selection: tuple[str, ...]
     engines: tuple[str, ...]
     profiles: tuple[str, ...]
+    rerun: int = TOP_RERUN
 
     def cells(self) -> list[tuple[str, str, str]]:
         """Every (selection, engine, profile)."""
@@ -108,6 +117,8 @@ class Tournament:
         Long: ``strategy``, ``date``, ``net`` (the vectorized simulator's sessions).
     pbo : float
         The grid's probability of backtest overfitting.
+    books : DataFrame
+        ``BOOK_COLUMNS``: every cell's book at every rebalance date, for a later run to reuse.
     """
 
     board: pd.DataFrame
@@ -115,6 +126,8 @@ class Tournament:
     pbo: float
     decisions: dict[str, pd.DataFrame] = field(default_factory=dict)
     regimes: pd.DataFrame = field(default_factory=pd.DataFrame)
+    books: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=BOOK_COLUMNS))
+    reused: int = 0  # rebalance dates x selection engines taken from ``known`` books
 
 
 def strategy_name(selection: str, engine: str, profile: str) -> str:
@@ -133,6 +146,8 @@ def run_tournament(
     friction: FrictionModel,
     borrow: pd.Series | float = 0.0,
     regimes: pd.Series | None = None,
+    stamps: Callable[[date], str | None] | None = None,
+    known: pd.DataFrame | None = None,
 ) -> Tournament:
     """Walk the grid forward over ``dates`` and rank its strategies, out of sample.
 
@@ -159,6 +174,13 @@ def run_tournament(
     regimes : Series, optional
         Day -> the market regime read at its close; with it, `regime_board` proposes a
         profile per regime (``Tournament.regimes``).
+    stamps : callable, optional
+        ``stamps(t)`` -> a token that changes whenever a partition `load_day` reads for ``t``
+        changes (None: unknown, never reused).
+    known : DataFrame, optional
+        ``BOOK_COLUMNS`` of an earlier tournament: a selection engine's books at ``t`` are
+        taken from it, without reading or deciding ``t`` again, when their key (``stamps(t)``,
+        the parameters, the engine, the package version) is the one this run would use.
 
     Returns
     -------
@@ -168,28 +190,130 @@ def run_tournament(
         raise DataError("tournament: no rebalance date in the range")
     books: dict[str, dict[date, pd.Series]] = {}
     failures: dict[str, str] = {}
+    stored = _known_books(known)
+    reused = 0
     for day in dates:
-        data = load_day(day)
+        data: DayData | None = None
+        stamp = stamps(day) if stamps is not None else None
         for engine in grid.selection:
+            names = [strategy_name(engine, "equal", "selected")] + [
+                strategy_name(engine, e, p) for e in grid.engines for p in grid.profiles
+            ]
+            key = _book_key(stamp, engine, selection, allocation)
+            cached = stored.get((day, key))
+            needed = {name for name in names if name not in failures}
+            if key is not None and cached is not None and needed <= set(cached):
+                reused += 1
+                for name in (n for n in names if n in needed):  # the order of a fresh run
+                    _keep(books, failures, name, day, cached[name])
+                continue
+            data = data if data is not None else load_day(day)
             decided = select_day(data.panel, data.dedup, selection, day, engine)
             atoms = build_atoms(decided, data.panel)
-            key = strategy_name(engine, "equal", "selected")
-            books.setdefault(key, {})[day] = _equal_book(atoms)
-            for alloc, profile in ((e, p) for e in grid.engines for p in grid.profiles):
-                name = strategy_name(engine, alloc, profile)
+            _keep(books, failures, names[0], day, _equal_book(atoms))
+            for name in names[1:]:
                 if name in failures:
                     continue
+                _, alloc, profile = name.split("/")
                 config = allocation.updated(engine=alloc, profile=profile, fallback=[])
                 try:
                     book = target_weights(atoms, config, decided, data.market)
                 except (OptimizationError, ConfigError, DataError) as err:
-                    failures[name] = f"{day}: {' '.join(str(err).split())}"
+                    _keep(books, failures, name, day, f"{day}: {' '.join(str(err).split())}")
                     continue
-                books.setdefault(name, {})[day] = _physical(book)
+                _keep(books, failures, name, day, _physical(book))
     result = _rank(books, failures, returns, universe, grid, friction, borrow)
+    result.books = _book_rows(books, failures, dates, stamps, grid, selection, allocation)
+    result.reused = reused
     if regimes is not None:
         result.regimes = regime_board(result.returns, regimes, result.board)
     return result
+
+
+def _keep(
+    books: dict[str, dict[date, pd.Series]],
+    failures: dict[str, str],
+    name: str,
+    day: date,
+    book: pd.Series | str,
+) -> None:
+    """Record a cell's book of ``day``, or its failure (a text): later dates skip it."""
+    if isinstance(book, str):
+        failures[name] = book
+    else:
+        books.setdefault(name, {})[day] = book
+
+
+def _book_key(
+    stamp: str | None, engine: str, selection: SelectionParams, allocation: AllocationParams
+) -> str | None:
+    """What a selection engine's books at a date depend on, hashed; None when unknown."""
+    if stamp is None:
+        return None
+    text = json.dumps(
+        [stamp, engine, __version__, selection.model_dump(mode="json"),
+         allocation.model_dump(mode="json")],
+        sort_keys=True,
+    )  # fmt: skip
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _known_books(known: pd.DataFrame | None) -> dict[tuple[date, str], dict[str, pd.Series | str]]:
+    """(date, key) -> strategy -> its stored book, or its failure text."""
+    found: dict[tuple[date, str], dict[str, pd.Series | str]] = {}
+    if known is None or known.empty:
+        return found
+    frame = known.assign(rebalance_date=pd.DatetimeIndex(known["rebalance_date"]).date)
+    for (day, key, name), rows in frame.groupby(["rebalance_date", "key", "strategy"], sort=False):
+        failure = rows["failure"].dropna()
+        held = rows.dropna(subset=["symbol"])
+        found.setdefault((day, key), {})[name] = (
+            str(failure.iloc[0])
+            if len(failure)
+            else pd.Series(
+                held["weight"].to_numpy(dtype="float64"), index=held["symbol"].to_numpy()
+            )
+        )
+    return found
+
+
+def _book_rows(
+    books: dict[str, dict[date, pd.Series]],
+    failures: dict[str, str],
+    dates: Sequence[date],
+    stamps: Callable[[date], str | None] | None,
+    grid: Grid,
+    selection: SelectionParams,
+    allocation: AllocationParams,
+) -> pd.DataFrame:
+    """``BOOK_COLUMNS`` of this run: what a later run may reuse (none without stamps)."""
+    if stamps is None:
+        return pd.DataFrame(columns=list(BOOK_COLUMNS))
+    failed_on = {name: date.fromisoformat(text[:10]) for name, text in failures.items()}
+    frames = []
+    for day in dates:
+        for engine in grid.selection:
+            key = _book_key(stamps(day), engine, selection, allocation)
+            if key is None:
+                continue
+            for name in [strategy_name(engine, "equal", "selected")] + [
+                strategy_name(engine, e, p) for e in grid.engines for p in grid.profiles
+            ]:
+                head = {"strategy": name, "rebalance_date": day, "key": key}
+                if failed_on.get(name) == day:
+                    frames.append(pd.DataFrame([{**head, "failure": failures[name]}]))
+                elif day in books.get(name, {}):
+                    book = books[name][day]
+                    rows = pd.DataFrame(
+                        {"symbol": book.index.astype(str), "weight": book.to_numpy()}
+                    )
+                    if rows.empty:  # nothing selected: one row says so
+                        rows = pd.DataFrame({"symbol": [None], "weight": [math.nan]})
+                    frames.append(rows.assign(**head))
+    if not frames:
+        return pd.DataFrame(columns=list(BOOK_COLUMNS))
+    rows = pd.concat(frames, ignore_index=True).reindex(columns=list(BOOK_COLUMNS))
+    return rows.assign(rebalance_date=pd.to_datetime(rows["rebalance_date"]))
 
 
 def _equal_book(atoms: pd.DataFrame) -> pd.Series:
@@ -238,7 +362,7 @@ def _rank(
     nets = pd.DataFrame({n: led.loc[led["session"], "net"] for n, led in ledgers.items()})
     nets = nets.fillna(0.0)
     pbo = _deflate(board, nets)
-    board = _rerun_leaders(board, decisions, ledgers, returns, friction, borrow)
+    board = _rerun_leaders(board, decisions, ledgers, returns, friction, borrow, grid.rerun)
     board = _selection_alpha(board)
     failed = ~board["status"].astype(str).str.startswith("ok")
     board = board.assign(_failed=failed).sort_values(
@@ -415,9 +539,10 @@ def _rerun_leaders(
     returns: pd.DataFrame,
     friction: FrictionModel,
     borrow: pd.Series | float,
+    top: int = TOP_RERUN,
 ) -> pd.DataFrame:
-    """The top ``TOP_RERUN`` by Sharpe again through cvxportfolio; the gap on each row."""
-    leaders = board.loc[board["status"] == "ok"].nlargest(TOP_RERUN, "sharpe")
+    """The ``top`` cells by Sharpe again through cvxportfolio; the gap on each row."""
+    leaders = board.loc[board["status"] == "ok"].nlargest(top, "sharpe")
     extra = []
     for index, row in leaders.iterrows():
         name = row["strategy"]

@@ -14,8 +14,10 @@ from tvs_pipeline.config import load_profile
 from tvs_pipeline.config.schema import TournamentConfig, TournamentGrid
 from tvs_pipeline.definitions import ASSETS
 from tvs_pipeline.defs.assets.tournament import (
+    DAY_INPUTS,
     GRID_TAG,
     START_TAG,
+    partition_stamps,
     tournament,
     tournament_inputs,
 )
@@ -152,6 +154,41 @@ def test_nothing_at_a_rebalance_date_reads_what_comes_after(lake):
     pd.testing.assert_frame_equal(before, after)
 
 
+def test_books_are_reused_only_while_their_inputs_and_parameters_are_the_same(lake):
+    settings, profile = lake
+    inputs = _inputs(lake)
+    stamps = partition_stamps(settings.lake_root, DAY_INPUTS)
+    fresh = run_tournament(**inputs, stamps=stamps)
+    dates = list(inputs["dates"])
+    assert set(fresh.books["rebalance_date"].dt.date) == set(dates)
+    loaded = []
+
+    def load_day(day):
+        loaded.append(day)
+        return inputs["load_day"](day)
+
+    again = run_tournament(**{**inputs, "load_day": load_day}, stamps=stamps, known=fresh.books)
+    assert loaded == [] and again.reused == len(dates)  # one selection engine in the grid
+    pd.testing.assert_frame_equal(again.board, fresh.board)
+    pd.testing.assert_frame_equal(again.returns, fresh.returns)
+    # A rewritten partition of one date: that date alone is read and decided again.
+    changed = dates[1]
+    moved = run_tournament(
+        **{**inputs, "load_day": load_day},
+        stamps=lambda day: stamps(day) + ("|rewritten" if day == changed else ""),
+        known=fresh.books,
+    )
+    assert loaded == [changed] and moved.reused == len(dates) - 1
+    pd.testing.assert_frame_equal(moved.board, fresh.board)
+    # Other parameters: nothing is reused.
+    loaded.clear()
+    other = profile.allocation.updated(max_weight=0.5)
+    run_tournament(
+        **{**inputs, "load_day": load_day, "allocation": other}, stamps=stamps, known=fresh.books
+    )
+    assert loaded == dates
+
+
 def test_the_asset_stores_the_board_and_the_series_in_the_lake(lake):
     settings, _ = lake
     with dg.instance_for_test() as instance:
@@ -169,5 +206,20 @@ def test_the_asset_stores_the_board_and_the_series_in_the_lake(lake):
     assert set(board["grid"]) == {"nightly"} and (board["start"] == pd.Timestamp(START)).all()
     assert set(series["strategy"]) <= set(board["strategy"])
     assert board["status"].eq("ok").sum() >= 6
+    assert (board["simulator"] == "cvxportfolio").sum() == 3  # the nightly grid's leaders
     proposal = reader.read("tournament_regimes")
     assert proposal.groupby("regime")["proposed"].sum().eq(1).all()  # one profile per regime
+    # The same partition again: every book comes from the stored ones, the board is the same.
+    with dg.instance_for_test() as instance:
+        again = dg.materialize(
+            [tournament],
+            instance=instance,
+            partition_key=END,
+            resources=build_resources(settings),
+            tags={START_TAG: START, GRID_TAG: "nightly"},
+        )
+        books = again.asset_materializations_for_node("walk_forward_tournament")
+    reused = {m.asset_key.to_user_string(): m.metadata.get("reused") for m in books}
+    assert reused["tournament_books"].value > 0
+    second = reader.read("tournament", where="date = ?", params=[date.fromisoformat(END)])
+    pd.testing.assert_frame_equal(second, board)

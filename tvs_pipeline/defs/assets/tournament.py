@@ -3,18 +3,22 @@
 # No `from __future__ import annotations`: Dagster reads the context and resource
 # annotations at definition time and rejects string annotations.
 
+import re
+from collections.abc import Callable, Sequence
 from datetime import date, timedelta
 from pathlib import Path
 
 import dagster as dg
+import fsspec
 import pandas as pd
 
 from tvs_pipeline.config.schema import ResolvedProfile
-from tvs_pipeline.defs.carry import session_returns
+from tvs_pipeline.defs.carry import last_partition, session_returns
 from tvs_pipeline.defs.partitions import DAILY, SINGLE_RUN, partition_days
 from tvs_pipeline.defs.resources import LakeResource, ProfileResource, ReportResource
 from tvs_pipeline.errors import ConfigError, DataError
 from tvs_pipeline.lake.catalog import LakeReader
+from tvs_pipeline.lake.storage import PARTITION_COLUMN
 from tvs_pipeline.simulation.friction import FrictionModel
 from tvs_pipeline.simulation.tearsheet import render_leaderboard
 from tvs_pipeline.simulation.tournament import (
@@ -30,6 +34,7 @@ __all__ = [
     "GRID_TAG",
     "START_TAG",
     "leaderboard_markdown",
+    "partition_stamps",
     "proposal_markdown",
     "tournament",
     "tournament_inputs",
@@ -40,6 +45,9 @@ __all__ = [
 # without them: the profile's grid over the whole lookback before the partition day.
 START_TAG, GRID_TAG = "tvs/tournament_start", "tvs/tournament_grid"
 LEADERBOARD_ROWS = 10
+# The stored partitions a rebalance date's books are decided from (`tournament_inputs`).
+DAY_INPUTS = ("normalization", "dedup", "market")
+_DAY_FILE = re.compile(rf"/{PARTITION_COLUMN}=(\d{{4}}-\d{{2}}-\d{{2}})/part\.parquet$")
 
 
 def _research_spec(key: str, description: str) -> dg.AssetSpec:
@@ -63,6 +71,11 @@ def _research_spec(key: str, description: str) -> dg.AssetSpec:
         _research_spec(
             "tournament_regimes", "The best profile under each regime: for `profile: auto`."
         ),
+        _research_spec(
+            "tournament_books",
+            "Every cell's book at every rebalance date; the next tournament reuses a date's "
+            "books when its stored partitions, parameters and version are unchanged.",
+        ),
     ],
     partitions_def=DAILY,
     backfill_policy=SINGLE_RUN,
@@ -76,14 +89,20 @@ def tournament(
     """Walk every selection engine x allocation engine x profile of the grid forward to day D.
 
     Partition D is the tournament as of D: rebalance dates up to D, each reading only the
-    stored partitions of its own date.
+    stored partitions of its own date. The books of the latest stored ``tournament_books``
+    up to D are reused where their key matches (a cache: the board is the same without it).
     """
     resolved, reader = profile.resolved(), lake.reader()
     end = partition_days(context)[-1]
     tags = context.run.tags
     start = _start(tags.get(START_TAG), end, resolved)
     grid_name = tags.get(GRID_TAG) or resolved.tournament.grid
-    result = tournament_of(reader, resolved, start, end, grid_name)
+    known, _ = last_partition(reader, "tournament_books", end + timedelta(days=1))
+    result = tournament_of(reader, resolved, start, end, grid_name, known, lake.root)
+    context.log.info(
+        f"tournament {start}..{end}: reused the books of {result.reused} (date, selection "
+        f"engine) pairs of {len(result.books['rebalance_date'].unique())} dates"
+    )
     stamp = pd.Timestamp(end)
     board = result.board.assign(date=stamp, start=pd.Timestamp(start), grid=grid_name)
     page = render_leaderboard(
@@ -106,13 +125,60 @@ def tournament(
     )
     yield dg.Output(result.returns.assign(date=stamp), output_name="tournament_returns")
     yield dg.Output(result.regimes.assign(date=stamp), output_name="tournament_regimes")
+    yield dg.Output(
+        result.books.assign(date=stamp),
+        output_name="tournament_books",
+        metadata={"reused": dg.MetadataValue.int(result.reused)},
+    )
 
 
 def tournament_of(
-    reader: LakeReader, profile: ResolvedProfile, start: date, end: date, grid_name: str
+    reader: LakeReader,
+    profile: ResolvedProfile,
+    start: date,
+    end: date,
+    grid_name: str,
+    known: pd.DataFrame | None = None,
+    root: str | None = None,
 ) -> Tournament:
-    """The tournament of ``grid_name`` over the stored days in ``[start, end]``."""
-    return run_tournament(**tournament_inputs(reader, profile, start, end, grid_name))
+    """The tournament of ``grid_name`` over the stored days in ``[start, end]``.
+
+    With the lake ``root``, books are keyed by the stored partitions they read, and those of
+    ``known`` (an earlier ``tournament_books``) with the same key are reused.
+    """
+    inputs = tournament_inputs(reader, profile, start, end, grid_name)
+    stamps = partition_stamps(root, DAY_INPUTS) if root is not None else None
+    return run_tournament(**inputs, stamps=stamps, known=known)
+
+
+def partition_stamps(root: str, assets: Sequence[str]) -> Callable[[date], str | None]:
+    """``stamps(day)``: the size and change token of each of the day's partition files.
+
+    The lake's own listing (one per asset, local or object store): a rewritten partition gets
+    a new modification time (and inode) locally, a new ETag on an object store. None for a day
+    missing one of ``assets``.
+    """
+    fs, path = fsspec.core.url_to_fs(str(root))
+    by_day: dict[date, list[str]] = {}
+    for asset in assets:
+        try:
+            found = fs.find(f"{path.rstrip('/')}/{asset}", detail=True)
+        except FileNotFoundError:
+            found = {}
+        for name, info in found.items():
+            match = _DAY_FILE.search(str(name))
+            if match is None:
+                continue
+            token = info.get("ETag") or info.get("mtime") or info.get("LastModified")
+            by_day.setdefault(date.fromisoformat(match.group(1)), []).append(
+                f"{asset}:{info.get('size')}:{token}:{info.get('ino', '')}"
+            )
+
+    def stamps(day: date) -> str | None:
+        found = by_day.get(day, [])
+        return "|".join(sorted(found)) if len(found) == len(assets) else None
+
+    return stamps
 
 
 def tournament_inputs(
@@ -144,7 +210,7 @@ def tournament_inputs(
     def load_day(day: date) -> DayData:
         read = {
             name: reader.read(name, where="date = ?", params=[day]).drop(columns=["date"])
-            for name in ("normalization", "dedup", "market")
+            for name in DAY_INPUTS
         }
         return DayData(panel=read["normalization"], dedup=read["dedup"], market=read["market"])
 
@@ -154,7 +220,7 @@ def tournament_inputs(
         "returns": session_matrix(session_returns(reader, list(span.date)), span),
         "universe": _universe(market, span),
         "regimes": _regimes(market),
-        "grid": Grid(tuple(spec.selection), tuple(spec.engines), tuple(spec.profiles)),
+        "grid": Grid(tuple(spec.selection), tuple(spec.engines), tuple(spec.profiles), spec.rerun),
         "selection": profile.selection.params(),
         "allocation": profile.allocation,
         "friction": friction,
