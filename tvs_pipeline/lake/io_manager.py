@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
 import socket
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,21 +40,34 @@ from tvs_pipeline.lake.storage import (
     staging_path,
 )
 
-__all__ = ["LakeIOManager", "LakeIOManagerResource", "frame_metadata"]
+__all__ = ["LakeIOManager", "LakeIOManagerResource", "deferred_interrupts", "frame_metadata"]
 
-PREVIEW_ROWS = 10
+PREVIEW_ROWS, PREVIEW_COLUMNS = 5, 6
 StepKey = tuple[str, str]  # (run id, step key)
+# What the IO manager records on each partition's materialisation (the rest is the asset's).
+PARTITION_METADATA = ("path", "dagster/row_count", "dagster/column_schema", "preview")
+OUTPUT_METADATA = ("partitions_written",)
 
 
 def frame_metadata(frame: pd.DataFrame) -> dict[str, dg.MetadataValue]:
-    """Row count, columns and a preview table for the Dagster UI."""
-    preview = frame.drop(columns=[PARTITION_COLUMN], errors="ignore").head(PREVIEW_ROWS)
+    """Row count, column schema and a narrow preview of one partition, for the Dagster UI.
+
+    The preview shows the first `PREVIEW_ROWS` rows of the first `PREVIEW_COLUMNS` columns,
+    numbers to four significant digits; the column schema lists every column with its type.
+    """
+    body = frame.drop(columns=[PARTITION_COLUMN], errors="ignore")
+    preview = body.iloc[:PREVIEW_ROWS, :PREVIEW_COLUMNS]
+    hidden = body.shape[1] - preview.shape[1]
+    text = preview.to_markdown(index=False, floatfmt=".4g") if len(preview) else "_empty_"
+    if hidden and len(preview):
+        text += f"\n\n_{hidden} more columns: see the column schema_"
+    schema = dg.TableSchema(
+        columns=[dg.TableColumn(str(name), str(dtype)) for name, dtype in body.dtypes.items()]
+    )
     return {
-        "dagster/row_count": dg.MetadataValue.int(len(frame)),
-        "columns": dg.MetadataValue.text(", ".join(map(str, frame.columns))),
-        "preview": dg.MetadataValue.md(
-            preview.to_markdown(index=False) if len(preview) else "_empty_"
-        ),
+        "dagster/row_count": dg.MetadataValue.int(len(body)),
+        "dagster/column_schema": dg.MetadataValue.table_schema(schema),
+        "preview": dg.MetadataValue.md(text),
     }
 
 
@@ -114,7 +130,12 @@ class LakeIOManager(dg.UPathIOManager):
         return read_partition(str(path))
 
     def handle_output(self, context: dg.OutputContext, obj: pd.DataFrame) -> None:
-        """Write every partition the output spans between its write and output records."""
+        """Write every partition the output spans between its write and output records.
+
+        Each partition's materialisation gets its own path, row count, column schema and
+        preview. From the write record to the output record a Ctrl-C waits: a partition file
+        is either absent, its previous version, or complete with its records.
+        """
         written: dict[str, _Staged] = {}
         # An audit trail rides in attrs for the ledger only. pandas deep-copies attrs into
         # every frame derived from this one (each partition slice, each hashed column), and a
@@ -125,35 +146,35 @@ class LakeIOManager(dg.UPathIOManager):
             obj.attrs = {}
         if not context.has_asset_partitions:
             super().handle_output(context, obj)
-        else:
-            paths = self._get_paths_for_partitions(context)
-            keys = sorted(paths)
-            parts = (
-                split_by_partition(obj, keys)
-                if len(keys) > 1 or PARTITION_COLUMN in obj.columns
-                else {keys[0]: obj}
-            )
             if self._ledger_path is not None:
-                self._note_step(context)
-            try:
-                for key, frame in parts.items():
-                    written[key] = _stage(context, frame, str(paths[key]))
+                self._record_output(context, obj, written, trail)
+            return
+        paths = self._get_paths_for_partitions(context)
+        keys = sorted(paths)
+        parts = (
+            split_by_partition(obj, keys)
+            if len(keys) > 1 or PARTITION_COLUMN in obj.columns
+            else {keys[0]: obj}
+        )
+        if self._ledger_path is not None:
+            self._note_step(context)
+        try:
+            for key, frame in parts.items():
+                written[key] = _stage(context, frame, str(paths[key]))
+            context.add_output_metadata({"partitions_written": dg.MetadataValue.int(len(keys))})
+            for key, frame in parts.items():
+                path = dg.MetadataValue.path(str(paths[key]))
+                _add_partition_metadata(context, key, {"path": path, **frame_metadata(frame)})
+            with deferred_interrupts():
                 if self._ledger_path is not None:
                     self._record_write(context, written)
                 for staged in written.values():
                     _commit(staged)
-            finally:
-                for staged in written.values():
-                    _discard(staged)
-            context.add_output_metadata(
-                {
-                    "path": dg.MetadataValue.path(str(paths[keys[-1]])),
-                    "partitions_written": dg.MetadataValue.int(len(keys)),
-                    **frame_metadata(obj),
-                }
-            )
-        if self._ledger_path is not None:
-            self._record_output(context, obj, written, trail)
+                if self._ledger_path is not None:
+                    self._record_output(context, obj, written, trail)
+        finally:
+            for staged in written.values():
+                _discard(staged)
 
     def _note_step(self, context: dg.OutputContext) -> None:
         """Write the step's intent if no loaded input did (``discovery``, ``promotion_report``).
@@ -192,7 +213,9 @@ class LakeIOManager(dg.UPathIOManager):
         """Append the output record once its files are in place; note their stamps."""
         self._note_step(context)  # an output that wrote no partition file
         keys = sorted(context.asset_partition_keys) if context.has_asset_partitions else []
-        metadata = {k: _metadata_value(v) for k, v in (context.output_metadata or {}).items()}
+        metadata = {
+            k: _metadata_value(v) for k, v in _asset_metadata(context, keys[-1] if keys else None)
+        }
         payload = {
             "run_id": context.run_id,
             "step": context.step_key,
@@ -328,6 +351,61 @@ class LakeIOManager(dg.UPathIOManager):
         return frame
 
 
+def _add_partition_metadata(
+    context: dg.OutputContext, key: str, metadata: dict[str, dg.MetadataValue]
+) -> None:
+    """Record ``metadata`` on partition ``key``'s own materialisation.
+
+    A context built by hand (a test's) has no step: there the last partition's metadata is
+    the output's, as it would show for a one-day run.
+    """
+    try:
+        step = context.step_context
+    except dg.DagsterInvariantViolationError:
+        if key == max(context.asset_partition_keys):
+            context.add_output_metadata(metadata)
+        return
+    step.add_asset_metadata(metadata, asset_key=context.asset_key, partition_key=key)
+
+
+def _asset_metadata(context: dg.OutputContext, key: str | None) -> list[tuple[str, object]]:
+    """The metadata the asset itself gave partition ``key`` (the output's, then the day's).
+
+    What the IO manager adds (`PARTITION_METADATA`, `OUTPUT_METADATA`) is left out: the ledger's
+    ``metadata_digest`` vouches for what the asset computed.
+    """
+    merged = dict(context.output_metadata or {})
+    try:
+        step = context.step_context
+    except dg.DagsterInvariantViolationError:
+        step = None
+    if step is not None and key is not None:
+        merged |= step.get_asset_metadata(context.asset_key, partition_key=key) or {}
+    ours = {*PARTITION_METADATA, *OUTPUT_METADATA}
+    return [(k, v) for k, v in merged.items() if k not in ours]
+
+
+@contextmanager
+def deferred_interrupts() -> Iterator[None]:
+    """Hold a Ctrl-C (SIGINT) until the block is done, then deliver it.
+
+    Only the main thread receives signals; elsewhere the block runs as it is.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if received and callable(previous):
+            previous(signal.SIGINT, None)
+        elif received and previous == signal.SIG_DFL:
+            raise KeyboardInterrupt
+
+
 def _span(keys: list[str]) -> list[object] | None:
     """``[first, last, count]`` of sorted partition keys (None when unpartitioned)."""
     return [keys[0], keys[-1], len(keys)] if keys else None
@@ -450,7 +528,11 @@ def _rows_by_partition(frame: pd.DataFrame, keys: list[str]) -> dict[str, int]:
 
 
 def _metadata_value(value: object) -> object:
-    """A metadata entry's plain value (a ``MetadataValue`` unwrapped)."""
+    """A metadata entry's plain value (a ``MetadataValue`` unwrapped; a table as its rows)."""
+    if isinstance(value, dg.TableMetadataValue):
+        return [dict(record.data) for record in value.records]
+    if isinstance(value, dg.TableSchemaMetadataValue):
+        return [[column.name, column.type] for column in value.schema.columns]
     return value.value if isinstance(value, dg.MetadataValue) else value
 
 
