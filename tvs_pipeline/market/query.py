@@ -17,6 +17,7 @@ __all__ = [
     "apply_query",
     "build_scan_query",
     "evaluate_filter",
+    "universe_rules",
 ]
 
 # The columns every discovery row carries, named as the TradingView scanner names them.
@@ -70,12 +71,8 @@ class ScanQuery:
     limit: int
 
 
-def build_scan_query(scanner: ResolvedScanner) -> ScanQuery:
-    """Turn a resolved L4 scanner into one query: all layers' filters, the universe's prefetch.
-
-    The universe's exchanges, types and symbol lists become ``in``/``not_in`` filters, so a source
-    needs to understand filters only.
-    """
+def universe_rules(scanner: ResolvedScanner) -> list[FilterRule]:
+    """The L0 universe's exchanges, types and symbol lists as ``in``/``not_in`` filters."""
     universe = scanner.universe
     rules: list[FilterRule] = []
     if universe.exchanges:
@@ -86,6 +83,17 @@ def build_scan_query(scanner: ResolvedScanner) -> ScanQuery:
         rules.append(FilterRule(column="ticker", op="in", value=list(universe.symbols)))
     if universe.exclude_symbols:
         rules.append(FilterRule(column="ticker", op="not_in", value=list(universe.exclude_symbols)))
+    return rules
+
+
+def build_scan_query(scanner: ResolvedScanner) -> ScanQuery:
+    """Turn a resolved L4 scanner into one query: all layers' filters, the universe's prefetch.
+
+    The universe's exchanges, types and symbol lists become ``in``/``not_in`` filters, so a source
+    needs to understand filters only.
+    """
+    universe = scanner.universe
+    rules = universe_rules(scanner)
     rules.extend(scanner.filters)
     columns = list(DEFAULT_COLUMNS)
     for extra in (*scanner.columns, universe.sort_by, scanner.sort_by):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, timedelta
 
@@ -21,6 +22,7 @@ from tvs_pipeline.market.tradingview.history import (
     SymbolOutcome,
     random_session_id,
 )
+from tvs_pipeline.market.tradingview.past import PastScans
 from tvs_pipeline.market.tradingview.scan_query import plan_scan
 from tvs_pipeline.market.tradingview.scanner import ScannerClient
 from tvs_pipeline.market.tradingview.series import SeriesRequest
@@ -104,9 +106,22 @@ class TradingViewSource:
         self.last_errors: dict[str, str] = {}
         self.last_batch: HistoryBatch | None = None
         self._report: list[dict[str, object]] = []
+        self.past = PastScans(self)
+        self._server_seen: tuple[datetime, float] | None = None
+
+    def latest_day(self) -> date | None:
+        """The service's latest complete day, from the ``Date`` of its last answer (None: none)."""
+        if self._server_seen is None:
+            return None
+        seen, at = self._server_seen
+        return (seen + timedelta(seconds=time.monotonic() - at)).date() - timedelta(days=1)
 
     def scan(self, scanner: ResolvedScanner, as_of: date) -> pd.DataFrame:
-        """Rows of one scanner for the latest complete day.
+        """Rows of one scanner for ``as_of``: the service's for the latest day, else rebuilt.
+
+        The latest complete day is scanned live. A day before it is answered point in time
+        (``past.PastScans``): today's pool of the universe, its scanner fields rebuilt from the
+        bars up to ``as_of``, the whole query applied to them (docs/methodology.md §2a).
 
         Parameters
         ----------
@@ -114,26 +129,36 @@ class TradingViewSource:
             The scanner; every L0-L4 filter, sort, limit and column goes to the service, with
             the columns of its market (``fields.fit_to_market``).
         as_of : date
-            Must be the day before the service's current UTC date (see ``check_scan_day``).
+            The latest complete day (the day before the service's UTC date, within
+            ``TVS_TV_SCAN_MAX_LAG_HOURS``), or any day before it.
 
         Returns
         -------
         DataFrame
-            ``ticker`` (``EXCHANGE:TICKER``, ``!`` kept) then the query's columns, in the
-            service's order, at most the universe's limit rows.
+            ``ticker`` (``EXCHANGE:TICKER``, ``!`` kept) then the query's columns, at most the
+            universe's limit rows: in the service's order, or the query's for a past day.
 
         Raises
         ------
         ConfigError
             A filter, column or sort cannot be expressed or names a field the market does not
-            know, or the service rejects a column.
+            know, the service rejects a column, or a past day's query filters on a field bars
+            do not determine.
         SourceError
             The service failed after retries or answered malformed data.
         LookAheadError
-            ``as_of`` is not the latest complete day (the scanner has no past).
+            ``as_of`` is after the latest complete day, or the latest day is scanned too late.
         """
-        plan = plan_scan(fit_to_market(build_scan_query(scanner), scanner.name), scanner.name)
-        result = self.scanner.scan(plan, scanner.name)
+        query = fit_to_market(build_scan_query(scanner), scanner.name)
+        latest = self.latest_day()
+        if latest is not None and as_of < latest:
+            return self.past.scan(scanner, query, as_of, latest)
+        result = self.scanner.scan(plan_scan(query, scanner.name), scanner.name)
+        server = result.server_time or self.clock()
+        self._server_seen = (server, time.monotonic())
+        latest = server.astimezone(UTC).date() - timedelta(days=1)
+        if as_of < latest:
+            return self.past.scan(scanner, query, as_of, latest)
         check_scan_day(
             as_of,
             result.server_time or self.clock(),
@@ -221,6 +246,14 @@ class TradingViewSource:
         out = pd.concat(frames, ignore_index=True)
         out["symbol"] = out["symbol"].astype("str")
         return out
+
+    def fetch_quietly(self, symbols: Iterable[str], start: date, end: date) -> pd.DataFrame:
+        """``bars`` for the source's own use (a point-in-time pool): no fetch-report rows."""
+        report, errors = list(self._report), dict(self.last_errors)
+        try:
+            return self.bars(symbols, start, end)
+        finally:
+            self._report, self.last_errors = report, errors
 
     def _record(
         self, symbol: str, status: str, reason: str, n_bars: int, outcome: SymbolOutcome | None

@@ -104,10 +104,10 @@ def test_scans_through_the_wire_equal_the_demo_market(source, demo):
         pd.testing.assert_frame_equal(got[want.columns], want, check_dtype=False)
 
 
-def test_a_backfill_day_is_refused_not_given_todays_universe(source):
+def test_a_future_day_is_refused(source):
     scanner = load_profile("demo").scanners[0]
-    with pytest.raises(LookAheadError, match="as_of 2026-06-01: the TradingView scanner answers"):
-        source.scan(scanner, date(2026, 6, 1))
+    with pytest.raises(LookAheadError, match="as_of 2026-07-01: the TradingView scanner answers"):
+        source.scan(scanner, date(2026, 7, 1))
 
 
 @pytest.mark.slow
