@@ -22,9 +22,16 @@ from tvs_pipeline.selection.hurst import (
     hurst_columns,
     hurst_exponent,
 )
+from tvs_pipeline.selection.rating import DEFAULT_RATING_HORIZON, rating_ic_columns
+from tvs_pipeline.selection.reversion import (
+    DEFAULT_DEVIATION_WINDOW,
+    autocorrelation_columns,
+    half_life_columns,
+)
 from tvs_pipeline.selection.stress import survival_shares
 
 __all__ = [
+    "DEFAULT_LOGIC",
     "DIRECTIONS",
     "FEATURE_COLUMNS",
     "FeatureParams",
@@ -53,7 +60,11 @@ FEATURE_COLUMNS = (
     "survival",
     "fragility",
     "kurtosis",
+    "autocorr",
+    "half_life",
+    "rating_ic",
 )
+DEFAULT_LOGIC = "trend"  # a candidate without a ``logic`` is read as a trend candidate
 TAIL_SHARE = 0.05  # tails and expected shortfall read the worst (best) 5 % of sessions
 WEEKDAYS_ONLY, EVERY_DAY = 252, 365
 
@@ -72,6 +83,11 @@ class FeatureParams(Parameters):
     stress_windows, stress_length : int
         Survival reads the ``stress_windows`` (3) worst non-overlapping runs of
         ``stress_length`` (20) rows of the equal-weight index of the panel.
+    deviation_window : int
+        Closes the level of the half-life's deviation averages (20).
+    rating_horizon : int
+        Sessions of the forward return the rating's information coefficient reads (10, the
+        rating logic's holding horizon).
     """
 
     entropy_order: int = Field(3, ge=2, le=7)
@@ -81,6 +97,8 @@ class FeatureParams(Parameters):
     hurst_max_lag: int = Field(DEFAULT_MAX_LAG, ge=8, le=1024)
     stress_windows: int = Field(3, ge=0, le=20)
     stress_length: int = Field(20, ge=5, le=250)
+    deviation_window: int = Field(DEFAULT_DEVIATION_WINDOW, ge=2, le=250)
+    rating_horizon: int = Field(DEFAULT_RATING_HORIZON, ge=1, le=250)
 
     @model_validator(mode="after")
     def _embedding_and_lags(self) -> FeatureParams:
@@ -176,9 +194,9 @@ def build_features(
         symbol, NaN off-session.
     candidates : DataFrame
         One row per candidate, any index: ``symbol``, ``direction`` (LONG/SHORT, any case);
-        optional ``sessions_per_year`` (default: 365 if the listing has weekend returns,
-        else 252), ``value_traded`` (ADV in USD) and ``adx`` (NaN when absent), ``identity``
-        (default: the symbol).
+        optional ``logic`` (default ``trend``), ``sessions_per_year`` (default: 365 if the
+        listing has weekend returns, else 252), ``value_traded`` (ADV in USD) and ``adx`` (NaN
+        when absent), ``identity`` (default: the symbol).
     params : FeatureParams, optional
         Windows and embeddings (defaults: `FeatureParams()`).
 
@@ -186,7 +204,8 @@ def build_features(
     -------
     DataFrame
         Same index as ``candidates``; columns ``symbol``, ``identity`` (the candidate's, else
-        its symbol: one winner per identity and direction), ``direction`` (upper case),
+        its symbol: one winner per identity and direction), ``logic`` (the candidate's, else
+        ``trend``: the vetoes and scores each logic reads), ``direction`` (upper case),
         ``sign`` (+1/-1), then ``FEATURE_COLUMNS``:
 
         - ``n_obs``: own returns in the window (0 when the symbol has none);
@@ -202,7 +221,13 @@ def build_features(
         - ``survival``: share of the panel's stress windows the listing traded through (NaN when
           it was listed after all of them, see `survival_shares`);
         - ``fragility = -(mean of the worst 5 % of r~) / std``: expected shortfall at 95 % in
-          standard deviations; ``kurtosis``: excess kurtosis of ``r``.
+          standard deviations; ``kurtosis``: excess kurtosis of ``r``;
+        - ``autocorr``: lag-1 autocorrelation of ``r`` (`autocorrelation_columns`);
+          ``half_life``: sessions in which a deviation from the last ``deviation_window``
+          closes' mean halves (`half_life_columns`, ``HALF_LIFE_CAP`` when it does not revert);
+          ``rating_ic``: correlation of the technical rating with the next ``rating_horizon``
+          sessions' return over the window (`rating_ic_columns`). Direction-free: the
+          mean-reversion and rating logics read them.
 
         Every feature is NaN for a candidate without returns.
 
@@ -238,6 +263,9 @@ def build_features(
             "hurst": hurst_columns(aligned, params.hurst_min_lag, params.hurst_max_lag),
             "efficiency": efficiency_columns(window),
             "efficiency_signed": efficiency_columns(window, signed=True),
+            "autocorr": autocorrelation_columns(aligned),
+            "half_life": half_life_columns(aligned, params.deviation_window),
+            "rating_ic": rating_ic_columns(aligned, params.rating_horizon),
             "survival": survival_shares(
                 returns,
                 listed,
@@ -258,10 +286,12 @@ def build_features(
     skew = sign * row["skew"]
     tail_gain = (best + worst) / row["std"]
     identity = _optional_text(candidates, "identity").fillna(symbols)
+    logic = _optional_text(candidates, "logic").fillna(DEFAULT_LOGIC)
     frame = pd.DataFrame(
         {
             "symbol": symbols,
             "identity": identity,
+            "logic": logic,
             "direction": direction,
             "sign": sign,
             "n_obs": n_obs.astype("int64"),
@@ -280,6 +310,9 @@ def build_features(
             "survival": row["survival"],
             "fragility": -worst / row["std"],
             "kurtosis": row["kurtosis"],
+            "autocorr": row["autocorr"],
+            "half_life": row["half_life"],
+            "rating_ic": row["rating_ic"],
         },
         index=candidates.index,
     )

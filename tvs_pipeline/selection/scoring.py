@@ -19,6 +19,10 @@ __all__ = [
     "CarsWeights",
     "ConvictionWeights",
     "Metric",
+    "RatingCarsWeights",
+    "RatingWeights",
+    "ReversionCarsWeights",
+    "ReversionWeights",
     "cars_score",
     "check_weights",
     "log_mps_score",
@@ -52,6 +56,11 @@ METRICS: dict[str, Metric] = {
     "survival": Metric("survival", "normal"),
     "fragility": Metric("fragility", "rank", higher_is_better=False),
     "kurtosis": Metric("kurtosis", "rank", higher_is_better=False),
+    # The mean-reversion and rating logics' metrics (weight 0 in the trend's scores).
+    "reversion": Metric("autocorr", "normal", higher_is_better=False),
+    "anti_persistence": Metric("hurst", "normal", higher_is_better=False),
+    "half_life": Metric("half_life", "rank", higher_is_better=False),
+    "rating_ic": Metric("rating_ic", "normal"),
 }
 # Largest share of a Log-MPS score the fragility penalty takes; docs/methodology.md, section 8.
 DEFAULT_FRAGILITY_PENALTY = 0.5
@@ -73,6 +82,38 @@ class ConvictionWeights(Parameters):
     antifragility: float = Field(0.25, ge=0, le=10)
     survival: float = Field(1.0, ge=0, le=10)
     kurtosis: float = Field(0.25, ge=0, le=10)
+    reversion: float = Field(0.0, ge=0, le=10)
+    anti_persistence: float = Field(0.0, ge=0, le=10)
+    half_life: float = Field(0.0, ge=0, le=10)
+    rating_ic: float = Field(0.0, ge=0, le=10)
+
+
+class ReversionWeights(ConvictionWeights):
+    """Log-MPS exponents of the mean-reversion logic: reversal strength, not trend strength.
+
+    Negative lag-1 autocorrelation (``reversion``), a low Hurst exponent
+    (``anti_persistence``) and a short half-life carry the conviction; momentum, efficiency,
+    the trend's Hurst and ADX (a trend's strength) weigh nothing.
+    """
+
+    momentum: float = Field(0.0, ge=0, le=10)
+    efficiency: float = Field(0.0, ge=0, le=10)
+    hurst: float = Field(0.0, ge=0, le=10)
+    adx: float = Field(0.0, ge=0, le=10)
+    antifragility: float = Field(0.0, ge=0, le=10)
+    reversion: float = Field(2.0, ge=0, le=10)
+    anti_persistence: float = Field(1.0, ge=0, le=10)
+    half_life: float = Field(1.0, ge=0, le=10)
+
+
+class RatingWeights(ConvictionWeights):
+    """Log-MPS exponents of the rating logic: how well the listing followed its rating."""
+
+    momentum: float = Field(0.0, ge=0, le=10)
+    efficiency: float = Field(0.0, ge=0, le=10)
+    hurst: float = Field(0.0, ge=0, le=10)
+    adx: float = Field(0.0, ge=0, le=10)
+    rating_ic: float = Field(2.0, ge=0, le=10)
 
 
 class CarsWeights(Parameters):
@@ -89,12 +130,38 @@ class CarsWeights(Parameters):
     survival: float = Field(0.05, ge=0, le=1)
     fragility: float = Field(0.05, ge=0, le=1)
     kurtosis: float = Field(0.05, ge=0, le=1)
+    reversion: float = Field(0.0, ge=0, le=1)
+    anti_persistence: float = Field(0.0, ge=0, le=1)
+    half_life: float = Field(0.0, ge=0, le=1)
+    rating_ic: float = Field(0.0, ge=0, le=1)
 
     @model_validator(mode="after")
     def _positive(self) -> CarsWeights:
         if sum(self.model_dump().values()) <= 0:
             raise ValueError("at least one CARS weight must be positive")
         return self
+
+
+class ReversionCarsWeights(CarsWeights):
+    """CARS weights of the mean-reversion logic (the `ReversionWeights` emphasis)."""
+
+    momentum: float = Field(0.0, ge=0, le=1)
+    efficiency: float = Field(0.0, ge=0, le=1)
+    hurst: float = Field(0.0, ge=0, le=1)
+    adx: float = Field(0.0, ge=0, le=1)
+    reversion: float = Field(0.25, ge=0, le=1)
+    anti_persistence: float = Field(0.15, ge=0, le=1)
+    half_life: float = Field(0.15, ge=0, le=1)
+
+
+class RatingCarsWeights(CarsWeights):
+    """CARS weights of the rating logic (the `RatingWeights` emphasis)."""
+
+    momentum: float = Field(0.0, ge=0, le=1)
+    efficiency: float = Field(0.0, ge=0, le=1)
+    hurst: float = Field(0.0, ge=0, le=1)
+    adx: float = Field(0.0, ge=0, le=1)
+    rating_ic: float = Field(0.35, ge=0, le=1)
 
 
 def check_weights(

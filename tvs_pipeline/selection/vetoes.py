@@ -12,21 +12,40 @@ from tvs_pipeline.parameters import Parameters
 __all__ = [
     "EFFICIENCY_RELAXATION",
     "ENTROPY_RELAXATION",
+    "HALF_LIFE_RELAXATION",
     "HARD_VETOES",
+    "LOGIC_VETOES",
     "SOFT_VETOES",
     "VETO_CODES",
     "VetoThresholds",
     "hard_veto_flags",
     "hard_veto_reasons",
+    "logic_of",
     "soft_veto_flags",
     "veto_table",
 ]
 
-SOFT_VETOES = ("high_entropy", "low_efficiency", "random_walk")
+SOFT_VETOES = (
+    "high_entropy",
+    "low_efficiency",
+    "random_walk",
+    "persistent",
+    "no_reversal",
+    "slow_reversion",
+    "rating_ignored",
+)
 HARD_VETOES = ("missing_data", "toxic_persistence", "failed_survival")
 VETO_CODES = (*HARD_VETOES, *SOFT_VETOES)
+# The soft vetoes each logic reads; a logic not named here (trend, momentum, breakout) reads the
+# trend's. The hard vetoes hold for every logic.
+TREND_VETOES = ("high_entropy", "low_efficiency", "random_walk")
+LOGIC_VETOES = {
+    "mean_reversion": ("high_entropy", "persistent", "no_reversal", "slow_reversion"),
+    "rating": ("high_entropy", "rating_ignored"),
+}
 ENTROPY_RELAXATION = 1.2  # stage 2 multiplies the entropy ceiling by this
-EFFICIENCY_RELAXATION = 0.8  # and the efficiency floor by this
+EFFICIENCY_RELAXATION = 0.8  # and the efficiency floor and the rating's IC floor by this
+HALF_LIFE_RELAXATION = 1.5  # and the half-life ceiling by this
 
 
 class VetoThresholds(Parameters):
@@ -51,6 +70,17 @@ class VetoThresholds(Parameters):
         Hard: fewer own returns in the window is missing data (``missing_data``).
     entropy_hard_stop : float
         The relaxation fallbacks (stages 3 and 4) never take a candidate above it.
+    reversion_hurst_max : float
+        Soft, mean reversion: Hurst at or above it is not anti-persistent (``persistent``).
+    autocorr_max : float
+        Soft, mean reversion: lag-1 autocorrelation at or above it shows no reversal
+        (``no_reversal``).
+    half_life_max : float
+        Soft, mean reversion: a half-life above it (sessions) reverts too slowly for the
+        logic's horizon (``slow_reversion``).
+    rating_ic_min : float
+        Soft, rating: a rating information coefficient below it says the listing ignored its
+        rating over the window (``rating_ignored``).
     """
 
     entropy_max: float = Field(0.999, ge=0, le=1)
@@ -61,6 +91,10 @@ class VetoThresholds(Parameters):
     survival_min: float = Field(0.5, ge=0, le=1)
     min_obs: int = Field(60, ge=1)
     entropy_hard_stop: float = Field(0.999, ge=0, le=1)
+    reversion_hurst_max: float = Field(0.45, ge=0, le=1)
+    autocorr_max: float = Field(0.0, ge=-1, le=1)
+    half_life_max: float = Field(10.0, gt=0)
+    rating_ic_min: float = Field(0.10, ge=-1, le=1)
 
     @model_validator(mode="after")
     def _band(self) -> VetoThresholds:
@@ -71,11 +105,16 @@ class VetoThresholds(Parameters):
         return self
 
     def relaxed(self) -> VetoThresholds:
-        """Stage 2: entropy ceiling x1.2 and efficiency floor x0.8; hard vetoes unchanged."""
+        """Stage 2: entropy x1.2, efficiency and rating-IC floors x0.8, half-life x1.5.
+
+        Hard vetoes are unchanged.
+        """
         return self.model_copy(
             update={
                 "entropy_max": min(1.0, self.entropy_max * ENTROPY_RELAXATION),
                 "efficiency_min": self.efficiency_min * EFFICIENCY_RELAXATION,
+                "half_life_max": self.half_life_max * HALF_LIFE_RELAXATION,
+                "rating_ic_min": self.rating_ic_min * EFFICIENCY_RELAXATION,
             }
         )
 
@@ -116,34 +155,63 @@ def hard_veto_flags(features: pd.DataFrame, thresholds: VetoThresholds) -> pd.Da
 
 
 def soft_veto_flags(features: pd.DataFrame, thresholds: VetoThresholds) -> pd.DataFrame:
-    """Predictability vetoes (soft: the relaxation ladder loosens or lifts them).
+    """Predictability vetoes (soft: the relaxation ladder loosens or lifts them), by logic.
+
+    Each candidate is tested by its logic's rules (``LOGIC_VETOES``; the trend's for any other
+    logic, and when the frame has no ``logic`` column); a rule of another logic never raises.
 
     Parameters
     ----------
     features : DataFrame
-        The feature frame: ``entropy``, ``efficiency_dir``, ``hurst``.
+        The feature frame: ``entropy``, ``efficiency_dir``, ``hurst``, ``autocorr``,
+        ``half_life``, ``rating_ic`` and optionally ``logic``.
     thresholds : VetoThresholds
-        ``entropy_max``, ``efficiency_min``, ``hurst_low``, ``hurst_high``.
+        The soft thresholds.
 
     Returns
     -------
     DataFrame
         Same index; one boolean column per code of ``SOFT_VETOES``: ``high_entropy``
-        (``entropy > entropy_max``), ``low_efficiency`` (``efficiency_dir < efficiency_min``),
-        ``random_walk`` (``hurst_low < hurst < hurst_high``). A NaN metric raises no soft veto
-        (its candidate already carries ``missing_data``).
+        (``entropy > entropy_max``, every logic); trend: ``low_efficiency``
+        (``efficiency_dir < efficiency_min``), ``random_walk`` (``hurst_low < hurst <
+        hurst_high``); mean reversion: ``persistent`` (``hurst >= reversion_hurst_max``),
+        ``no_reversal`` (``autocorr >= autocorr_max``), ``slow_reversion``
+        (``half_life > half_life_max``); rating: ``rating_ignored``
+        (``rating_ic < rating_ic_min``). A NaN metric raises no soft veto (its candidate
+        already carries ``missing_data``).
     """
     hurst = features["hurst"]
-    return pd.DataFrame(
-        {
-            "high_entropy": (features["entropy"] > thresholds.entropy_max).to_numpy(),
-            "low_efficiency": (features["efficiency_dir"] < thresholds.efficiency_min).to_numpy(),
-            "random_walk": (
-                (hurst > thresholds.hurst_low) & (hurst < thresholds.hurst_high)
-            ).to_numpy(),
-        },
-        index=features.index,
-    )
+    raw = {
+        "high_entropy": features["entropy"] > thresholds.entropy_max,
+        "low_efficiency": features["efficiency_dir"] < thresholds.efficiency_min,
+        "random_walk": (hurst > thresholds.hurst_low) & (hurst < thresholds.hurst_high),
+        "persistent": hurst >= thresholds.reversion_hurst_max,
+        "no_reversal": _column(features, "autocorr") >= thresholds.autocorr_max,
+        "slow_reversion": _column(features, "half_life") > thresholds.half_life_max,
+        "rating_ignored": _column(features, "rating_ic") < thresholds.rating_ic_min,
+    }
+    logic = logic_of(features)
+    rules = {"trend": TREND_VETOES, **LOGIC_VETOES}
+    out = {}
+    for code in SOFT_VETOES:
+        reads = logic.isin([name for name, codes in rules.items() if code in codes])
+        out[code] = (raw[code] & reads).to_numpy()
+    return pd.DataFrame(out, index=features.index)
+
+
+def logic_of(features: pd.DataFrame) -> pd.Series:
+    """Each candidate's logic as the veto rules read it: ``trend`` unless it has its own."""
+    if "logic" not in features:
+        return pd.Series("trend", index=features.index, dtype="str")
+    logic = features["logic"].astype("str").where(features["logic"].notna(), "trend")
+    return logic.where(logic.isin(list(LOGIC_VETOES)), "trend")
+
+
+def _column(features: pd.DataFrame, name: str) -> pd.Series:
+    """A feature column, NaN (no veto) when a hand-built frame lacks it."""
+    if name not in features:
+        return pd.Series(np.nan, index=features.index, dtype="float64")
+    return features[name]
 
 
 def _explain(code: str, row: dict[str, float], t: VetoThresholds) -> str:
@@ -164,6 +232,16 @@ def _explain(code: str, row: dict[str, float], t: VetoThresholds) -> str:
         return f"high entropy: {row['entropy']:.4f} > {t.entropy_max}"
     if code == "low_efficiency":
         return f"low efficiency: {row['efficiency_dir']:+.3f} < {t.efficiency_min}"
+    if code == "persistent":
+        return f"persistent: hurst {row['hurst']:.3f} >= {t.reversion_hurst_max}"
+    if code == "no_reversal":
+        return f"no reversal: autocorrelation {row['autocorr']:+.3f} >= {t.autocorr_max}"
+    if code == "slow_reversion":
+        return f"slow reversion: half-life {row['half_life']:.1f} > {t.half_life_max:g} sessions"
+    if code == "rating_ignored":
+        return (
+            f"rating ignored: information coefficient {row['rating_ic']:+.3f} < {t.rating_ic_min}"
+        )
     return f"random walk: hurst {row['hurst']:.3f} in ({t.hurst_low}, {t.hurst_high})"
 
 
@@ -201,7 +279,8 @@ def veto_table(features: pd.DataFrame, thresholds: VetoThresholds) -> pd.DataFra
     raised = flags[list(VETO_CODES)].to_numpy()
     codes = [[VETO_CODES[j] for j in np.flatnonzero(row)] for row in raised]
     columns = ["n_obs", "hurst", "momentum", "survival", "entropy", "efficiency_dir"]
-    rows = features[columns].to_dict("records")
+    extra = {name: _column(features, name) for name in ("autocorr", "half_life", "rating_ic")}
+    rows = features[columns].assign(**extra).to_dict("records")
     details = [
         "; ".join(_explain(code, row, thresholds) for code in row_codes)
         for row, row_codes in zip(rows, codes, strict=True)

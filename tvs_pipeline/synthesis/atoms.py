@@ -1,4 +1,4 @@
-"""Strategy atoms: (asset, logic, direction) return streams; a short becomes a synthetic long."""
+"""Strategy atoms: (asset, logic, direction, timescale) streams; a short side, a synthetic long."""
 
 from __future__ import annotations
 
@@ -8,9 +8,12 @@ import pandas as pd
 from tvs_pipeline.errors import DataError
 from tvs_pipeline.funnel.calendars import ALL_DAYS
 from tvs_pipeline.funnel.normalization import align_to_shared_sessions
+from tvs_pipeline.selection.params import default_timescale
+from tvs_pipeline.synthesis.positions import positions
 
 __all__ = [
     "ATOM_COLUMNS",
+    "COMPOSITION_COLUMNS",
     "atom_id",
     "atom_matrix",
     "build_atoms",
@@ -29,7 +32,11 @@ ATOM_COLUMNS = (
     "calendar",
     "market_date",
     "ret",
+    "timescale",
+    "position",
 )
+COMPOSITION_COLUMNS = ("atom_id", "symbol", "logic", "direction", "sign", "sleeve", "calendar",
+                       "timescale")  # fmt: skip
 # A synthetic long of a short position cannot lose more than its capital.
 SHORT_LOSS_FLOOR = -1.0
 
@@ -40,43 +47,102 @@ def atom_id(symbol: str, logic: str, direction: str) -> str:
 
 
 def build_atoms(selection: pd.DataFrame, panel: pd.DataFrame) -> pd.DataFrame:
-    """Return streams of the selected candidates.
+    """Return streams of the selected candidates, each following its logic's position rule.
+
+    An atom is (asset, logic, direction, timescale): its stream holds the side its logic decides
+    (`positions`) at each rebalance, every ``timescale`` own sessions counted back from the
+    last one, from closes up to the rebalance only: a trend atom holds its scanner's direction,
+    a mean-reversion atom buys below its recent level and sells above it, a rating atom follows
+    the sign of its technical rating.
 
     Parameters
     ----------
     selection : DataFrame
-        The day's decisions: [symbol, logic, direction, sleeve, calendar, selected, ...].
+        The day's decisions: [symbol, logic, direction, sleeve, calendar, selected, ...];
+        optional ``timescale`` (sessions; default the logic's, `default_timescale`).
     panel : DataFrame
         Own-session returns [symbol, market_date, ret].
 
     Returns
     -------
     DataFrame
-        ``ATOM_COLUMNS``, long format. ``ret`` is the listing's return for a LONG atom and
-        ``max(-r, -1)`` for a SHORT one; ``sign`` is +1 or -1 (for flattening to physical
-        weights).
+        ``ATOM_COLUMNS``, long format, sorted by atom and date. ``position`` is the side held
+        over the row's return (+1 or -1); ``ret`` is the listing's return on a long side and
+        ``max(-r, -1)`` on a short one; ``sign`` (constant per atom) is the side decided at the
+        last session, held over the next one (for flattening to physical weights);
+        ``timescale`` the atom's horizon in sessions.
+
+    Raises
+    ------
+    DataError
+        A timescale that is not a whole number >= 1.
     """
     chosen = selection.loc[selection["selected"].astype(bool)]
-    chosen = chosen[["symbol", "logic", "direction", "sleeve", "calendar"]].drop_duplicates()
-    chosen = chosen.assign(
-        atom_id=[
-            atom_id(*key)
-            for key in chosen[["symbol", "logic", "direction"]].itertuples(index=False)
-        ],
-        sign=np.where(chosen["direction"] == "SHORT", -1, 1).astype("int64"),
+    keys = ["symbol", "logic", "direction"]
+    chosen = chosen.drop_duplicates(keys)
+    timescale = (
+        pd.to_numeric(chosen["timescale"], errors="coerce")
+        if "timescale" in chosen
+        else pd.Series(np.nan, index=chosen.index)
     )
-    atoms = chosen.merge(panel, on="symbol", how="inner")
-    atoms["ret"] = np.where(
-        atoms["sign"] < 0, np.maximum(-atoms["ret"], SHORT_LOSS_FLOOR), atoms["ret"]
+    chosen = chosen[[*keys, "sleeve", "calendar"]].assign(
+        atom_id=[atom_id(*key) for key in chosen[keys].itertuples(index=False)],
+        timescale=timescale.fillna(chosen["logic"].map(default_timescale)).to_numpy(),
     )
+    if (chosen["timescale"] < 1).any() or (chosen["timescale"] % 1 != 0).any():
+        bad = chosen.loc[(chosen["timescale"] < 1) | (chosen["timescale"] % 1 != 0)]
+        raise DataError(
+            f"synthesis: timescale must be a whole number >= 1, got {bad['timescale'].tolist()}"
+        )
+    chosen["timescale"] = chosen["timescale"].astype("int64")
+    panel = panel.sort_values(["symbol", "market_date"], kind="mergesort")
+    own = {symbol: rows for symbol, rows in panel.groupby("symbol", sort=False)}
+    parts = []
+    for atom in chosen.itertuples(index=False):
+        rows = own.get(atom.symbol)
+        if rows is None or rows.empty:
+            continue
+        r = rows["ret"].to_numpy(dtype="float64")
+        side = positions(r, atom.logic, atom.direction, int(atom.timescale))
+        held = side[:-1]
+        parts.append(
+            pd.DataFrame(
+                {
+                    "atom_id": atom.atom_id,
+                    "symbol": atom.symbol,
+                    "logic": atom.logic,
+                    "direction": atom.direction,
+                    "sign": np.int64(side[-1]),
+                    "sleeve": atom.sleeve,
+                    "calendar": atom.calendar,
+                    "market_date": rows["market_date"].to_numpy(),
+                    "ret": np.where(held < 0, np.maximum(-r, SHORT_LOSS_FLOOR), r),
+                    "timescale": np.int64(atom.timescale),
+                    "position": held,
+                }
+            )
+        )
+    if not parts:
+        empty = chosen.iloc[:0].assign(sign=np.int64(0), market_date=pd.NaT, ret=np.nan,
+                                      position=np.int64(0))  # fmt: skip
+        return empty[list(ATOM_COLUMNS)].reset_index(drop=True)
+    atoms = pd.concat(parts, ignore_index=True)
     atoms = atoms.sort_values(["atom_id", "market_date"], kind="mergesort")
     return atoms[list(ATOM_COLUMNS)].reset_index(drop=True)
 
 
 def composition(atoms: pd.DataFrame) -> pd.DataFrame:
-    """The composition map: one row per atom [atom_id, symbol, logic, direction, sign, calendar]."""
-    cols = ["atom_id", "symbol", "logic", "direction", "sign", "sleeve", "calendar"]
-    return atoms[cols].drop_duplicates("atom_id").reset_index(drop=True)
+    """The composition map: one row per atom, ``COMPOSITION_COLUMNS``.
+
+    ``sign`` is the side the atom holds over the next session (+1 or -1): a physical net weight
+    is Σ sign x weight over the listing's atoms; ``logic`` and ``timescale`` travel with each
+    atom from its stream to its weight. A frame without ``timescale`` (an older synthesis
+    partition) takes its logics' defaults.
+    """
+    atoms = atoms.drop_duplicates("atom_id")
+    if "timescale" not in atoms:
+        atoms = atoms.assign(timescale=atoms["logic"].map(default_timescale).astype("int64"))
+    return atoms[list(COMPOSITION_COLUMNS)].reset_index(drop=True)
 
 
 def atom_matrix(atoms: pd.DataFrame) -> pd.DataFrame:

@@ -91,8 +91,8 @@ def candidates(panel) -> pd.DataFrame:
     return make_candidates(panel)
 
 
-CANDIDATE_COLUMNS = ["symbol", "sleeve", "scanner", "logic", "direction", "asset_class",
-                     "calendar", "sessions_per_year"]  # fmt: skip
+CANDIDATE_COLUMNS = ["symbol", "sleeve", "scanner", "logic", "direction", "timescale",
+                     "asset_class", "calendar", "sessions_per_year"]  # fmt: skip
 
 
 def funnel_day(market: DemoMarket, day: date) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -29,7 +29,14 @@ def test_frame_shape_and_inputs_untouched(panel, candidates):
     frame = build_features(panel, candidates.set_index(pd.Index(range(100, 120))))
     pd.testing.assert_frame_equal(panel, before_panel)
     pd.testing.assert_frame_equal(candidates, before_candidates)
-    assert list(frame.columns) == ["symbol", "identity", "direction", "sign", *FEATURE_COLUMNS]
+    assert list(frame.columns) == [
+        "symbol",
+        "identity",
+        "logic",
+        "direction",
+        "sign",
+        *FEATURE_COLUMNS,
+    ]
     assert list(frame.index) == list(range(100, 120))
 
 

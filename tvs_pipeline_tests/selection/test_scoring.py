@@ -26,6 +26,10 @@ METRIC_NAMES = [
     "survival",
     "fragility",
     "kurtosis",
+    "reversion",
+    "anti_persistence",
+    "half_life",
+    "rating_ic",
 ]
 
 

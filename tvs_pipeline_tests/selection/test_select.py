@@ -154,8 +154,38 @@ def _leaf_paths(model, prefix: str = "") -> set[str]:
     return paths
 
 
+# The parameters of the mean-reversion and rating logics, exercised on candidates of that logic.
+LOGIC_CHANGES = [
+    ("features.deviation_window", 5, "mean_reversion", "htr_3_4"),
+    ("features.rating_horizon", 3, "rating", "htr_3_4"),
+    ("vetoes.reversion_hurst_max", 0.9, "mean_reversion", "htr_3_4"),
+    ("vetoes.autocorr_max", 0.9, "mean_reversion", "htr_3_4"),
+    ("vetoes.half_life_max", 2000.0, "mean_reversion", "htr_3_4"),
+    ("vetoes.rating_ic_min", -0.9, "rating", "htr_3_4"),
+    ("mean_reversion.weights", {"reversion": 5.0}, "mean_reversion", "htr_3_4"),
+    ("mean_reversion.cars_weights", {"reversion": 1.0}, "mean_reversion", "cars_2_1"),
+    ("rating.weights", {"rating_ic": 5.0}, "rating", "htr_3_4"),
+    ("rating.cars_weights", {"rating_ic": 1.0}, "rating", "cars_2_1"),
+    ("mean_reversion.min_pool", 40, "mean_reversion", "htr_3_4"),
+    ("rating.min_pool", 40, "rating", "htr_3_4"),
+]
+
+
 def test_every_parameter_is_exercised():
-    assert {name for name, *_ in CHANGES} == _leaf_paths(SelectionParams)
+    names = {name for name, *_ in CHANGES} | {name for name, *_ in LOGIC_CHANGES}
+    assert names == _leaf_paths(SelectionParams)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "logic", "engine"), LOGIC_CHANGES, ids=[c[0] for c in LOGIC_CHANGES]
+)
+def test_each_logic_parameter_changes_its_logic_output(
+    panel, candidates, name, value, logic, engine
+):
+    mine = candidates.assign(logic=logic)
+    default = select(panel, mine, engine)
+    changed = select(panel, mine, engine, SelectionParams.build(_nested(name, value)))
+    assert not default.equals(changed)
 
 
 @pytest.mark.parametrize(("name", "value", "engine", "base"), CHANGES, ids=[c[0] for c in CHANGES])

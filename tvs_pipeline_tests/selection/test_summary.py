@@ -69,6 +69,10 @@ def test_funnel_counts_of_a_day_counted_by_hand():
         "veto_high_entropy": 2,  # C, D
         "veto_low_efficiency": 1,  # F: a hard-vetoed row still counts its soft codes
         "veto_random_walk": 1,  # D
+        "veto_persistent": 0,  # trend candidates: the other logics' vetoes never raise
+        "veto_no_reversal": 0,
+        "veto_slow_reversion": 0,
+        "veto_rating_ignored": 0,
     }
     pd.testing.assert_frame_equal(decisions, before)
 

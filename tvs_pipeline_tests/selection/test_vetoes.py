@@ -71,9 +71,12 @@ def test_relaxation_multiplies_ceiling_and_floor_only():
     assert relaxed.survival_min == strict.survival_min and relaxed.min_obs == strict.min_obs
     half = VetoThresholds(entropy_max=0.5).relaxed()
     np.testing.assert_allclose(half.entropy_max, 0.6, rtol=1e-12)
+    np.testing.assert_allclose(relaxed.half_life_max, 10.0 * 1.5, rtol=1e-12)
+    np.testing.assert_allclose(relaxed.rating_ic_min, 0.10 * 0.8, rtol=1e-12)
+    assert (relaxed.reversion_hurst_max, relaxed.autocorr_max) == (0.45, 0.0)
     frame = features(entropy=0.9995, efficiency_dir=0.07)
-    assert soft_veto_flags(frame, strict).loc[0].tolist() == [True, True, False]
-    assert soft_veto_flags(frame, relaxed).loc[0].tolist() == [False, False, False]
+    assert soft_veto_flags(frame, strict).loc[0].tolist() == [True, True] + [False] * 5
+    assert soft_veto_flags(frame, relaxed).loc[0].tolist() == [False] * 7
     assert hard_veto_flags(frame, relaxed).equals(hard_veto_flags(frame, strict))
 
 

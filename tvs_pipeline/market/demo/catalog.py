@@ -135,6 +135,13 @@ VENUES_MID = (
 VENUES_TAIL = (("BINANCE", "USDT", "swap", 0.6), ("BINANCE", "USDT", "spot", 0.4))
 MIN_CORE_CRYPTO = 32
 YOUNG_START, YOUNG_EVERY = date(2024, 3, 15), 45  # a new token every 45 days from here
+# Planted strategy ground truth beyond trends, listed after every other listing from their own
+# random stream (so the listings above keep their names, paths and bars): per planted kind,
+# PLANTED_STOCKS x scale stocks and PLANTED_BASES x scale crypto bases (two venues each).
+PLANTED_KINDS = ("mean_revert", "rated")
+PLANTED_STOCKS, PLANTED_BASES = 0.06, 0.015
+HALF_LIFE = (1.0, 5.0)  # sessions: a mean-reverting listing's deviation halves this fast
+RATING_SIGNAL = (0.15, 0.25)  # next-session drift per unit of rating, in sessions' vol
 
 
 class _Catalog:
@@ -202,19 +209,54 @@ class _Catalog:
         elif kind.startswith("trend"):
             drift = u(0.3, 0.8) if crypto else u(0.2, 0.4)  # annual Sharpe ratio 1.7..2.5
             vol, drift, phi = drift * u(0.4, 0.6), sign * drift, u(0.1, 0.2)
+        return self._append(key, kind, price, anchor, loads if kind == "factor" else {},
+                            vol, drift, phi)  # fmt: skip
+
+    def _append(
+        self,
+        key: str,
+        kind: str,
+        price: float,
+        anchor: int,
+        loads: dict[int, float],
+        vol: float,
+        drift: float,
+        phi: float,
+        half_life: float = float("nan"),
+        signal: float = 0.0,
+    ) -> int:
+        """Append one path spec; its index."""
         self.paths.append(
             {
                 "key": key,
                 "kind": kind,
                 "price": price,
                 "anchor": anchor,
-                "loads": loads if kind == "factor" else {},
+                "loads": loads,
                 "vol": vol,
                 "drift": drift,
                 "phi": phi,
+                "half_life": half_life,
+                "signal": signal,
             }
         )
         return len(self.paths) - 1
+
+    def planted_path(self, key: str, kind: str, price: float, crypto: bool) -> int:
+        """A planted ``mean_revert`` or ``rated`` path (`tvs_pipeline.market.demo.planted`).
+
+        ``vol`` is the annual vol of its session shocks (crypto 60-100 %, stocks 25-45 %);
+        ``half_life`` (mean_revert) is drawn in ``HALF_LIFE`` sessions, ``signal`` (rated) in
+        ``RATING_SIGNAL``.
+        """
+        u = self.rng.uniform
+        vol = u(0.6, 1.0) if crypto else u(0.25, 0.45)
+        half_life, signal = float("nan"), 0.0
+        if kind == "mean_revert":
+            half_life = u(*HALF_LIFE)
+        else:
+            signal = u(*RATING_SIGNAL)
+        return self._append(key, kind, price, ANCHOR_DAY, {}, vol, 0.0, 0.0, half_life, signal)
 
     def listing(
         self,
@@ -385,6 +427,33 @@ class _Catalog:
             path = self.path(f"crypto:{base}", kind, price, True, loads=loads, factor_vol=vol)
             self.add_base(base, name, path, venues, 2.5e10 * (rank + 1) ** -1.6, rank=rank)
 
+    def add_planted(self, n_stocks: int, n_bases: int, first_day: int) -> None:
+        """Per planted kind, ``n_stocks`` stocks and ``n_bases`` crypto bases on two venues."""
+        for kind in PLANTED_KINDS:
+            for _ in range(n_stocks):
+                ticker, name = self.company()
+                sector = int(self.rng.integers(len(SECTORS)))
+                exchange = "NASDAQ" if self.rng.random() < 0.5 else "NYSE"
+                value, price = self.log_uniform(2e7, 2e9), self.log_uniform(10, 300)
+                path = self.planted_path(f"{exchange}:{ticker}", kind, price, False)
+                self.listing(
+                    exchange=exchange,
+                    ticker=ticker,
+                    type_="stock",
+                    sector=SECTORS[sector],
+                    base=ticker,
+                    quote="USD",
+                    path=path,
+                    value=value,
+                    units=value * self.rng.uniform(150, 600) / price,
+                    description=f"{name} {SECTOR_WORDS[sector]} Inc.",
+                    first_day=first_day,
+                )
+            for _ in range(n_bases):
+                base = self.token()
+                path = self.planted_path(f"crypto:{base}", kind, self.log_uniform(0.05, 50), True)
+                self.add_base(base, base, path, VENUES_TAIL, self.log_uniform(2e7, 4e8))
+
     def add_young(self, days: Iterable[int]) -> None:
         """A new trending token every ``YOUNG_EVERY`` days on BINANCE spot and perpetual."""
         for j, day in enumerate(days):
@@ -402,7 +471,9 @@ def build_catalog(seed: int, scale: int, first_session: int) -> tuple[pd.DataFra
         Seed of the catalog's random stream.
     scale : int
         Number of listings: 50 % stocks, 10 % ETFs, the rest crypto including the young tokens
-        (crypto keeps at least ``MIN_CORE_CRYPTO`` listings besides the young tokens).
+        (crypto keeps at least ``MIN_CORE_CRYPTO`` listings besides the young tokens); then,
+        beyond ``scale``, the planted ``mean_revert`` and ``rated`` listings (per kind,
+        ``PLANTED_STOCKS`` x scale stocks and ``PLANTED_BASES`` x scale bases on two venues).
     first_session : int
         Calendar-day index of the first XNYS session (stocks' and ETFs' first day).
 
@@ -422,6 +493,9 @@ def build_catalog(seed: int, scale: int, first_session: int) -> tuple[pd.DataFra
     builder.add_etfs(n_etf, first_session)
     builder.add_crypto(max(scale - n_stock - n_etf - 2 * len(young), MIN_CORE_CRYPTO))
     builder.add_young(young)
+    builder.rng = np.random.default_rng([seed, stable_id("planted")])
+    planted_stocks, planted_bases = round(PLANTED_STOCKS * scale), round(PLANTED_BASES * scale)
+    builder.add_planted(planted_stocks, planted_bases, first_session)
     catalog = pd.DataFrame(builder.rows).sort_values("symbol", ignore_index=True)
     catalog["id"] = [stable_id(symbol) for symbol in catalog["symbol"]]
     return catalog, builder.paths

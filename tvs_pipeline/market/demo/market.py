@@ -15,6 +15,7 @@ from tvs_pipeline.market.demo.bars import build_bars
 from tvs_pipeline.market.demo.catalog import build_catalog
 from tvs_pipeline.market.demo.epoch import CALENDAR, EPOCH_END, EPOCH_START, Streams, day_index
 from tvs_pipeline.market.demo.model import REGIMES, build_paths, simulate_paths
+from tvs_pipeline.market.demo.planted import plant_paths
 from tvs_pipeline.market.demo.snapshot import build_snapshot, compute_indicators
 from tvs_pipeline.market.query import DEFAULT_COLUMNS, apply_query, build_scan_query
 
@@ -35,7 +36,10 @@ class DemoMarket:
     market), bond and commodity factors; Student-t (4 dof) shocks scaled to unit variance. Each
     economic path is a latent log price on every calendar day: ``factor`` paths load on factors
     (regime-scaled), ``random_walk`` paths are iid with zero drift, ``trend_up``/``trend_down``
-    paths add a persistent drift to AR(1) shocks (phi 0.1-0.2), ``stablecoin`` paths stay near 1.
+    paths add a persistent drift to AR(1) shocks (phi 0.1-0.2), ``stablecoin`` paths stay near 1;
+    the planted ``mean_revert`` (an AR(1) deviation with a half-life of 1-5 sessions around a
+    slow walk) and ``rated`` paths (the next return follows the listing's own technical rating)
+    are `tvs_pipeline.market.demo.planted`'s.
     Stocks and ETFs sample their path on XNYS sessions (a weekend compounds into Monday); each
     venue of a crypto base samples the base's path every day with ~4 bp of venue noise (x1000 for
     multiplier tickers). Opens sit near the previous close, highs and lows bracket both, and
@@ -70,7 +74,9 @@ class DemoMarket:
         self._catalog, specs = build_catalog(self.seed, self.scale, int(xnys[0]))
         self._column = {symbol: col for col, symbol in enumerate(self._catalog["symbol"])}
         self._paths, loads = build_paths(specs)
-        self._latent = simulate_paths(self._paths, loads, streams)
+        self._latent = plant_paths(
+            self._paths, simulate_paths(self._paths, loads, streams), streams, xnys
+        )
         self._store = build_bars(self._catalog, self._paths, self._latent, xnys, streams)
         self._indicators = compute_indicators(self._store)
 
@@ -197,8 +203,12 @@ class DemoMarket:
         -------
         DataFrame
             Columns ``symbol``, ``kind`` (``random_walk``, ``trend_up``, ``trend_down``,
-            ``factor``, ``stablecoin``; the same on every venue of a crypto base), ``drift_ann``
-            (expected drift of the log price per 365 days); sorted by symbol.
+            ``factor``, ``stablecoin``, ``mean_revert``, ``rated``; the same on every venue of
+            a crypto base), ``drift_ann`` (expected drift of the log price per 365 days),
+            ``half_life`` (``mean_revert``: sessions in which a deviation from the level
+            halves; NaN otherwise) and ``rating_signal`` (``rated``: the next session's
+            expected return per unit of the listing's technical rating, in session standard
+            deviations; 0 otherwise); sorted by symbol.
         """
         paths = self._paths.iloc[self._catalog["path"].to_numpy()]
         return pd.DataFrame(
@@ -206,6 +216,8 @@ class DemoMarket:
                 "symbol": self._catalog["symbol"].to_numpy(),
                 "kind": paths["kind"].to_numpy(),
                 "drift_ann": paths["drift"].to_numpy(),
+                "half_life": paths["half_life"].to_numpy(dtype="float64"),
+                "rating_signal": paths["signal"].to_numpy(dtype="float64"),
             }
         )
 

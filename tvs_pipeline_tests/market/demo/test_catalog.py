@@ -8,11 +8,13 @@ from tvs_pipeline.market.demo import DemoMarket
 
 
 def test_composition_at_scale_300(market):
+    """300 listings, then the planted ones: per kind 0.06 x 300 = 18 stocks and 0.015 x 300 =
+    4.5 -> 4 crypto bases on two venues (36 stocks and 16 crypto listings in all)."""
     listings = market.listings
-    assert len(listings) == 300
+    assert len(listings) == 300 + 36 + 16
     assert listings["symbol"].is_unique and listings["symbol"].is_monotonic_increasing
     counts = listings["asset_class"].value_counts().to_dict()
-    assert counts == {"equity": 150, "crypto": 120, "etf": 30}
+    assert counts == {"equity": 150 + 36, "crypto": 120 + 16, "etf": 30}
     by_class = listings.groupby("asset_class")
     assert set(by_class.get_group("equity")["exchange"]) == {"NYSE", "NASDAQ"}
     assert set(by_class.get_group("etf")["exchange"]) == {"AMEX"}
@@ -71,12 +73,21 @@ def test_multiplier_and_base_fields(market):
 
 
 def test_proportions_hold_at_the_smallest_scale():
-    """Half stocks, a tenth ETFs; crypto (78 young-token listings among them) keeps a floor."""
+    """Half stocks, a tenth ETFs; crypto (78 young-token listings among them) keeps a floor;
+    the planted listings come on top: per kind 6 stocks and 2 crypto bases on two venues."""
     scale = 100
     market = DemoMarket(scale=scale)
-    counts = market.listings["asset_class"].value_counts()
+    truth = market.ground_truth().merge(market.listings, on="symbol")
+    counts = truth.loc[~truth["kind"].isin(["mean_revert", "rated"]), "asset_class"].value_counts()
     assert (counts["equity"], counts["etf"]) == (round(0.5 * scale), round(0.1 * scale))
     assert counts["crypto"] == max(scale - counts["equity"] - counts["etf"], 32 + 78)
+    planted = truth.loc[truth["kind"].isin(["mean_revert", "rated"])]
+    assert planted.groupby(["kind", "asset_class"]).size().to_dict() == {
+        ("mean_revert", "crypto"): 4,
+        ("mean_revert", "equity"): 6,
+        ("rated", "crypto"): 4,
+        ("rated", "equity"): 6,
+    }
     assert set(market.defects()["defect"]) == {
         "gap_1",
         "gap_multi",
@@ -89,8 +100,18 @@ def test_proportions_hold_at_the_smallest_scale():
 
 def test_ground_truth_mix_and_venues(market):
     truth = market.ground_truth().merge(market.listings, on="symbol")
-    assert set(truth["kind"]) == {"random_walk", "trend_up", "trend_down", "factor", "stablecoin"}
-    stocks = truth[truth["asset_class"] == "equity"]["kind"].value_counts(normalize=True)
+    assert set(truth["kind"]) == {
+        "random_walk",
+        "trend_up",
+        "trend_down",
+        "factor",
+        "stablecoin",
+        "mean_revert",
+        "rated",
+    }
+    planted = truth["kind"].isin(["mean_revert", "rated"])
+    stocks = truth[(truth["asset_class"] == "equity") & ~planted]["kind"]
+    stocks = stocks.value_counts(normalize=True)
     assert stocks["random_walk"] == pytest.approx(0.2)
     assert stocks["trend_up"] == pytest.approx(0.1) and stocks["trend_down"] == pytest.approx(0.1)
     crypto = truth[truth["asset_class"] == "crypto"]
@@ -98,3 +119,12 @@ def test_ground_truth_mix_and_venues(market):
     assert (truth.loc[truth["kind"] == "random_walk", "drift_ann"] == 0).all()
     assert (truth.loc[truth["kind"] == "trend_up", "drift_ann"] >= 0.2).all()
     assert (truth.loc[truth["kind"] == "trend_down", "drift_ann"] <= -0.2).all()
+    # the planted kinds: a half-life of 1-5 sessions, a rating signal of 0.15-0.25 sd per unit
+    reverting, rated = truth[truth["kind"] == "mean_revert"], truth[truth["kind"] == "rated"]
+    assert (
+        reverting["half_life"].between(1.0, 5.0).all()
+        and truth.loc[~planted, "half_life"].isna().all()
+    )
+    assert rated["rating_signal"].between(0.15, 0.25).all()
+    assert (truth.loc[truth["kind"] != "rated", "rating_signal"] == 0).all()
+    assert (truth.loc[planted, "drift_ann"] == 0).all()

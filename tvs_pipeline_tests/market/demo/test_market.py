@@ -136,12 +136,17 @@ def test_shipped_scanners_find_listings(market, scanners, as_of):
         assert list(rows.columns) == ["ticker", *query.columns]
         assert set(rows["exchange"]) <= set(scanner.universe.exchanges)
         assert set(rows["type"]) <= set(scanner.universe.types)
-        assert (rows["ADX"] >= 15).all()
         assert rows[query.sort_by].is_monotonic_decreasing
-        if scanner.strategy.direction == "LONG":
-            assert (rows["Perf.3M"] > 0).all()
+        long = scanner.strategy.direction == "LONG"
+        if scanner.strategy.logic == "trend":
+            assert (rows["ADX"] >= 15).all()
+            assert ((rows["Perf.3M"] > 0) if long else (rows["Perf.3M"] < 0)).all()
+        elif scanner.strategy.logic == "mean_reversion":
+            assert (rows["ADX"] < 20).all()
+            assert ((rows["Perf.W"] < 0) if long else (rows["Perf.W"] > 0)).all()
         else:
-            assert (rows["Perf.3M"] < 0).all()
+            rating = rows["Recommend.All"]
+            assert ((rating >= 0.3) if long else (rating <= -0.3)).all()
 
 
 def test_scan_keeps_to_the_scanners_market(market, scanners):

@@ -5,7 +5,7 @@ import pytest
 
 from tvs_pipeline.config.schema import SelectionEngine
 from tvs_pipeline.errors import ConfigError
-from tvs_pipeline.selection.engines import ENGINES, make_engine
+from tvs_pipeline.selection.engines import ENGINES, LogicSplitEngine, make_engine
 from tvs_pipeline.selection.engines.baseline import BaselineSelector
 from tvs_pipeline.selection.engines.cars import CarsSelector
 from tvs_pipeline.selection.engines.htr import HtrSelector, LiquidHtrSelector
@@ -29,7 +29,9 @@ def test_the_registry_is_the_config_literal():
 )
 def test_v3_factories_wrap_their_rule_with_the_given_params(name, rule):
     params = SelectionParams().updated(top_n=3, min_pool=7, vetoes={"entropy_max": 0.99})
-    engine = make_engine(name, params)
+    split = make_engine(name, params)
+    assert type(split) is LogicSplitEngine and split.name == name and split.params is params
+    engine = ENGINES[name](params)
     assert type(engine) is V3Engine and engine.name == name
     assert type(engine.selector) is rule and engine.selector.params is params
     assert not hasattr(engine.selector, "decisions_")  # unfitted: learned state comes from fit
@@ -37,7 +39,7 @@ def test_v3_factories_wrap_their_rule_with_the_given_params(name, rule):
 
 def test_v4_factory_reads_its_options_from_the_params():
     params = SelectionParams().updated(top_n=3, v4={"max_stage": 2})
-    engine = make_engine("v4", params)
+    engine = ENGINES["v4"](params)
     assert type(engine) is V4Engine and engine.params is params and engine.name == "v4"
     assert engine.params.v4 == V4Options(max_stage=2)
 

@@ -125,11 +125,11 @@ def test_policy_decides_as_htr(staged):
     champion = HtrSelector().fit(frame)
     pd.testing.assert_frame_equal(after.policy, champion.decisions_)
     assert after.ladder_stage == champion.stage_ == 2
-    assert after.ladder_counts == (14, 16)  # pinned: DemoMarket(seed=7) 2025-12-31, defaults
+    assert after.ladder_counts == (13, 19)  # pinned: DemoMarket(seed=7) 2025-09-30, defaults
     pd.testing.assert_frame_equal(after.vetoes, veto_table(before.features, before.params.vetoes))
     entry = only_new_entry(before, after, "policy")
-    assert entry.rows_out == 16
-    assert "winners stage 1 -> 14, stage 2 -> 16; stopped at stage 2" in entry.note
+    assert entry.rows_out == 19
+    assert "winners stage 1 -> 13, stage 2 -> 19; stopped at stage 2" in entry.note
 
 
 def test_policy_relaxation_option(staged):
@@ -137,9 +137,9 @@ def test_policy_relaxation_option(staged):
         update={"params": staged["clustering"].params.updated(v4={"max_stage": 1})}
     )
     after = PolicyStage().run(strict)
-    assert after.ladder_stage == 1 and after.ladder_counts == (14,)
+    assert after.ladder_stage == 1 and after.ladder_counts == (13,)
     default = staged["policy"].policy
-    assert after.policy["selected"].sum() == 14 < default["selected"].sum()
+    assert after.policy["selected"].sum() == 13 < default["selected"].sum()
     assert not (after.policy["selected"] & ~default["selected"]).any()  # a subset
 
 
