@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
 from tvs_pipeline.allocation.params import AllocationEngine, AllocationParams, AllocationProfile
-from tvs_pipeline.selection.params import SelectionParams
+from tvs_pipeline.selection.params import SelectionParams, default_timescale
 
 __all__ = [
     "AllocationConfig",
@@ -107,12 +107,23 @@ class TemplateConfig(_Strict):
 
 
 class StrategyConfig(_Strict):
-    """L3: the logic and direction a scanner feeds, with opt-in gates (no block, no gate)."""
+    """L3: the logic and direction a scanner feeds, with opt-in gates (no block, no gate).
+
+    ``horizon`` is the logic's holding horizon in sessions, the timescale of its atoms (the
+    logic's default, `default_timescale`, when not stated: trend 20, rating 10, mean
+    reversion 5).
+    """
 
     description: str = ""
     logic: Logic
     direction: Direction
+    horizon: int | None = Field(None, ge=1, le=250)
     gates: list[FilterRule] = Field(default_factory=list)
+
+    @property
+    def timescale(self) -> int:
+        """The holding horizon in sessions: ``horizon``, else the logic's default."""
+        return self.horizon if self.horizon is not None else default_timescale(self.logic)
 
 
 class ScannerConfig(_Strict):
