@@ -59,7 +59,9 @@ def dedup_day(discovery: pd.DataFrame, enrichment: pd.DataFrame) -> pd.DataFrame
         ``symbol``, ``value_traded_usd``, then ``ADDED_COLUMNS``.
     """
     ok = enrichment.loc[enrichment["status"] == HealthStatus.OK.value, list(CANDIDATE_FEATURES)]
-    found = discovery[list(CANDIDATE_COLUMNS)].drop_duplicates(["symbol", "logic", "direction"])
+    # A discovery partition written before atoms had a timescale lacks it (NaN: the logic's).
+    found = discovery.reindex(columns=list(CANDIDATE_COLUMNS))
+    found = found.drop_duplicates(["symbol", "logic", "direction"])
     candidates = found.merge(ok, on="symbol", how="inner")
     return dedup_listings(candidates.assign(value_traded_usd=candidates["adv_usd_20"]))
 
