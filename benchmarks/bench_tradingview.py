@@ -3,7 +3,10 @@
 Prints symbols per second for a daily-history sync over the websocket client (default: 300
 symbols x 600 bars, 50 ms one-way latency per server message, 8 chart sessions on 2 sockets;
 target < 60 s), the same sync with the server capping answers at 200 bars (paging with
-request_more_data), an incremental tail sync, and a 5,000-row scanner scan paged by 1,000.
+request_more_data), an incremental tail sync, a 5,000-row scanner scan paged by 1,000, the
+time a scan takes to fail on a host that does not resolve or refuses (issue 17: was 4 min 14 s
+offline), and the cost of a point-in-time universe per past day (the demo market's listings as
+the pool, every demo scanner's query applied to the fields rebuilt from bars).
 
 Usage: python benchmarks/bench_tradingview.py [--symbols 300] [--bars 600] [--latency 0.05]
 """
@@ -12,11 +15,16 @@ from __future__ import annotations
 
 import argparse
 import logging
+import socket
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
-from tvs_pipeline.market.query import ScanQuery
-from tvs_pipeline.market.tradingview import HistoryClient, SeriesRequest
+from tvs_pipeline.config import load_profile
+from tvs_pipeline.errors import SourceUnavailable
+from tvs_pipeline.market.demo import DemoMarket
+from tvs_pipeline.market.point_in_time import DESCRIPTIVE, FETCH_DAYS, scan_at, snapshot_at
+from tvs_pipeline.market.query import ScanQuery, build_scan_query
+from tvs_pipeline.market.tradingview import HistoryClient, SeriesRequest, TradingViewSource
 from tvs_pipeline.market.tradingview.scan_query import plan_scan
 from tvs_pipeline.market.tradingview.scanner import ScannerClient
 from tvs_pipeline.market.tradingview.testing import (
@@ -69,6 +77,42 @@ def scan(rows: int, page: int) -> tuple[float, int, int]:
         return time.perf_counter() - started, len(result.rows), result.pages
 
 
+def fail_fast() -> list[tuple[str, float, str]]:
+    """Seconds for a scan to fail on a name that does not resolve and on a refused port."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    scanner = load_profile("demo").scanners[0]
+    out = []
+    for url in ("https://scanner.invalid", f"http://127.0.0.1:{port}"):
+        source = TradingViewSource(TradingViewSettings(scanner_url=url))
+        started = time.perf_counter()
+        try:
+            source.scan(scanner, date(2026, 6, 30))
+        except SourceUnavailable as err:
+            out.append((url, time.perf_counter() - started, str(err)))
+    return out
+
+
+def point_in_time(scale: int, days: int) -> tuple[int, int, float, int]:
+    """Listings, bars, and seconds per past day for every demo scanner's point-in-time query."""
+    demo, as_of = DemoMarket(seed=7, scale=scale), date(2026, 6, 30)
+    snap = demo.snapshot(as_of)
+    pool = snap[["ticker", *[c for c in DESCRIPTIVE if c in snap.columns]]]
+    start = as_of - timedelta(days=FETCH_DAYS + days)
+    bars = demo.bars(pool["ticker"].tolist(), start, as_of)
+    bars = bars.rename(columns={"date": "market_date"})
+    scanners = load_profile("demo").scanners
+    queries = [(s.name, build_scan_query(s)) for s in scanners]
+    started, rows = time.perf_counter(), 0
+    for k in range(days):
+        day = as_of - timedelta(days=k)
+        snap = snapshot_at(pool, bars, day)  # one per pool and day, shared by its scanners
+        for name, query in queries:
+            rows += len(scan_at(query, name, pool, bars, day, snap))
+    return len(pool), len(bars), (time.perf_counter() - started) / days, len(queries)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--symbols", type=int, default=300)
@@ -94,6 +138,13 @@ def main() -> None:
         )
     elapsed, rows, pages = scan(5000, 1000)
     print(f"scanner: {rows:,} rows in {pages} pages of 1,000: {elapsed:.2f}s")
+    for url, seconds, message in fail_fast():
+        print(f"fail fast: {url}: {seconds:.2f}s: {message}")
+    listings, n_bars, per_day, n_scanners = point_in_time(300, 10)
+    print(
+        f"point in time: pool {listings} listings, {n_bars:,} bars; {per_day:.2f}s per past day "
+        f"for {n_scanners} scanners ({per_day / n_scanners:.3f}s per scanner-day)"
+    )
     real = TradingViewSettings()
     print(
         f"(against the real service the defaults pace {real.series_per_second:g} series/s and "

@@ -217,11 +217,17 @@ def _vote_mean(votes: list[np.ndarray]) -> np.ndarray:
 
 
 def scan_at(
-    query: ScanQuery, name: str, pool: pd.DataFrame, bars: pd.DataFrame, as_of: date
+    query: ScanQuery,
+    name: str,
+    pool: pd.DataFrame,
+    bars: pd.DataFrame,
+    as_of: date,
+    snapshot: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """The rows the scanner would have answered ``query`` with at the close of ``as_of``.
 
-    The whole query — filters, sort and limit — runs on ``snapshot_at(pool, bars, as_of)``.
+    The whole query — filters, sort and limit — runs on ``snapshot_at(pool, bars, as_of)``
+    (or on ``snapshot``, that frame computed once for the scanners sharing a pool and a day).
 
     Raises
     ------
@@ -230,7 +236,9 @@ def scan_at(
         the filtered pool (``check_point_in_time``).
     """
     check_point_in_time(query, name, as_of)
-    snap = snapshot_at(pool, bars, as_of, (*query.columns, query.sort_by))
+    snap = snapshot_at(pool, bars, as_of) if snapshot is None else snapshot
+    missing = [c for c in (*query.columns, query.sort_by) if c not in snap.columns]
+    snap = snap.assign(**dict.fromkeys(missing, np.nan)) if missing else snap
     if not _known(query.sort_by):
         passed = pd.Series(True, index=snap.index)
         for rule in query.filters:

@@ -27,6 +27,7 @@ from tvs_pipeline.market.point_in_time import (
     check_point_in_time,
     pool_query,
     scan_at,
+    snapshot_at,
 )
 from tvs_pipeline.market.query import ScanQuery, universe_rules
 from tvs_pipeline.market.tradingview.fields import market_fields
@@ -68,6 +69,7 @@ class PastScans:
         self.days: set[date] = set()
         self.costs: list[dict[str, object]] = []
         self._pools: dict[str, PoolBars] = {}
+        self._snapshots: dict[tuple[str, date], pd.DataFrame] = {}
         self._warned = False
 
     def scan(
@@ -84,9 +86,12 @@ class PastScans:
         """
         check_point_in_time(query, scanner.name, as_of)
         started = time.perf_counter()
-        held = self._pool(scanner, query, as_of, latest)
+        key, held = self._pool(scanner, query, as_of, latest)
         fetched = time.perf_counter()
-        rows = scan_at(query, scanner.name, held.pool, held.bars, as_of)
+        if (key, as_of) not in self._snapshots:  # one snapshot per pool and day
+            self._snapshots[(key, as_of)] = snapshot_at(held.pool, held.bars, as_of)
+        snap = self._snapshots[(key, as_of)]
+        rows = scan_at(query, scanner.name, held.pool, held.bars, as_of, snap)
         self.days.add(as_of)
         self.costs.append(
             {
@@ -105,7 +110,7 @@ class PastScans:
 
     def _pool(
         self, scanner: ResolvedScanner, query: ScanQuery, as_of: date, latest: date
-    ) -> PoolBars:
+    ) -> tuple[str, PoolBars]:
         fields = market_fields(query.market)
         rules = universe_rules(scanner)
         wide = pool_query(query, rules, tuple(c for c in fields.columns if c in DESCRIPTIVE))
@@ -113,7 +118,7 @@ class PastScans:
         need = as_of - timedelta(days=FETCH_DAYS)
         held = self._pools.get(key)
         if held is not None and held.start <= need and held.end >= as_of:
-            return held
+            return key, held
         started = time.perf_counter()
         if held is None:
             name = f"{scanner.name} pool"
@@ -128,4 +133,5 @@ class PastScans:
         held = PoolBars(pool, bars.reset_index(drop=True), start, latest)
         held.seconds = time.perf_counter() - started
         self._pools[key] = held
-        return held
+        self._snapshots = {k: v for k, v in self._snapshots.items() if k[0] != key}
+        return key, held
