@@ -22,7 +22,12 @@ from tvs_pipeline.defs.checks import freshness_job, freshness_schedule, latest_p
 from tvs_pipeline.defs.jobs import nightly_job, nightly_schedule, shadow_job, tournament_job
 from tvs_pipeline.defs.resources import build_resources, resolved_profile
 from tvs_pipeline.defs.roles import Role
-from tvs_pipeline.defs.sensors import record_run_failure, record_run_success, shadow_after_nightly
+from tvs_pipeline.defs.sensors import (
+    record_run_failure,
+    record_run_success,
+    shadow_after_nightly,
+    tournament_after_nightly,
+)
 from tvs_pipeline.settings import Settings, load_settings
 
 __all__ = [
@@ -85,7 +90,12 @@ def build_definitions(settings: Settings, **resource_options: object) -> dg.Defi
         asset_checks=[latest_partition_fresh],
         jobs=[nightly_job, shadow_job, freshness_job, tournament_job],
         schedules=[nightly_schedule(profile.schedule), freshness_schedule],
-        sensors=[shadow_after_nightly, record_run_success, record_run_failure],
+        sensors=[
+            shadow_after_nightly,
+            tournament_after_nightly,
+            record_run_success,
+            record_run_failure,
+        ],
         resources=build_resources(settings, **resource_options),
     )
 

@@ -53,7 +53,7 @@ def test_definitions_are_rooted_at_the_settings(tmp_path):
     settings = load_settings({"TVS_HOME": str(tmp_path / "home")})
     defs = build_definitions(settings)
     graph = defs.resolve_asset_graph()
-    research = {"tournament", "tournament_returns", "tournament_regimes"}
+    research = {"tournament", "tournament_returns", "tournament_regimes", "tournament_books"}
     assert {k.to_user_string() for k in graph.get_all_asset_keys()} == {
         *CHAMPION,
         *CHALLENGER,

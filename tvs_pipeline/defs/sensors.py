@@ -1,4 +1,4 @@
-"""Sensors: the challenger's shadow run after each champion run, and run outcomes in the ledger.
+"""Sensors: the shadow run and the tournament after each champion run; outcomes in the ledger.
 
 A run-status sensor rather than Declarative Automation launches the shadow run: automation
 conditions fire as soon as an input updates (mid-run, after `selection` but before
@@ -9,14 +9,24 @@ champion run of the same partition, whichever partition that was.
 # No `from __future__ import annotations`: Dagster reads the context annotations at definition
 # time and rejects string annotations.
 
+from datetime import date
+
 import dagster as dg
 
-from tvs_pipeline.defs.jobs import nightly_job, shadow_job
+from tvs_pipeline.config import load_profile
+from tvs_pipeline.defs.assets.tournament import stored_rebalance_dates
+from tvs_pipeline.defs.jobs import nightly_job, shadow_job, tournament_job
 from tvs_pipeline.defs.shadow import CLI_LAUNCHED, LAUNCHER_TAG, FinishedRun, shadow_run_requests
+from tvs_pipeline.lake.catalog import LakeReader
 from tvs_pipeline.lake.ledger import append_run_outcome
 from tvs_pipeline.settings import load_settings
 
-__all__ = ["record_run_failure", "record_run_success", "shadow_after_nightly"]
+__all__ = [
+    "record_run_failure",
+    "record_run_success",
+    "shadow_after_nightly",
+    "tournament_after_nightly",
+]
 
 
 def _record_outcome(run: dg.DagsterRun, failure: str | None = None) -> dg.SkipReason | None:
@@ -47,6 +57,39 @@ def shadow_after_nightly(context: dg.RunStatusSensorContext):
         run_key=request.run_key,
         partition_key=request.partition_key,
         tags={"tvs/champion_run_id": request.champion_run_id},
+    )
+
+
+@dg.run_status_sensor(
+    run_status=dg.DagsterRunStatus.SUCCESS,
+    name="tournament_after_nightly",
+    monitored_jobs=[nightly_job],
+    request_job=tournament_job,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description=(
+        "Run the profile's tournament grid as of the partition a nightly run finished, once "
+        "the lake holds two rebalance dates (the stored books of earlier dates are reused)."
+    ),
+)
+def tournament_after_nightly(context: dg.RunStatusSensorContext):
+    """One tournament run per successful single-partition nightly run, as the shadow run."""
+    run = context.dagster_run
+    requests, skipped = shadow_run_requests([FinishedRun(run.run_id, run.job_name, run.tags)])
+    if not requests:
+        return dg.SkipReason("; ".join(skipped))
+    request = requests[0]
+    settings = load_settings()
+    day = date.fromisoformat(request.partition_key)
+    dates = stored_rebalance_dates(
+        LakeReader(settings.lake_root), load_profile(settings.profile), day
+    )
+    if len(dates) < 2:
+        return dg.SkipReason(
+            f"{request.partition_key}: {len(dates)} rebalance date(s) stored in the lookback; "
+            "the tournament needs two (tvs backfill fills the history)"
+        )
+    return dg.RunRequest(
+        run_key=f"tournament:{request.run_key}", partition_key=request.partition_key
     )
 
 

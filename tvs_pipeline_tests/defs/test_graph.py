@@ -48,6 +48,7 @@ RESEARCH_GROUPS = {
     "tournament": "research",
     "tournament_returns": "research",
     "tournament_regimes": "research",
+    "tournament_books": "research",
 }
 # Assets that hold no row on the demo market: it never fails a fetch.
 EMPTY_ON_DEMO = {"fetch_failures"}
@@ -78,6 +79,7 @@ DECLARED = {
     "tournament": ((), {}, set()),
     "tournament_returns": ((), {}, set()),
     "tournament_regimes": ((), {}, set()),
+    "tournament_books": ((), {}, set()),
 }
 BLOCKING = {"discovery_not_empty", "ok_share_floor", "panel_gap_free"}
 # The shadow path of the profile ASSETS (the champion path) was built from.

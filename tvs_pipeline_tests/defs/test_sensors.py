@@ -1,13 +1,21 @@
-"""The shadow-run sensor launches the challenger after a finished nightly run."""
+"""The sensors after a finished nightly run: the challenger's shadow run, the tournament."""
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 import dagster as dg
+import pandas as pd
 
 from tvs_pipeline.definitions import build_definitions
-from tvs_pipeline.defs.sensors import record_run_success, shadow_after_nightly
+from tvs_pipeline.defs.sensors import (
+    record_run_success,
+    shadow_after_nightly,
+    tournament_after_nightly,
+)
 from tvs_pipeline.defs.shadow import CLI_LAUNCHED, LAUNCHER_TAG
 from tvs_pipeline.lake.ledger import read_records, verify_ledger
+from tvs_pipeline.lake.storage import partition_path, write_parquet_atomic
 
 DAY = "2025-06-30"
 
@@ -32,6 +40,9 @@ def test_nightly_success_requests_the_shadow_run_for_its_partition(settings, mon
             dagster_instance=instance,
             dagster_run=run,
         )
+        # One stored day is no history for a tournament: skipped, with the reason.
+        thin = tournament_after_nightly(context)
+        assert isinstance(thin, dg.SkipReason) and "needs two" in thin.skip_message
         request = shadow_after_nightly(context)
         assert isinstance(request, dg.RunRequest)
         assert request.partition_key == DAY
@@ -111,3 +122,30 @@ def test_runs_launched_by_tvs_are_left_to_tvs(settings):
         assert "launched by tvs" in shadow_after_nightly(context).skip_message
         assert "recorded" in record_run_success(context).skip_message
     assert not (settings.ledger_dir / "audit.jsonl").exists()
+
+
+def test_the_tournament_follows_a_nightly_run_once_two_rebalance_dates_are_stored(
+    settings, monkeypatch
+):
+    monkeypatch.setenv("TVS_HOME", str(settings.home))
+    # 45 stored dedup days of a 24/7 listing: sessions are numbered from 2015-01-01 and every
+    # 20th is a rebalance date (run.step): 2025-05-28 and 2025-06-17 by hand.
+    end = date.fromisoformat(DAY)
+    for back in range(45):
+        day = end - timedelta(days=back)
+        frame = pd.DataFrame({"symbol": ["BTCUSD"], "sleeve": ["crypto"], "calendar": ["24/7"]})
+        write_parquet_atomic(frame, partition_path(settings.lake_root, "dedup", day))
+    with dg.instance_for_test() as instance:
+        run = instance.create_run_for_job(
+            build_definitions(settings).resolve_job_def("nightly"),
+            tags={"dagster/partition": DAY},
+        )
+        context = dg.build_run_status_sensor_context(
+            sensor_name="tournament_after_nightly",
+            dagster_event=dg.DagsterEvent(event_type_value="PIPELINE_SUCCESS", job_name="nightly"),
+            dagster_instance=instance,
+            dagster_run=run,
+        )
+        decided = tournament_after_nightly(context)
+    assert isinstance(decided, dg.RunRequest) and decided.partition_key == DAY
+    assert decided.run_key == f"tournament:{DAY}:{run.run_id}"

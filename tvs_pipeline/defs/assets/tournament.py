@@ -36,6 +36,7 @@ __all__ = [
     "leaderboard_markdown",
     "partition_stamps",
     "proposal_markdown",
+    "stored_rebalance_dates",
     "tournament",
     "tournament_inputs",
     "tournament_of",
@@ -179,6 +180,27 @@ def partition_stamps(root: str, assets: Sequence[str]) -> Callable[[date], str |
         return "|".join(sorted(found)) if len(found) == len(assets) else None
 
     return stamps
+
+
+def stored_rebalance_dates(
+    reader: LakeReader, profile: ResolvedProfile, end: date, start: date | None = None
+) -> list[date]:
+    """The rebalance dates a tournament as of ``end`` would walk (default: the lookback).
+
+    A nightly run starts the tournament only from two dates on: one date has no session after
+    it to score.
+    """
+    start = start or _start(None, end, profile)
+    stored = reader.read(
+        "dedup",
+        columns="distinct date, calendar",
+        where="date between ? and ?",
+        params=[start, end],
+    )
+    if stored is None or stored.empty:
+        return []
+    days = sorted(pd.DatetimeIndex(stored["date"].unique()).date)
+    return rebalance_dates(days, sorted(set(stored["calendar"])), profile.run.step)
 
 
 def tournament_inputs(
