@@ -17,7 +17,7 @@ from tvs_pipeline.defs.resources import ComputeResource
 from tvs_pipeline.lake.ledger import AUDIT_TRAIL_ATTR
 from tvs_pipeline.progress import count_day, start_days
 
-__all__ = ["DayRun", "count_table", "day_verdict", "run_days"]
+__all__ = ["DayRun", "count_table", "day_verdict", "metric", "run_days"]
 
 
 @dataclass(frozen=True)
@@ -169,6 +169,15 @@ def _in_process(compute: ComputeResource | None, calls: int) -> bool:
     if getattr(compute, "scheduler", ""):  # a Dask cluster takes the days
         return False
     return compute.workers <= 1 or calls < max(2, compute.min_calls)
+
+
+def metric(value: float, digits: int = 2) -> dg.MetadataValue:
+    """A float for the UI, rounded to ``digits`` decimals (a percent: 0.01 %; a ratio: 4).
+
+    ``66.09829483325862`` reads as ``66.1``; ``3.79e-16`` (a rounding residue) as ``0``.
+    """
+    rounded = round(float(value), digits) + 0.0  # no "-0.0"
+    return dg.MetadataValue.float(rounded)
 
 
 def count_table(counts: Mapping[str, int] | pd.Series, key: str, value: str = "count"):

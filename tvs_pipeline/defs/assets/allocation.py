@@ -11,7 +11,7 @@ from tvs_pipeline.allocation.chart import weights_chart_markdown
 from tvs_pipeline.allocation.market import market_day
 from tvs_pipeline.allocation.rebalance import BookKeeper, exposure_finding
 from tvs_pipeline.defs.carry import day_before, last_partition, session_returns
-from tvs_pipeline.defs.days import day_verdict, run_days
+from tvs_pipeline.defs.days import day_verdict, metric, run_days
 from tvs_pipeline.defs.partitions import daily_asset, day_check, day_rows, partition_days
 from tvs_pipeline.defs.resources import ComputeResource, LakeResource, ProfileResource
 from tvs_pipeline.defs.roles import Role, asset_name, role_asset
@@ -65,7 +65,7 @@ def allocation_metadata(book: pd.DataFrame, regime: str) -> dict[str, dg.Metadat
     physical = book.loc[book["kind"] == "physical", ["symbol", "net_weight"]]
     first = atoms.iloc[0] if len(atoms) else book.iloc[0]
     numbers = {
-        f"{name}_pct": dg.MetadataValue.float(float(book[name].iloc[0]) * PERCENT)
+        f"{name}_pct": metric(float(book[name].iloc[0]) * PERCENT)
         for name in (*EXPOSURE_COLUMNS, "drift", "planned_turnover")
         if name != "beta"
     }
@@ -84,14 +84,14 @@ def allocation_metadata(book: pd.DataFrame, regime: str) -> dict[str, dg.Metadat
         "profile_choice": dg.MetadataValue.text(str(first.get("profile_choice") or "fixed")),
         "regime": dg.MetadataValue.text(regime),
         "rebalance": dg.MetadataValue.text(reason),
-        "max_weight_pct": dg.MetadataValue.float(float(first["max_weight"]) * PERCENT),
-        "cluster_cap_pct": dg.MetadataValue.float(float(first["cluster_cap"]) * PERCENT),
+        "max_weight_pct": metric(float(first["max_weight"]) * PERCENT),
+        "cluster_cap_pct": metric(float(first["cluster_cap"]) * PERCENT),
         "fallback_reason": dg.MetadataValue.text(str(first["fallback_reason"]) or "none"),
         "atoms": dg.MetadataValue.int(len(atoms)),
         "listings_held": dg.MetadataValue.int(len(held)),
         **numbers,
-        "beta": dg.MetadataValue.float(float(book["beta"].iloc[0])),
-        "planned_cost_bps": dg.MetadataValue.float(float(book["planned_cost"].iloc[0]) * BPS),
+        "beta": metric(float(book["beta"].iloc[0]), 4),
+        "planned_cost_bps": metric(float(book["planned_cost"].iloc[0]) * BPS),
         "weights_chart": dg.MetadataValue.md(weights_chart_markdown(physical, title)),
         "weights": dg.MetadataValue.md(table or "_none_"),
     }

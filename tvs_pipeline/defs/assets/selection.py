@@ -6,7 +6,7 @@
 import dagster as dg
 import pandas as pd
 
-from tvs_pipeline.defs.days import count_table, day_verdict, run_days
+from tvs_pipeline.defs.days import count_table, day_verdict, metric, run_days
 from tvs_pipeline.defs.partitions import daily_asset, day_check
 from tvs_pipeline.defs.resources import ComputeResource, ProfileResource
 from tvs_pipeline.defs.roles import Role, role_asset
@@ -71,7 +71,7 @@ def selection_metadata(decisions: pd.DataFrame) -> dict[str, dg.MetadataValue]:
 def parity_metadata(parity: pd.DataFrame) -> dict[str, dg.MetadataValue]:
     """One day's agreement of the two roles."""
     row = parity.iloc[0]
-    return {k: dg.MetadataValue.float(float(row[k])) for k in ("jaccard", "spearman", "weight_l1")}
+    return {k: metric(float(row[k]), 4) for k in ("jaccard", "spearman", "weight_l1")}
 
 
 PARITY = day_check(

@@ -10,7 +10,7 @@ import pandas as pd
 
 from tvs_pipeline.defs.carry import day_before, last_partition, session_returns, shift_days
 from tvs_pipeline.defs.checks import NIGHTLY_FRESHNESS
-from tvs_pipeline.defs.days import run_days
+from tvs_pipeline.defs.days import metric, run_days
 from tvs_pipeline.defs.partitions import daily_asset, partition_days
 from tvs_pipeline.defs.resources import LakeResource, ProfileResource, ReportResource
 from tvs_pipeline.defs.roles import Role, asset_name, role_asset
@@ -72,7 +72,7 @@ def ledger_metadata(row: pd.DataFrame) -> dict[str, dg.MetadataValue]:
     """
     first = row.iloc[0]
     percents = {
-        f"{label}_pct": dg.MetadataValue.float(float(first[name]) * 100.0)
+        f"{label}_pct": metric(float(first[name]) * 100.0, 4)
         for name, label in (
             ("net", "net_return"),
             ("turnover", "turnover"),
@@ -82,8 +82,8 @@ def ledger_metadata(row: pd.DataFrame) -> dict[str, dg.MetadataValue]:
     }
     return {
         **percents,
-        "equity": dg.MetadataValue.float(float(first["equity"])),
-        "cost_bps": dg.MetadataValue.float(float(first["cost"]) * 1e4),
+        "equity": metric(float(first["equity"]), 6),
+        "cost_bps": metric(float(first["cost"]) * 1e4),
         "session": dg.MetadataValue.bool(bool(first["session"])),
         "out_of_sample": dg.MetadataValue.bool(True),
     }
@@ -143,11 +143,11 @@ def report_metadata(metrics: pd.DataFrame) -> dict[str, dg.MetadataValue]:
     numbers = {}
     for key, value in values.items():
         if key in PERCENT_KEYS:
-            numbers[f"{key}_pct"] = dg.MetadataValue.float(float(value) * 100.0)
+            numbers[f"{key}_pct"] = metric(float(value) * 100.0)
         elif key in ("sessions", "n_periods"):
             numbers[key] = dg.MetadataValue.int(int(value))
         else:
-            numbers[key] = dg.MetadataValue.float(float(value))
+            numbers[key] = metric(float(value), 4)
     return {**numbers, "out_of_sample": dg.MetadataValue.bool(True)}
 
 
