@@ -76,7 +76,12 @@ def rating_ic_columns(aligned: np.ndarray, horizon: int = DEFAULT_RATING_HORIZON
     ndarray
         Shape ``(K,)``, in [-1, 1]; NaN with fewer than 30 pairs or no variance.
     """
-    logs = log_prices(aligned)
+    # one row on top: the close before each column's first return (log price 0) is a close too
+    padded = np.vstack([np.full((1, aligned.shape[1]), np.nan), aligned])
+    logs = log_prices(padded)
+    first = np.argmax(np.isfinite(padded), axis=0)
+    has = np.isfinite(padded).any(axis=0)
+    logs[first[has] - 1, np.flatnonzero(has)] = 0.0
     rating = technical_rating(pd.DataFrame(np.exp(logs))).to_numpy()
     forward = np.full_like(logs, np.nan)
     forward[:-horizon] = logs[horizon:] - logs[:-horizon]
