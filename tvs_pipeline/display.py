@@ -84,6 +84,10 @@ class RunDisplay:
                 TextColumn("{task.fields[eta]}"),
                 console=self.console,
                 refresh_per_second=4,
+                # The run's stdout and stderr are its step logs (the compute log manager
+                # redirects their descriptors): leave them alone.
+                redirect_stdout=False,
+                redirect_stderr=False,
             )
             self._progress.start()
             self._task = self._progress.add_task(
