@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from tvs_pipeline.errors import SourceError, SourceUnavailable
-from tvs_pipeline.funnel.source import RETRY_LOG
+from tvs_pipeline.funnel.source import NOTE_LOG, RETRY_LOG
 
 __all__ = [
     "DAILY",
@@ -112,14 +112,16 @@ def retry_source_faults() -> Iterator[None]:
     """Retry the step on a transient market-source fault (network, throttling), and only on that.
 
     The source client already retries single requests, each retry announced on ``RETRY_LOG``
-    (shown here in the run's log and on the terminal); a step retry covers an outage of a few
-    minutes and is announced the same way (``<step>: retry 1/3 in 60 s: <error>``). A source that
+    (shown here in the run's log and on the terminal, as are its notes on ``NOTE_LOG``); a step
+    retry covers an outage of a few minutes and is announced the same way
+    (``<step>: retry 1/3 in 60 s: <error>``). A source that
     cannot be reached by any retry (``SourceUnavailable``: a name that does not resolve, a refused
     connection, its deadline passed) and a data or configuration error fail at once.
     """
     context = _current_context()
     lines = _RetryLines(context)
     RETRY_LOG.addHandler(lines)
+    NOTE_LOG.addHandler(lines)
     try:
         yield
     except SourceUnavailable:
@@ -138,6 +140,7 @@ def retry_source_faults() -> Iterator[None]:
         ) from err
     finally:
         RETRY_LOG.removeHandler(lines)
+        NOTE_LOG.removeHandler(lines)
 
 
 def partition_days(context: dg.AssetExecutionContext) -> list[date]:

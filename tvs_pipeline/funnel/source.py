@@ -16,13 +16,16 @@ import pandas as pd
 
 from tvs_pipeline.config.schema import ResolvedScanner
 
-__all__ = ["BAR_COLUMNS", "RETRY_LOG", "MarketSource"]
+__all__ = ["BAR_COLUMNS", "NOTE_LOG", "RETRY_LOG", "MarketSource"]
 
 BAR_COLUMNS = ("symbol", "date", "open", "high", "low", "close", "volume")
 # A source announces each retry of a transient fault here, one WARNING line each
 # (``<where>: retry <n>/<N> in <s> s: <reason>``); the Dagster shell shows them in the run's
 # log and on the terminal.
 RETRY_LOG = logging.getLogger("tvs_pipeline.market.retries")
+# What a source says about the data it gives, one WARNING line each (a past day's universe
+# rebuilt point in time, with its survivorship caveat); shown like the retries.
+NOTE_LOG = logging.getLogger("tvs_pipeline.market.notes")
 
 
 @runtime_checkable

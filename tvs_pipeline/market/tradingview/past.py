@@ -10,7 +10,6 @@ once and fetches its bars once.
 
 from __future__ import annotations
 
-import logging
 import time
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -20,6 +19,7 @@ import pandas as pd
 
 from tvs_pipeline.config.schema import ResolvedScanner
 from tvs_pipeline.funnel.calendars import market_date
+from tvs_pipeline.funnel.source import NOTE_LOG
 from tvs_pipeline.market.point_in_time import (
     DESCRIPTIVE,
     FETCH_DAYS,
@@ -38,7 +38,6 @@ if TYPE_CHECKING:
 
 __all__ = ["PastScans", "PoolBars"]
 
-LOG = logging.getLogger(__name__)
 BAR_FIELDS = ("symbol", "market_date", "open", "high", "low", "close", "volume")
 
 
@@ -70,7 +69,6 @@ class PastScans:
         self.costs: list[dict[str, object]] = []
         self._pools: dict[str, PoolBars] = {}
         self._snapshots: dict[tuple[str, date], pd.DataFrame] = {}
-        self._warned = False
 
     def scan(
         self, scanner: ResolvedScanner, query: ScanQuery, as_of: date, latest: date
@@ -103,9 +101,6 @@ class PastScans:
                 "compute_seconds": round(time.perf_counter() - fetched, 3),
             }
         )
-        if not self._warned:
-            LOG.warning("scanner %s: as_of %s: %s", scanner.name, as_of, SURVIVORSHIP)
-            self._warned = True
         return rows
 
     def _pool(
@@ -123,7 +118,14 @@ class PastScans:
         if held is None:
             name = f"{scanner.name} pool"
             pool = self.source.scanner.scan(plan_scan(wide, name), name).rows
-            LOG.info("scanner %s: pool of %d listings for past days", scanner.name, len(pool))
+            NOTE_LOG.warning(
+                "scanner %s: as_of %s: %s; pool of %d listings (%s)",
+                scanner.name,
+                as_of,
+                "past days answered point in time from bars",
+                len(pool),
+                SURVIVORSHIP,
+            )
         else:
             pool = held.pool
         start = min(need, held.start) if held is not None else need
