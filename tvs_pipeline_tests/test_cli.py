@@ -888,3 +888,70 @@ def test_summary_weights_in_percent_without_zeros_with_exposures(home):
         ["X:C", "-11.62", "%"],
     ]
     assert "X:Z" not in text
+
+
+# ----------------------------------------------------- Ctrl-C during a run (issue 19)
+@pytest.mark.slow
+def test_ctrl_c_mid_step_cancels_the_run_and_leaves_only_vouched_files(home, capsys):
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(Path(tvs_pipeline.__file__).resolve().parents[1]),
+        "TVS_WORKERS": "1",
+    }
+    argv = [sys.executable, "-m", "tvs_pipeline.cli", "run", "--date", "2026-06-30"]
+    child = subprocess.Popen(
+        [*argv, "--scale", "100"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:  # market has finished: selection is running
+        line = child.stderr.readline().decode()
+        if "✓ market" in line or not line:
+            break
+    else:
+        child.kill()
+        pytest.fail("the run did not get to market")
+    time.sleep(0.2)
+    child.send_signal(signal.SIGINT)
+    rest = child.stderr.read().decode()
+    assert child.wait(timeout=120) == 130
+    assert "Traceback" not in rest and "FATAL" not in rest
+    said = [x for x in rest.splitlines() if not x.lstrip().startswith(("✓", "✗", "…"))]
+    assert len(said) == 1 and said[0].startswith("tvs: interrupted: nightly run "), rest
+    (run,) = _runs(home)  # no shadow run after it
+    assert run.status == dg.DagsterRunStatus.CANCELED
+    assert run.run_id[:8] in said[0] and "canceled at " in said[0]
+    with dg.DagsterInstance.from_config(str(home / "dagster")) as instance:
+        # The job page's run list: runs of the job filed under the code location.
+        label = {".dagster/repository": "__repository__@tvs_pipeline"}
+        listed = instance.get_runs(filters=dg.RunsFilter(job_name="nightly", tags=label))
+        assert [r.run_id for r in listed] == [run.run_id]
+        # The run page's step logs: what the steps wrote, kept by the compute log manager.
+        (captured,) = instance.all_logs(run.run_id, of_type=dg.DagsterEventType.LOGS_CAPTURED)
+        key = [run.run_id, "compute_logs", captured.dagster_event.logs_captured_data.file_key]
+        stdout = instance.compute_log_manager.get_log_data(key).stdout.decode()
+        assert "discovery 2026-06-30: done in " in stdout
+    outcomes = [r["payload"] for r in read_records(home / "ledger" / "audit.jsonl")]
+    (mine,) = [o for o in outcomes if o.get("run_id") == run.run_id and "status" in o]
+    assert mine["status"] == "FAILURE" and mine["failure"].startswith("canceled at ")
+    capsys.readouterr()
+    # Every partition file present is complete and is its latest output record's.
+    assert main(["ledger", "verify", "--lake"]) == 0, capsys.readouterr().out
+    lake = home / "lake"
+    assert (lake / "market" / "date=2026-06-30" / "part.parquet").exists()
+    assert not (lake / "synthesis").exists()  # the step after the interrupted one never ran
+
+
+def test_promotion_prints_percentages_and_whole_counts(home, capsys):
+    report = pd.DataFrame({
+        "date": pd.Timestamp("2025-03-03"), "role": ["champion", "challenger"],
+        "engine": ["htr_3_4", "v4"], "sessions": [225, 225], "mean_jaccard": [0.8, 0.8],
+        "total_return": [0.01616, -0.2], "sharpe": [1.234, float("nan")],
+        "mean_turnover": [0.05, 0.1], "cost_bps": [1.5, 3.0],
+    })  # fmt: skip
+    _write_days(str(home / "lake"), "promotion_report", report)
+    assert main(["promotion"]) == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()[2:]]
+    assert rows == [
+        ["champion", "htr_3_4", "225", "80.00", "%", "1.62", "%", "1.23", "5.00", "%", "1.50"],
+        ["challenger", "v4", "225", "80.00", "%", "-20.00", "%", "n/a", "10.00", "%", "3.00"],
+    ]
