@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import sys
 import time
 from datetime import date
@@ -29,7 +28,6 @@ DESCRIPTION = (
 KNOWN_ERRORS = (ConfigError, DataError, SourceError, OptimizationError, OSError)
 INTERRUPTED = 130
 BROKEN_PIPE = 141  # 128 + SIGPIPE: the reader (`| head`) stopped reading
-NUMBER_TEXT = re.compile(r"^([-+]?[\d,]+(\.\d+)?( %| bps)?|n/a)$")  # right-justified
 ZERO_WEIGHT = 5e-5  # a weight that prints as +0.00 % is left out of the summary
 
 
@@ -215,7 +213,6 @@ def plain_table(frame: pd.DataFrame) -> str:
             cells = ["" if v is None or (not isinstance(v, list | dict) and pd.isna(v)) else
                      str(v) for v in values.tolist()]  # fmt: skip
         numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
-        numeric = numeric or all(NUMBER_TEXT.match(cell) for cell in cells)  # "1.62 %"
         columns[str(name)] = (cells, numeric)
     widths = {name: max([len(name), *map(len, cells)]) for name, (cells, _) in columns.items()}
     last = list(columns)[-1]
@@ -238,59 +235,6 @@ def _whole(values: pd.Series) -> bool:
     finite = values.dropna()
     finite = finite[finite.abs() < 2**53]
     return len(finite) == values.notna().sum() and bool((finite == finite.round()).all())
-
-
-WORKSPACE_YAML = """\
-# Written by `tvs ui`: the code location the UI loads (the repository's workspace.yaml).
-load_from:
-  - python_module:
-      module_name: tvs_pipeline.definitions
-      attribute: defs
-      location_name: tvs_pipeline
-"""
-
-
-def cmd_ui(args: argparse.Namespace) -> int:
-    """Start the Dagster UI and its daemon on the instance `tvs` runs on; Ctrl-C stops them.
-
-    ``dagster dev`` runs with ``DAGSTER_HOME=$TVS_HOME/dagster`` from that directory (so no
-    other dagster.yaml is in sight), a workspace written beside it, and Dagster's notices
-    that ``dg dev`` supersedes ``dagster dev`` silenced.
-    """
-    import subprocess
-
-    from tvs_pipeline.defs.runner import prepare_instance
-
-    settings = load_settings()
-    home = prepare_instance(settings)
-    workspace = home / "workspace.yaml"
-    if not workspace.exists() or workspace.read_text(encoding="utf-8") != WORKSPACE_YAML:
-        workspace.write_text(WORKSPACE_YAML, encoding="utf-8")
-    warnings = ",".join(filter(None, [os.environ.get("PYTHONWARNINGS"), "ignore::FutureWarning"]))
-    env = {**os.environ, "DAGSTER_HOME": str(home), "PYTHONWARNINGS": warnings}
-    command = [sys.executable, "-m", "dagster", "dev", "-h", args.host, "-p", str(args.port)]
-    print(
-        f"tvs ui: http://{args.host}:{args.port} on the instance {home} (Ctrl-C stops it)",
-        file=sys.stderr,
-        flush=True,
-    )
-    import signal
-
-    child = subprocess.Popen(
-        [*command, "-w", str(workspace)],
-        cwd=home,
-        env=env,
-        # Started in the background by a shell, a process inherits SIGINT ignored, and dagster
-        # dev maps SIGTERM onto its SIGINT handler: give it the default back so both stop it.
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )
-    # A SIGTERM to `tvs ui` stops dagster dev (and its servers) the same way.
-    signal.signal(signal.SIGTERM, lambda signum, frame: child.send_signal(signal.SIGTERM))
-    try:
-        return child.wait()
-    except KeyboardInterrupt:  # the same Ctrl-C reaches dagster dev, which stops
-        child.wait()
-        return INTERRUPTED
 
 
 def cmd_config_show(args: argparse.Namespace) -> int:
@@ -522,14 +466,8 @@ def cmd_promotion(args: argparse.Namespace) -> int:
     print(
         f"promotion report {day} (last 20 days of parity and of both out-of-sample track records)"
     )
-    shown = table.drop(columns=["date"])
-    for column in ("mean_jaccard", "total_return", "mean_turnover"):
-        if column in shown:
-            shown[column] = shown[column].map(lambda v: "n/a" if pd.isna(v) else percent(v))
-    for column in ("sharpe", "cost_bps"):
-        if column in shown:
-            shown[column] = shown[column].map(lambda v: "n/a" if pd.isna(v) else f"{v:.2f}")
-    print(plain_table(shown))
+    with pd.option_context("display.width", 200):
+        print(table.drop(columns=["date"]).to_string(index=False))
     return 0
 
 
@@ -620,6 +558,12 @@ def percent(value: float, *, signed: bool = False) -> str:
     return f"{value * 100:{'+' if signed else ''}.2f} %"
 
 
+def _timescale(row: object) -> str:
+    """An atom's or candidate's timescale in sessions as text (``?`` when it has none)."""
+    value = getattr(row, "timescale", None)
+    return "?" if value is None or pd.isna(value) else str(int(value))
+
+
 def render_summary(settings: Settings, day: date, run_id: str, elapsed: float) -> str:
     """The funnel at a glance after a run: counts per stage, winners, weights, where things are."""
     from tvs_pipeline.lake.catalog import LakeReader
@@ -652,10 +596,13 @@ def render_summary(settings: Settings, day: date, run_id: str, elapsed: float) -
         statuses = health["status"].value_counts().to_dict()
         lines.append("  health: " + ", ".join(f"{k} {v}" for k, v in sorted(statuses.items())))
     if len(selected):
-        lines += ["", "selected:"]
-        for row in selected.sort_values(["sleeve", "direction", "rank"]).itertuples():
+        lines += ["", "selected (logic / timescale in sessions):"]
+        keys = [k for k in ("sleeve", "logic", "direction", "rank") if k in selected.columns]
+        for row in selected.sort_values(keys).itertuples():
+            logic = f"{getattr(row, 'logic', '')}/{_timescale(row)}"
             lines.append(
-                f"  {row.symbol:<24} {row.sleeve:<10} {row.direction:<5} score {row.score:+.3f}"
+                f"  {row.symbol:<24} {row.sleeve:<10} {logic:<17} {row.direction:<5} "
+                f"score {row.score:+.3f}"
             )
     if len(parity):
         row = parity.iloc[0]
@@ -665,6 +612,15 @@ def render_summary(settings: Settings, day: date, run_id: str, elapsed: float) -
             f"parity {row['champion_engine']} vs {row['challenger_engine']} (challenger in "
             f"shadow): jaccard {row['jaccard']:.2f}, spearman {row['spearman']:.2f}, "
             f"weight L1 {row['weight_l1']:.2f} -> {verdict}",
+        ]
+    atoms = allocation.loc[allocation["kind"] == "atom"] if len(allocation) else allocation
+    if len(atoms) and "logic" in atoms.columns:
+        by_logic = atoms.assign(scale=[_timescale(row) for row in atoms.itertuples()])
+        by_logic = by_logic.groupby(["logic", "scale"], sort=True)["weight"].sum()
+        lines += [
+            "",
+            "atom weights by logic / timescale: "
+            + ", ".join(f"{logic}/{scale} {percent(w)}" for (logic, scale), w in by_logic.items()),
         ]
     physical = allocation.loc[allocation["kind"] == "physical"] if len(allocation) else allocation
     if len(physical):
@@ -807,11 +763,6 @@ def build_parser() -> argparse.ArgumentParser:
         "repair", help="move a torn tail aside, rebuild the lake index, settle unfinished writes"
     ).set_defaults(func=cmd_ledger_repair)
 
-    ui = sub.add_parser("ui", help="start the Dagster UI on the instance tvs runs on")
-    ui.add_argument("--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1)")
-    ui.add_argument("--port", type=_count, default=3000, help="port to serve on (default 3000)")
-    ui.set_defaults(func=cmd_ui)
-
     config = sub.add_parser("config", help="inspect configuration")
     config_sub = config.add_subparsers(dest="config_command", required=True)
     show = config_sub.add_parser("show", help="print a fully resolved profile")
@@ -839,8 +790,8 @@ def main(argv: list[str] | None = None) -> int:
         return BROKEN_PIPE
     except (CommandError, *KNOWN_ERRORS) as err:
         return _fail(err, 2)
-    except KeyboardInterrupt as err:  # a run's says which run, now CANCELED
-        print(f"tvs: interrupted{f': {err}' if str(err) else ''}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("tvs: interrupted", file=sys.stderr)
         return INTERRUPTED
     except Exception as err:  # a bug or a library's own error: one line, the trace on request
         if args.traceback:
