@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import time
 from datetime import date
@@ -28,6 +29,7 @@ DESCRIPTION = (
 KNOWN_ERRORS = (ConfigError, DataError, SourceError, OptimizationError, OSError)
 INTERRUPTED = 130
 BROKEN_PIPE = 141  # 128 + SIGPIPE: the reader (`| head`) stopped reading
+NUMBER_TEXT = re.compile(r"^([-+]?[\d,]+(\.\d+)?( %| bps)?|n/a)$")  # right-justified
 ZERO_WEIGHT = 5e-5  # a weight that prints as +0.00 % is left out of the summary
 
 
@@ -213,6 +215,7 @@ def plain_table(frame: pd.DataFrame) -> str:
             cells = ["" if v is None or (not isinstance(v, list | dict) and pd.isna(v)) else
                      str(v) for v in values.tolist()]  # fmt: skip
         numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+        numeric = numeric or all(NUMBER_TEXT.match(cell) for cell in cells)  # "1.62 %"
         columns[str(name)] = (cells, numeric)
     widths = {name: max([len(name), *map(len, cells)]) for name, (cells, _) in columns.items()}
     last = list(columns)[-1]
@@ -235,6 +238,59 @@ def _whole(values: pd.Series) -> bool:
     finite = values.dropna()
     finite = finite[finite.abs() < 2**53]
     return len(finite) == values.notna().sum() and bool((finite == finite.round()).all())
+
+
+WORKSPACE_YAML = """\
+# Written by `tvs ui`: the code location the UI loads (the repository's workspace.yaml).
+load_from:
+  - python_module:
+      module_name: tvs_pipeline.definitions
+      attribute: defs
+      location_name: tvs_pipeline
+"""
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    """Start the Dagster UI and its daemon on the instance `tvs` runs on; Ctrl-C stops them.
+
+    ``dagster dev`` runs with ``DAGSTER_HOME=$TVS_HOME/dagster`` from that directory (so no
+    other dagster.yaml is in sight), a workspace written beside it, and Dagster's notices
+    that ``dg dev`` supersedes ``dagster dev`` silenced.
+    """
+    import subprocess
+
+    from tvs_pipeline.defs.runner import prepare_instance
+
+    settings = load_settings()
+    home = prepare_instance(settings)
+    workspace = home / "workspace.yaml"
+    if not workspace.exists() or workspace.read_text(encoding="utf-8") != WORKSPACE_YAML:
+        workspace.write_text(WORKSPACE_YAML, encoding="utf-8")
+    warnings = ",".join(filter(None, [os.environ.get("PYTHONWARNINGS"), "ignore::FutureWarning"]))
+    env = {**os.environ, "DAGSTER_HOME": str(home), "PYTHONWARNINGS": warnings}
+    command = [sys.executable, "-m", "dagster", "dev", "-h", args.host, "-p", str(args.port)]
+    print(
+        f"tvs ui: http://{args.host}:{args.port} on the instance {home} (Ctrl-C stops it)",
+        file=sys.stderr,
+        flush=True,
+    )
+    import signal
+
+    child = subprocess.Popen(
+        [*command, "-w", str(workspace)],
+        cwd=home,
+        env=env,
+        # Started in the background by a shell, a process inherits SIGINT ignored, and dagster
+        # dev maps SIGTERM onto its SIGINT handler: give it the default back so both stop it.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    # A SIGTERM to `tvs ui` stops dagster dev (and its servers) the same way.
+    signal.signal(signal.SIGTERM, lambda signum, frame: child.send_signal(signal.SIGTERM))
+    try:
+        return child.wait()
+    except KeyboardInterrupt:  # the same Ctrl-C reaches dagster dev, which stops
+        child.wait()
+        return INTERRUPTED
 
 
 def cmd_config_show(args: argparse.Namespace) -> int:
@@ -466,8 +522,14 @@ def cmd_promotion(args: argparse.Namespace) -> int:
     print(
         f"promotion report {day} (last 20 days of parity and of both out-of-sample track records)"
     )
-    with pd.option_context("display.width", 200):
-        print(table.drop(columns=["date"]).to_string(index=False))
+    shown = table.drop(columns=["date"])
+    for column in ("mean_jaccard", "total_return", "mean_turnover"):
+        if column in shown:
+            shown[column] = shown[column].map(lambda v: "n/a" if pd.isna(v) else percent(v))
+    for column in ("sharpe", "cost_bps"):
+        if column in shown:
+            shown[column] = shown[column].map(lambda v: "n/a" if pd.isna(v) else f"{v:.2f}")
+    print(plain_table(shown))
     return 0
 
 
@@ -763,6 +825,11 @@ def build_parser() -> argparse.ArgumentParser:
         "repair", help="move a torn tail aside, rebuild the lake index, settle unfinished writes"
     ).set_defaults(func=cmd_ledger_repair)
 
+    ui = sub.add_parser("ui", help="start the Dagster UI on the instance tvs runs on")
+    ui.add_argument("--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1)")
+    ui.add_argument("--port", type=_count, default=3000, help="port to serve on (default 3000)")
+    ui.set_defaults(func=cmd_ui)
+
     config = sub.add_parser("config", help="inspect configuration")
     config_sub = config.add_subparsers(dest="config_command", required=True)
     show = config_sub.add_parser("show", help="print a fully resolved profile")
@@ -790,8 +857,8 @@ def main(argv: list[str] | None = None) -> int:
         return BROKEN_PIPE
     except (CommandError, *KNOWN_ERRORS) as err:
         return _fail(err, 2)
-    except KeyboardInterrupt:
-        print("tvs: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as err:  # a run's says which run, now CANCELED
+        print(f"tvs: interrupted{f': {err}' if str(err) else ''}", file=sys.stderr)
         return INTERRUPTED
     except Exception as err:  # a bug or a library's own error: one line, the trace on request
         if args.traceback:
