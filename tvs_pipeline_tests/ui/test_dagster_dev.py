@@ -9,6 +9,7 @@ the asset graph and saves a screenshot: `TVS_UI_SCREENSHOT=path` copies it there
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import signal
@@ -19,6 +20,7 @@ import sys
 import time
 import zlib
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, urlencode
@@ -29,7 +31,8 @@ import requests
 from dagster_graphql import DagsterGraphQLClient
 
 from tvs_pipeline.defs.jobs import SHADOW_ASSETS
-from tvs_pipeline.defs.runner import prepare_instance
+from tvs_pipeline.defs.partitions import DAILY
+from tvs_pipeline.defs.runner import location_tags, prepare_instance, run_job
 from tvs_pipeline.settings import load_settings
 
 pytestmark = [
@@ -142,22 +145,23 @@ def _stop(process: subprocess.Popen) -> None:
     process.wait(timeout=10)
 
 
-@pytest.fixture(scope="module")
-def dagster_dev(tmp_path_factory) -> Iterator[DagsterDev]:
-    base = tmp_path_factory.mktemp("dagster_dev")
+@contextmanager
+def _serving(base: Path) -> Iterator[DagsterDev]:
+    """`tvs ui` on the home ``base / "home"`` until the block ends."""
     settings = load_settings({"TVS_HOME": str(base / "home")})
     dagster_home = prepare_instance(settings)  # $TVS_HOME/dagster with the `tvs` dagster.yaml
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TVS_", "DAGSTER_"))}
     env |= {
         "TVS_HOME": str(settings.home),
         "TVS_PROFILE": "demo",
-        "DAGSTER_HOME": str(dagster_home),
         # The code server imports this checkout's package, whatever is installed.
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
     }
     dev = DagsterDev(_free_port(), base / "dagster-dev.log", settings.home, dagster_home)
-    command = [sys.executable, "-m", "dagster", "dev", "-h", HOST, "-p", str(dev.port)]
-    command += ["-w", str(ROOT / "workspace.yaml")]
+    # The documented command, started from the repository root (whose dagster.yaml it must
+    # not pick up nor warn about): `tvs ui` runs dagster dev on DAGSTER_HOME=$TVS_HOME/dagster.
+    command = [sys.executable, "-m", "tvs_pipeline.cli", "ui", "--host", HOST]
+    command += ["--port", str(dev.port)]
     with dev.log.open("wb") as log:
         process = subprocess.Popen(
             command,
@@ -197,6 +201,12 @@ def dagster_dev(tmp_path_factory) -> Iterator[DagsterDev]:
         yield dev
     finally:
         _stop(process)
+
+
+@pytest.fixture(scope="module")
+def dagster_dev(tmp_path_factory) -> Iterator[DagsterDev]:
+    with _serving(tmp_path_factory.mktemp("dagster_dev")) as dev:
+        yield dev
 
 
 REPOSITORY = """{ repositoriesOrError { ... on RepositoryConnection { nodes {
@@ -336,11 +346,30 @@ def test_nightly_launched_in_the_ui_triggers_shadow(dagster_dev, ui_runs):
     assert (dev.tvs_home / "ledger" / "audit.jsonl").exists()
 
 
+def test_tvs_ui_starts_the_ui_without_warnings(dagster_dev):
+    log = dagster_dev.log.read_text(encoding="utf-8", errors="replace")
+    assert f"on the instance {dagster_dev.dagster_home}" in log
+    assert "will not be used to configure Dagster" not in log  # no second dagster.yaml
+    assert "FutureWarning" not in log and "superseded" not in log.lower(), log[-2000:]
+
+
+def test_ui_runs_carry_the_code_location_label_tvs_gives_its_own(dagster_dev, ui_runs):
+    # The job page lists the runs of its job filed under its code location; a run launched
+    # from the UI carries that label, and `tvs run` gives its runs the same one.
+    label = location_tags("nightly")
+    with dg.DagsterInstance.from_config(str(dagster_dev.dagster_home)) as instance:
+        stored = instance.get_run_by_id(ui_runs.nightly_id)
+        assert stored.tags_for_storage()[".dagster/repository"] == label[".dagster/repository"]
+        repository = {".dagster/repository": label[".dagster/repository"]}
+        listed = instance.get_runs(filters=dg.RunsFilter(job_name="nightly", tags=repository))
+    assert ui_runs.nightly_id in {run.run_id for run in listed}
+
+
 def _chromium() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-def _run_chromium(binary: str, profile: Path, *args: str) -> bytes:
+def _run_chromium(binary: str, profile: Path, *args: str, window: str = GRAPH_WINDOW) -> bytes:
     """Run headless Chromium in its own process group; return its stdout."""
     command = [
         binary,
@@ -352,7 +381,7 @@ def _run_chromium(binary: str, profile: Path, *args: str) -> bytes:
         "--no-first-run",
         "--hide-scrollbars",
         f"--user-data-dir={profile}",
-        f"--window-size={GRAPH_WINDOW}",
+        f"--window-size={window}",
         "--virtual-time-budget=20000",
         *args,
     ]
@@ -422,3 +451,97 @@ def test_asset_graph_shows_both_paths(dagster_dev, ui_runs, tmp_path):
     if target:
         Path(target).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(shot, target)
+
+
+# The asset pages an operator reads after a backfill (docs/runbook.md §8): the Overview's
+# Metadata section, switched to Plots, charts each numeric entry over the partitions (the
+# latest 100 of them: the backfill is of the latest days). Opt-in (its own home, a backfill):
+# TVS_UI_SCREENSHOTS=/tmp/tvs-ui pytest tvs_pipeline_tests/ui -k asset_pages
+ASSET_PAGES = ("allocation", "performance_report", "simulation")
+PAGE_WINDOW = (1600, 4800)
+PLOTS_BUTTON = """(() => {
+  const button = [...document.querySelectorAll('button')]
+    .find(element => element.textContent.trim() === 'Plots');
+  if (button) { button.click(); }
+  return Boolean(button);
+})()"""
+
+
+async def _plots_screenshot(socket_url: str, url: str) -> tuple[bool, bytes]:
+    """Open ``url`` over the DevTools protocol, press Plots, wait for the charts, capture."""
+    import base64
+    import json
+
+    import websockets
+
+    async with websockets.connect(socket_url, max_size=None) as ws:
+        ids = iter(range(1, 1_000_000))
+
+        async def call(method: str, **params: object) -> dict:
+            sent = next(ids)
+            await ws.send(json.dumps({"id": sent, "method": method, "params": params}))
+            while True:
+                answer = json.loads(await ws.recv())
+                if answer.get("id") == sent:
+                    return answer.get("result", {})
+
+        await call("Page.enable")
+        await call("Page.navigate", url=url)
+        pressed = False
+        for _ in range(60):
+            found = await call("Runtime.evaluate", expression=PLOTS_BUTTON, returnByValue=True)
+            if found["result"].get("value"):
+                pressed = True
+                break
+            await asyncio.sleep(1)
+        await asyncio.sleep(6)  # the charts' queries and drawing
+        shot = await call("Page.captureScreenshot", format="png")
+        return pressed, base64.b64decode(shot["data"])
+
+
+def _asset_page_with_plots(binary: str, profile: Path, url: str) -> tuple[bool, bytes]:
+    """Headless Chromium driven over its DevTools port (a button must be pressed)."""
+    port = _free_port()
+    command = [binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+               "--no-first-run", "--hide-scrollbars", f"--user-data-dir={profile}",
+               "--window-size={},{}".format(*PAGE_WINDOW), f"--remote-debugging-port={port}",
+               "about:blank"]  # fmt: skip
+    process = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                targets = requests.get(f"http://{HOST}:{port}/json", timeout=2).json()
+                break
+            except requests.RequestException:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+        page = next(t["webSocketDebuggerUrl"] for t in targets if t["type"] == "page")
+        return asyncio.run(_plots_screenshot(page, url))
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+@pytest.mark.skipif(
+    _chromium() is None or not os.environ.get("TVS_UI_SCREENSHOTS"),
+    reason="opt-in: TVS_UI_SCREENSHOTS=<directory>, and chromium on PATH",
+)
+def test_asset_pages_chart_the_metadata_over_partitions(tmp_path):
+    target = Path(os.environ["TVS_UI_SCREENSHOTS"])
+    target.mkdir(parents=True, exist_ok=True)
+    settings = load_settings({"TVS_HOME": str(tmp_path / "home"), "TVS_PROFILE": "demo"})
+    keys = DAILY.get_partition_keys()
+    assert run_job(settings, "nightly", partition_range=(keys[-7], keys[-1]), scale=100).success
+    with _serving(tmp_path) as dev:
+        for asset in ASSET_PAGES:
+            url = f"{dev.url}/assets/{asset}?view=overview"
+            pressed, png = _asset_page_with_plots(_chromium(), tmp_path / "profile", url)
+            assert pressed, f"no Plots button on {url}"
+            shot = target / f"{asset}-plots.png"
+            shot.write_bytes(png)
+            _, height, rows = _png_rows(png)
+            assert rows > height // 8, f"{shot}: {rows} distinct rows of {height}: a blank page?"
