@@ -16,6 +16,7 @@ __all__ = [
     "COMPOSITION_COLUMNS",
     "atom_id",
     "atom_matrix",
+    "atom_summary",
     "build_atoms",
     "check_atom_matrix",
     "composition",
@@ -143,6 +144,26 @@ def composition(atoms: pd.DataFrame) -> pd.DataFrame:
     if "timescale" not in atoms:
         atoms = atoms.assign(timescale=atoms["logic"].map(default_timescale).astype("int64"))
     return atoms[list(COMPOSITION_COLUMNS)].reset_index(drop=True)
+
+
+def atom_summary(atoms: pd.DataFrame) -> dict[str, object]:
+    """A day's atoms at a glance (the ``synthesis`` asset's metadata).
+
+    Returns
+    -------
+    dict
+        ``atoms`` (int), ``logics`` and ``timescales`` (distinct counts), and
+        ``atoms_by_logic``: one ``"logic/timescale": count`` entry per pair, e.g.
+        ``{"mean_reversion/5": 12, "trend/20": 18}``.
+    """
+    comp = composition(atoms) if len(atoms) else pd.DataFrame(columns=list(COMPOSITION_COLUMNS))
+    pairs = comp.groupby(["logic", "timescale"], sort=True).size()
+    return {
+        "atoms": len(comp),
+        "logics": int(comp["logic"].nunique()),
+        "timescales": int(comp["timescale"].nunique()),
+        "atoms_by_logic": {f"{logic}/{int(scale)}": int(n) for (logic, scale), n in pairs.items()},
+    }
 
 
 def atom_matrix(atoms: pd.DataFrame) -> pd.DataFrame:

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from tvs_pipeline.errors import DataError
-from tvs_pipeline.synthesis import build_atoms, composition, positions
+from tvs_pipeline.synthesis import atom_summary, build_atoms, composition, positions
 
 RETURNS = np.array([0.1, -0.1, 0.2, -0.3, 0.05, 0.01, 0.02])
 
@@ -137,3 +137,23 @@ def test_a_reverting_atom_flips_and_its_stream_is_the_side_it_held():
     assert (atoms["sign"] == side[-1]).all()
     # buying below the level and selling above it earns the reversal on such a path
     assert atoms["ret"].mean() > 0 > np.mean(np.where(side[:-1] > 0, -r, r))
+
+
+def test_atom_summary_counts_logics_and_timescales():
+    days = pd.date_range("2025-01-01", periods=7)
+    panel = pd.DataFrame(
+        {"symbol": ["A"] * 7 + ["B"] * 7, "market_date": list(days) * 2, "ret": [*RETURNS] * 2}
+    )
+    selection = selection_of(
+        ("A", "mean_reversion", "LONG", {"timescale": 5}),
+        ("B", "trend", "SHORT", {"timescale": 20}),
+        ("A", "trend", "LONG", {"timescale": 20}),
+    )
+    assert atom_summary(build_atoms(selection, panel)) == {
+        "atoms": 3,
+        "logics": 2,
+        "timescales": 2,
+        "atoms_by_logic": {"mean_reversion/5": 1, "trend/20": 2},
+    }
+    empty = atom_summary(build_atoms(selection.assign(selected=False), panel))
+    assert empty == {"atoms": 0, "logics": 0, "timescales": 0, "atoms_by_logic": {}}

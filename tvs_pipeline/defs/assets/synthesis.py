@@ -9,7 +9,7 @@ import pandas as pd
 from tvs_pipeline.defs.days import run_days
 from tvs_pipeline.defs.resources import ComputeResource
 from tvs_pipeline.defs.roles import Role, role_asset
-from tvs_pipeline.synthesis.atoms import build_atoms
+from tvs_pipeline.synthesis.atoms import atom_summary, build_atoms
 
 __all__ = ["synthesis_asset"]
 
@@ -34,5 +34,11 @@ def synthesis_asset(role: Role) -> dg.AssetsDefinition:
 
 
 def atom_count(atoms: pd.DataFrame) -> dict[str, dg.MetadataValue]:
-    """The strategy atoms of one day."""
-    return {"atoms": dg.MetadataValue.int(int(atoms["atom_id"].nunique()) if len(atoms) else 0)}
+    """The strategy atoms of one day, with their logics and timescales (`atom_summary`)."""
+    summary = atom_summary(atoms)
+    return {
+        "atoms": dg.MetadataValue.int(summary["atoms"]),
+        "logics": dg.MetadataValue.int(summary["logics"]),
+        "timescales": dg.MetadataValue.int(summary["timescales"]),
+        "atoms_by_logic": dg.MetadataValue.json(summary["atoms_by_logic"]),
+    }
