@@ -22,7 +22,7 @@ os.environ.setdefault("MKL_NUM_THREADS", "1")
 
 from tvs_pipeline.config import load_profile
 from tvs_pipeline.config.schema import TournamentConfig, TournamentGrid
-from tvs_pipeline.defs.assets.tournament import tournament_inputs
+from tvs_pipeline.defs.assets.tournament import DAY_INPUTS, partition_stamps, tournament_inputs
 from tvs_pipeline.lake.catalog import LakeReader
 from tvs_pipeline.settings import load_settings
 from tvs_pipeline.simulation.tournament import run_tournament
@@ -38,14 +38,14 @@ PARTS = {
 }
 
 
-def timed(reader, profile, start, end, grid) -> tuple[float, int, pstats.Stats]:
+def timed(reader, profile, start, end, grid, **extra):
+    started = time.perf_counter()
     inputs = tournament_inputs(reader, profile, start, end, grid)
     profiler = cProfile.Profile()
-    started = time.perf_counter()
     profiler.enable()
-    result = run_tournament(**inputs)
+    result = run_tournament(**inputs, **extra)
     profiler.disable()
-    return time.perf_counter() - started, len(result.board), pstats.Stats(profiler)
+    return time.perf_counter() - started, result, pstats.Stats(profiler)
 
 
 def cumulative(stats: pstats.Stats, name: str) -> float:
@@ -58,6 +58,7 @@ def main() -> None:
     parser.add_argument("--grid", default="full")
     parser.add_argument("--end", default="2026-06-30")
     parser.add_argument("--start", default=None)
+    parser.add_argument("--skip-one", action="store_true", help="skip the one-cell timing")
     args = parser.parse_args()
     settings = load_settings({"TVS_HOME": args.home})
     profile = load_profile(settings.profile)
@@ -74,13 +75,30 @@ def main() -> None:
         },
     )
     reader = LakeReader(settings.lake_root)
-    cell, rows, _ = timed(reader, profile.model_copy(update={"tournament": one}), start, end, "one")
-    print(f"one cell ({spec.selection[0]}/{spec.engines[0]}/{spec.profiles[0]}): {cell:.1f} s")
-    whole, rows, stats = timed(reader, profile, start, end, args.grid)
+    if not args.skip_one:
+        one_profile = profile.model_copy(update={"tournament": one})
+        cell, _, _ = timed(reader, one_profile, start, end, "one")
+        print(f"one cell ({spec.selection[0]}/{spec.engines[0]}/{spec.profiles[0]}): {cell:.1f} s")
+    stamps = partition_stamps(settings.lake_root, DAY_INPUTS)
+    whole, result, stats = timed(reader, profile, start, end, args.grid, stamps=stamps)
     cells = len(spec.selection) * len(spec.engines) * len(spec.profiles)
-    print(f"grid {args.grid} ({cells} cells, {start}..{end}): {whole:.0f} s, {rows} board rows")
+    dates = result.books["rebalance_date"].nunique()
+    print(
+        f"grid {args.grid} ({cells} cells, {start}..{end}, {dates} rebalance dates): "
+        f"{whole:.0f} s, {len(result.board)} board rows"
+    )
     for label, name in PARTS.items():
         print(f"  {label:<50} {cumulative(stats, name):7.1f} s")
+    warm, again, stats = timed(
+        reader, profile, start, end, args.grid, stamps=stamps, known=result.books
+    )
+    print(f"the same grid, every book reused ({again.reused} date x engine pairs): {warm:.1f} s")
+    for label, name in PARTS.items():
+        print(f"  {label:<50} {cumulative(stats, name):7.1f} s")
+    last = result.books["rebalance_date"].max()
+    fewer = result.books.loc[result.books["rebalance_date"] < last]
+    new, again, _ = timed(reader, profile, start, end, args.grid, stamps=stamps, known=fewer)
+    print(f"the same grid, the last rebalance date decided again: {new:.1f} s")
 
 
 if __name__ == "__main__":

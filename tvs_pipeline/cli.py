@@ -140,9 +140,34 @@ def cmd_run(args: argparse.Namespace) -> int:
     run_id = _execute(settings, args, partition_key=day)
     print("shadow (challenger) for the same day:", file=sys.stderr)
     _execute(settings, args, "shadow", partition_key=day, tags={"tvs/champion_run_id": run_id})
+    _nightly_tournament(settings, args, profile, day)
     elapsed = time.perf_counter() - started
     print(render_summary(settings, date.fromisoformat(day), run_id, elapsed))
     return 0
+
+
+def _nightly_tournament(settings, args: argparse.Namespace, profile, day: str) -> None:
+    """The profile's tournament grid as of ``day``, once the lake holds two rebalance dates.
+
+    Its books of earlier dates come from the last stored tournament, so a night decides at
+    most the new date's (`tournament_books`); the sensor does the same after scheduled runs.
+    """
+    from tvs_pipeline.defs.assets.tournament import stored_rebalance_dates
+    from tvs_pipeline.lake.catalog import LakeReader
+
+    reader = LakeReader(settings.lake_root)
+    dates = stored_rebalance_dates(reader, profile, date.fromisoformat(day))
+    if len(dates) < 2:
+        print(
+            f"tournament: skipped, {len(dates)} rebalance date(s) stored in the lookback "
+            "(two needed; `tvs backfill` fills the history)",
+            file=sys.stderr,
+        )
+        return
+    grid = profile.tournament.grid
+    print(f"tournament (grid {grid}, {len(dates)} rebalance dates) as of the same day:",
+          file=sys.stderr)  # fmt: skip
+    _execute(settings, args, "tournament", partition_key=day)
 
 
 def cmd_backfill(args: argparse.Namespace) -> int:

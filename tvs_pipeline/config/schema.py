@@ -245,7 +245,7 @@ def _default_grids() -> dict[str, TournamentGrid]:
             selection=["htr_3_4", "baseline"],
             engines=["custom"],
             profiles=["equal_weight", "min_variance", "risk_parity"],
-            rerun=3,
+            rerun=1,
         ),
         # Research: every selection engine x every engine x every profile (175 cells).
         "full": TournamentGrid(

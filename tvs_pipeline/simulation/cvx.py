@@ -157,8 +157,31 @@ def simulate_cvxportfolio(
             ),
             costs=[cvx.TransactionCost(a=friction.rate, b=None), cvx.HoldingCost(short_fees=fees)],
         )
-        result = simulator.backtest(cvx.FixedWeights(targets), initial_value=1.0)
+        result = simulator.backtest(_fixed_weights(cvx, targets), initial_value=1.0)
     return _ledger(result, returns.loc[rows], [*listings, cash], calendar, rebalanced)
+
+
+def _fixed_weights(cvx: ModuleType, targets: pd.DataFrame) -> object:
+    """The ``FixedWeights`` policy of cvxportfolio over ``targets``, asked only on its rows.
+
+    ``FixedWeights`` holds (returns the current weights) on a period without a target by
+    catching the exception its data raises, and cvxportfolio annotates that exception with the
+    policy's repr, which hashes the whole target frame: on a book rebalanced every 20 sessions
+    that was ~15 % of a back-test's time. Skipping those periods is the same decision.
+    """
+
+    class Rebalances(cvx.FixedWeights):
+        def __init__(self, target_weights: pd.DataFrame) -> None:
+            super().__init__(target_weights)
+            self._dates = frozenset(target_weights.index)
+
+        def values_in_time_recursive(self, t, current_weights, **kwargs):
+            if t not in self._dates:
+                self._current_value = current_weights
+                return current_weights
+            return super().values_in_time_recursive(t=t, current_weights=current_weights, **kwargs)
+
+    return Rebalances(targets)
 
 
 def _import_cvxportfolio() -> ModuleType:

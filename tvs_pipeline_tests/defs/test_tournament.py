@@ -206,7 +206,7 @@ def test_the_asset_stores_the_board_and_the_series_in_the_lake(lake):
     assert set(board["grid"]) == {"nightly"} and (board["start"] == pd.Timestamp(START)).all()
     assert set(series["strategy"]) <= set(board["strategy"])
     assert board["status"].eq("ok").sum() >= 6
-    assert (board["simulator"] == "cvxportfolio").sum() == 3  # the nightly grid's leaders
+    assert (board["simulator"] == "cvxportfolio").sum() == 1  # the nightly grid's leader
     proposal = reader.read("tournament_regimes")
     assert proposal.groupby("regime")["proposed"].sum().eq(1).all()  # one profile per regime
     # The same partition again: every book comes from the stored ones, the board is the same.
