@@ -143,17 +143,52 @@ def test_a_discovery_with_zero_rows_fails_its_check_loudly(monkeypatch, tmp_path
     assert not (home / "lake" / "bars").exists()
 
 
-def test_a_past_day_on_the_live_source_is_a_one_line_error(monkeypatch, tmp_path, capsys):
+def test_a_day_after_the_services_latest_is_a_one_line_error(monkeypatch, tmp_path, capsys):
     clock = SimulatedClock(datetime(2026, 7, 1, 2, 0, tzinfo=UTC))
     frame = pd.DataFrame({"ticker": pd.Series(dtype="str")})
     with ScannerServer(lambda m: frame.assign(**{c: 0.0 for c in COLUMNS}), clock) as scanner:
         home = environment(
             monkeypatch, tmp_path, scanner.url, "ws://127.0.0.1:9/socket.io/websocket"
         )
-        assert main(["run", "--date", "2026-06-01", "--source", "tradingview"]) == 2
+        assert main(["run", "--date", "2026-07-05", "--source", "tradingview"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert "keeps no past" in err[-1] and "2026-06-01" in err[-1]
+    assert "keeps no past" in err[-1] and "as_of 2026-07-05" in err[-1]
     assert not (home / "lake" / "discovery").exists()
+
+
+@pytest.mark.slow
+def test_a_30_day_backfill_on_the_live_source_rebuilds_each_days_universe(
+    demo, monkeypatch, tmp_path, capsys
+):
+    """`tvs backfill --source tradingview` over June 2026, the service's clock at 07-01 02:00.
+
+    Every partition is produced; 06-30 is the service's own scan, every earlier day is rebuilt
+    point in time: its discovery equals the demo market's own discovery of that day, except the
+    fields no bar determines (market cap: empty on past days) and those the crypto market does
+    not have (sector, market cap).
+    """
+    clock = SimulatedClock(datetime(2026, 7, 1, 2, 0, tzinfo=UTC))
+    feed = DemoFeed(demo)
+    days = [d.date().isoformat() for d in pd.date_range("2026-06-01", DAY)]
+    with (
+        ScannerServer(feed.universe(clock), clock) as scanner,
+        ChartServer(feed.history, clock) as chart,
+    ):
+        home = environment(monkeypatch, tmp_path, scanner.url, chart.url)
+        assert main(["backfill", "--start", days[0], "--end", DAY, "--source", "tradingview"]) == 0
+        err = capsys.readouterr().err
+    assert "point in time" in err and "survivorship" in err  # said on the terminal
+    for asset in ("discovery", "bars", "data_health", "normalization", "selection", "simulation"):
+        stored = sorted(p.name for p in (home / "lake" / asset).iterdir())
+        assert stored == [f"date={d}" for d in days], asset
+    scanners = load_profile("demo").scanners
+    for day in (days[0], days[14], DAY):
+        got = read(home, "discovery", day).drop(columns="date").reset_index(drop=True)
+        want = discover(demo, scanners, date.fromisoformat(day))
+        crypto = (want["asset_class"] == "crypto").to_numpy()
+        want["sector"] = want["sector"].where(~crypto)
+        want["market_cap"] = want["market_cap"].where(~crypto & (day == DAY))
+        pd.testing.assert_frame_equal(got, want, check_dtype=False, rtol=1e-6)
 
 
 def test_a_bad_endpoint_setting_is_a_one_line_error(monkeypatch, tmp_path, capsys):
