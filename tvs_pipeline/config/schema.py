@@ -168,7 +168,9 @@ class HealthConfig(_Strict):
     max_daily_gain: float = Field(5.0, gt=0)
     max_daily_loss: float = Field(-0.99, gt=-1, lt=0)
     frozen_sessions: int = Field(5, ge=2)
-    tolerated_missing_sessions: int = Field(1, ge=0)
+    # The longest run of consecutive missing sessions a listing may show: isolated one-session
+    # drop-outs are tolerated however many; two in a row corrupt returns and covariances.
+    tolerated_gap_sessions: int = Field(1, ge=0)
     freshness_days: dict[str, int] = Field(
         default_factory=lambda: {"equity": 5, "etf": 5, "crypto": 2, "forex": 4, "futures": 5}
     )

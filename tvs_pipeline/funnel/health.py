@@ -55,6 +55,7 @@ HEALTH_COLUMNS = (
     "expected_sessions",
     "missing_sessions",
     "longest_gap",
+    "isolated_gaps",
     "stale_days",
     "max_return",
     "min_return",
@@ -64,7 +65,7 @@ HEALTH_COLUMNS = (
 
 
 def _session_stats(bars: pd.DataFrame, calendar: str, start: pd.Timestamp, end: pd.Timestamp):
-    """Expected, missing and longest run of missing sessions per symbol on one calendar."""
+    """Expected and missing sessions, longest and one-session gaps per symbol on one calendar."""
     grid = sessions(calendar, start, end).to_numpy()
     dates = bars["market_date"].to_numpy(dtype="datetime64[ns]")
     pos = np.searchsorted(grid, dates, side="left")
@@ -74,10 +75,12 @@ def _session_stats(bars: pd.DataFrame, calendar: str, start: pd.Timestamp, end: 
     present = on.groupby("symbol")["pos"].agg(["min", "max", "size"])
     gaps = on.groupby("symbol")["pos"].diff().sub(1).fillna(0)
     longest = gaps.groupby(on["symbol"]).max()
+    singles = gaps.eq(1).groupby(on["symbol"]).sum()
     out = pd.DataFrame(index=pd.Index(frame["symbol"].unique(), name="symbol"))
     out["expected_sessions"] = (present["max"] - present["min"] + 1).reindex(out.index)
     out["missing_sessions"] = out["expected_sessions"] - present["size"].reindex(out.index)
     out["longest_gap"] = longest.reindex(out.index)
+    out["isolated_gaps"] = singles.reindex(out.index)
     return out.fillna(0).astype("int64")
 
 
@@ -151,7 +154,7 @@ def classify_health(
         if window["symbol"].isin(members).any()
     ]
     session = pd.concat(session_parts) if session_parts else pd.DataFrame()
-    for column in ("expected_sessions", "missing_sessions", "longest_gap"):
+    for column in ("expected_sessions", "missing_sessions", "longest_gap", "isolated_gaps"):
         stats[column] = (
             session[column].reindex(table.index).fillna(0).astype("int64")
             if column in session
@@ -257,12 +260,12 @@ def _verdict(row, history_floor: int, policy: HealthConfig) -> tuple[str, str]:
                 f"last bar {row.last_date.date()} is {row.stale_days} days old (limit {limit})",
             )
         )
-    if row.missing_sessions > policy.tolerated_missing_sessions:
+    if row.longest_gap > policy.tolerated_gap_sessions:
         failed.append(
             (
                 HealthStatus.GAPS,
-                f"{row.missing_sessions} missing sessions (longest gap {row.longest_gap}, "
-                f"{policy.tolerated_missing_sessions} tolerated)",
+                f"{row.longest_gap} consecutive missing sessions ({row.missing_sessions} "
+                f"missing in all; gaps of {policy.tolerated_gap_sessions} tolerated)",
             )
         )
     if row.n_bars < history_floor:
@@ -271,7 +274,11 @@ def _verdict(row, history_floor: int, policy: HealthConfig) -> tuple[str, str]:
         )
     if not failed:
         if row.missing_sessions:
-            return HealthStatus.OK.value, f"{row.missing_sessions} missing session tolerated"
+            plural = "s" if row.missing_sessions > 1 else ""
+            return (
+                HealthStatus.OK.value,
+                f"{row.missing_sessions} missing session{plural} tolerated (isolated)",
+            )
         return HealthStatus.OK.value, ""
     failed.sort(key=lambda item: SEVERITY[item[0]])
     return failed[0][0].value, "; ".join(reason for _, reason in failed)

@@ -79,13 +79,25 @@ def test_one_missing_session_is_tolerated_and_counted():
 
 
 @pytest.mark.parametrize(
-    "missing", [[50, 51], [20, 80], [10, 11, 12, 13, 14]], ids=["run-2", "two-singles", "run-5"]
+    ("missing", "longest"),
+    [([50, 51], 2), ([20, 21, 80], 2), ([10, 11, 12, 13, 14], 5)],
+    ids=["run-2", "run-2-and-a-single", "run-5"],
 )
-def test_two_or_more_missing_sessions_are_gaps(missing):
+def test_two_or_more_consecutive_missing_sessions_are_gaps(missing, longest):
     days = equity_days().delete(missing)
     row = classify({"E:G": (bars_on("E:G", days), "equity")}).loc["E:G"]
     assert row["status"] == "GAPS"
-    assert row["missing_sessions"] == len(missing)
+    assert row["missing_sessions"] == len(missing) and row["longest_gap"] == longest
+    assert row["reason"].startswith(f"{longest} consecutive missing sessions")
+
+
+@pytest.mark.parametrize("missing", [[20, 80], [5, 30, 60, 90, 120]], ids=["two", "five"])
+def test_isolated_single_session_gaps_are_tolerated_however_many(missing):
+    days = equity_days().delete(missing)
+    row = classify({"E:S": (bars_on("E:S", days), "equity")}).loc["E:S"]
+    assert row["status"] == "OK"
+    assert row["missing_sessions"] == row["isolated_gaps"] == len(missing)
+    assert row["longest_gap"] == 1
 
 
 def test_stale_listing():
