@@ -178,6 +178,11 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     start, end = _check_day(args.start, first, last), _check_day(args.end, first, last)
     if start > end:
         raise CommandError(f"backfill: start {start} is after end {end}")
+    chunk_days = settings.chunk_days if args.chunk_days is None else args.chunk_days
+    if chunk_days < 0:
+        raise CommandError(f"backfill: --chunk-days {chunk_days}: expected an integer >= 0")
+    if chunk_days:
+        return _chunked_backfill(settings, args, start, end, chunk_days)
     _prepare_home(settings)
     print(f"tvs backfill {start}..{end} as one run", file=sys.stderr)
     started = time.perf_counter()
@@ -188,6 +193,30 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     days = (date.fromisoformat(end) - date.fromisoformat(start)).days + 1
     print(
         f"backfilled {days} days in one run per path (champion {run_id[:8]}, then challenger) "
+        f"in {time.perf_counter() - started:.1f}s; lake: {settings.lake_root}"
+    )
+    return 0
+
+
+def _chunked_backfill(
+    settings: Settings, args: argparse.Namespace, start: str, end: str, chunk_days: int
+) -> int:
+    """Both paths as asset backfills of ``chunk_days``-day runs, run by the daemon (runbook §9)."""
+    from tvs_pipeline.defs.backfill import run_chunked_backfill
+
+    if args.profile or args.source or args.scale != 300:
+        raise CommandError(
+            "backfill --chunk-days: the daemon's runs use the code location's profile, source "
+            "and scale (TVS_PROFILE, TVS_SOURCE, the demo's 300 listings); drop --profile, "
+            "--source and --scale"
+        )
+    print(f"tvs backfill {start}..{end} in runs of {chunk_days} days", file=sys.stderr)
+    started = time.perf_counter()
+    outcomes = run_chunked_backfill(settings, start, end, chunk_days)
+    runs = sum(len(outcome.runs) for outcome in outcomes)
+    ids = ", ".join(outcome.backfill_id for outcome in outcomes)
+    print(
+        f"backfilled {start}..{end} as {runs} runs in backfills {ids} "
         f"in {time.perf_counter() - started:.1f}s; lake: {settings.lake_root}"
     )
     return 0
@@ -776,6 +805,13 @@ def build_parser() -> argparse.ArgumentParser:
     backfill = sub.add_parser("backfill", help="fill a range of days as one run")
     backfill.add_argument("--start", required=True, help="first as-of date YYYY-MM-DD")
     backfill.add_argument("--end", required=True, help="last as-of date YYYY-MM-DD (inclusive)")
+    backfill.add_argument(
+        "--chunk-days",
+        type=int,
+        metavar="K",
+        help="split into runs of K days, one asset backfill per path run by the Dagster daemon "
+        "(default $TVS_CHUNK_DAYS; 0: one run per path)",
+    )
     run_options(backfill)
     backfill.set_defaults(func=cmd_backfill)
 

@@ -18,6 +18,7 @@ from tvs_pipeline.defs.assets.simulation import (
 )
 from tvs_pipeline.defs.assets.synthesis import synthesis_asset
 from tvs_pipeline.defs.assets.tournament import tournament
+from tvs_pipeline.defs.backfill import bars_sync_job, chunk_policy
 from tvs_pipeline.defs.checks import freshness_job, freshness_schedule, latest_partition_fresh
 from tvs_pipeline.defs.jobs import nightly_job, nightly_schedule, shadow_job, tournament_job
 from tvs_pipeline.defs.resources import build_resources, resolved_profile
@@ -82,13 +83,17 @@ def build_definitions(settings: Settings, **resource_options: object) -> dg.Defi
 
     The assets are built for the profile the runs read (``profile`` among the resource
     options, else the settings'): its lookback is their declared history window. The profile
-    is read once per process (`resources.resolved_profile`), here and in the runs.
+    is read once per process (`resources.resolved_profile`), here and in the runs. With
+    ``settings.chunk_days`` (``$TVS_CHUNK_DAYS``) the daily assets backfill in runs of that
+    many days (`defs.backfill.chunk_policy`).
     """
     profile = resolved_profile(str(resource_options.get("profile") or settings.profile))
+    assets = [*champion_assets(profile), *challenger_assets(profile)]
     return dg.Definitions(
-        assets=[*champion_assets(profile), *challenger_assets(profile), tournament],
+        # $TVS_CHUNK_DAYS: a backfill runs as runs of that many days (defs/backfill.py).
+        assets=[*chunk_policy(assets, settings.chunk_days), tournament],
         asset_checks=[latest_partition_fresh],
-        jobs=[nightly_job, shadow_job, freshness_job, tournament_job],
+        jobs=[nightly_job, shadow_job, freshness_job, tournament_job, bars_sync_job],
         schedules=[nightly_schedule(profile.schedule), freshness_schedule],
         sensors=[
             shadow_after_nightly,
@@ -97,6 +102,8 @@ def build_definitions(settings: Settings, **resource_options: object) -> dg.Defi
             record_run_failure,
         ],
         resources=build_resources(settings, **resource_options),
+        # The runs of an asset backfill: one process, like the jobs (the funnel is a chain).
+        executor=dg.in_process_executor,
     )
 
 

@@ -1,0 +1,155 @@
+"""Scale-out benchmark: one backfill three ways on this machine, compared frame by frame.
+
+1. ``single``: one run per path (the champion's nightly over the range, then the shadow), the
+   days of long steps spread over ``--workers`` forked local processes (today's default);
+2. ``chunked``: one asset backfill per path in ``ceil(days / 4)``-day runs (4 chunks), run by a
+   real ``dagster-daemon`` whose queue admits ``--concurrent`` runs at once; each chunk in one
+   process (TVS_WORKERS=1: the chunks are the parallelism);
+3. ``dask``: as ``single``, the days spread over a Dask ``LocalCluster`` of ``--workers``
+   worker processes on 127.0.0.1 (TVS_DASK_SCHEDULER).
+
+Prints each wall time, its ratio to ``single``, the runs of the chunked backfill with their
+wall times and the per-run and per-partition Dagster overhead derived from them, and checks
+that both distributed lakes equal the single run's.
+
+Usage:
+    python benchmarks/bench_scaleout.py [--days 500] [--end 2026-06-30] [--workers 2]
+        [--concurrent 2] [--only single,chunked,dask] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from datetime import date, timedelta
+from pathlib import Path
+
+import dagster as dg
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import lake_equal
+
+from tvs_pipeline.defs.backfill import BACKFILL_PATH, run_chunked_backfill
+from tvs_pipeline.defs.runner import run_job
+from tvs_pipeline.settings import load_settings
+
+
+def single(home: Path, first: str, last: str, workers: int, scheduler: str = "") -> float:
+    """Both paths as one run each; the wall time."""
+    settings = replace(
+        load_settings({"TVS_HOME": str(home)}), workers=workers, dask_scheduler=scheduler
+    )
+    started = time.perf_counter()
+    for job in ("nightly", "shadow"):
+        outcome = run_job(settings, job, partition_range=(first, last))
+        if not outcome.success:
+            raise SystemExit(f"{home.name}: {job} failed at {outcome.failure}")
+    return time.perf_counter() - started
+
+
+def chunked(home: Path, first: str, last: str, chunk: int, concurrent: int) -> tuple[float, list]:
+    """Both paths as asset backfills of ``chunk``-day runs; the wall time and the runs."""
+    settings = replace(load_settings({"TVS_HOME": str(home)}), workers=1)
+    dagster_home = settings.dagster_home
+    dagster_home.mkdir(parents=True)
+    limits = [
+        {"key": "tvs/path", "value": "champion", "limit": 1},
+        {"key": "tvs/path", "value": BACKFILL_PATH, "limit": concurrent},
+    ]
+    config = {
+        "telemetry": {"enabled": False},
+        "run_coordinator": {
+            "module": "dagster._core.run_coordinator",
+            "class": "QueuedRunCoordinator",
+            "config": {
+                "max_concurrent_runs": concurrent,
+                "dequeue_interval_seconds": 1,
+                "tag_concurrency_limits": limits,
+            },
+        },
+    }
+    (dagster_home / "dagster.yaml").write_text(yaml.safe_dump(config))
+    os.environ["TVS_WORKERS"] = "1"  # the daemon started for the backfill inherits it
+    started = time.perf_counter()
+    outcomes = run_chunked_backfill(settings, first, last, chunk, report=lambda line: None)
+    wall = time.perf_counter() - started
+    del os.environ["TVS_WORKERS"]
+
+    runs = []
+    with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+        for outcome in outcomes:
+            ids = [run_id for run_id, _, _ in outcome.runs]
+            for record in instance.get_run_records(filters=dg.RunsFilter(run_ids=ids)):
+                span = next(s for r, _, s in outcome.runs if r == record.dagster_run.run_id)
+                runs.append((span, record.start_time, record.end_time))
+    return wall, runs
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--days", type=int, default=500)
+    parser.add_argument("--end", default="2026-06-30")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--concurrent", type=int, default=2)
+    parser.add_argument("--only", default="single,chunked,dask")
+    parser.add_argument("--keep", type=Path, default=None, help="build the homes here")
+    args = parser.parse_args()
+    end = date.fromisoformat(args.end)
+    first, last = (end - timedelta(days=args.days - 1)).isoformat(), end.isoformat()
+    chunk = math.ceil(args.days / 4)
+    root = args.keep or Path(tempfile.mkdtemp(prefix="bench-scaleout-"))
+    only = set(args.only.split(","))
+    print(f"{args.days} days {first}..{last}, both paths; homes under {root}")
+    walls: dict[str, float] = {}
+    if "single" in only:
+        walls["single"] = single(root / "single", first, last, args.workers)
+        print(f"single run per path, {args.workers} local workers: {walls['single']:.0f} s")
+    if "chunked" in only:
+        walls["chunked"], runs = chunked(root / "chunked", first, last, chunk, args.concurrent)
+        print(
+            f"4 chunks of {chunk} days per path, {args.concurrent} runs at once (daemon): "
+            f"{walls['chunked']:.0f} s"
+        )
+        busy = 0.0
+        for span, start, stop in sorted(runs, key=lambda r: r[1]):
+            busy += stop - start
+            print(f"  run {span}: {stop - start:.0f} s")
+        if "single" in walls:
+            # The runs' summed time beyond the single runs' is what chunking adds: each run's
+            # start-up (a process, imports, definitions), its history windows read again,
+            # and per-partition events; spread over the runs and over the partitions.
+            extra = busy - walls["single"]
+            print(
+                f"  summed run time {busy:.0f} s vs {walls['single']:.0f} s single: "
+                f"{extra / len(runs):+.1f} s per run, "
+                f"{extra / (2 * args.days):+.3f} s per day and path"
+            )
+    if "dask" in only:
+        from distributed import LocalCluster
+
+        with LocalCluster(
+            n_workers=args.workers,
+            threads_per_worker=1,
+            host="127.0.0.1",
+            dashboard_address=None,
+        ) as cluster:
+            walls["dask"] = single(root / "dask", first, last, 1, cluster.scheduler_address)
+        print(f"single run per path, Dask LocalCluster of {args.workers}: {walls['dask']:.0f} s")
+    if "single" in walls:
+        for name in ("chunked", "dask"):
+            if name in walls:
+                ratio = walls[name] / walls["single"] - 1
+                print(f"{name}: {ratio:+.1%} against the single run (target <= +15 %)")
+                differences = lake_equal.compare(root / "single", root / name)
+                print(f"{name}: {'lake equal' if not differences else 'LAKES DIFFER'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,157 @@
+"""Chunked backfills through Dagster's own machinery: an asset backfill run by a real daemon.
+
+A 40-day backfill of the champion path is submitted as 4 chunks of 10 days to a
+``dagster-daemon`` whose run queue admits 2 runs at once; every partition must equal the same
+days backfilled as one run (compared frame by frame by benchmarks/lake_equal.py).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import dagster as dg
+import pytest
+import yaml
+
+from tvs_pipeline.defs.backfill import (
+    BACKFILL_PATH,
+    backfill_runs,
+    chunk_policy,
+    run_chunked_backfill,
+)
+from tvs_pipeline.defs.carry import day_before
+from tvs_pipeline.defs.jobs import NIGHTLY_ASSETS
+from tvs_pipeline.defs.partitions import bars_window
+from tvs_pipeline.defs.runner import prepare_instance, run_job
+from tvs_pipeline.settings import load_settings
+
+FIRST, LAST, CHUNK = "2025-05-22", "2025-06-30", 10  # 40 days, 4 chunks
+RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+def lake_equal():
+    spec = importlib.util.spec_from_file_location("lake_equal", BENCHMARKS / "lake_equal.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def queued_instance(settings, max_runs: int = 2) -> Path:
+    """$TVS_HOME/dagster with a run queue of ``max_runs`` and tvs's tag limits."""
+    home = settings.dagster_home
+    home.mkdir(parents=True)
+    config = {
+        "telemetry": {"enabled": False},
+        "run_coordinator": {
+            "module": "dagster._core.run_coordinator",
+            "class": "QueuedRunCoordinator",
+            "config": {
+                "max_concurrent_runs": max_runs,
+                "dequeue_interval_seconds": 1,
+                "tag_concurrency_limits": [
+                    {"key": "tvs/path", "value": "champion", "limit": 1},
+                    {"key": "tvs/path", "value": BACKFILL_PATH, "limit": max_runs},
+                ],
+            },
+        },
+    }
+    (home / "dagster.yaml").write_text(yaml.safe_dump(config))
+    return prepare_instance(settings)
+
+
+def test_chunk_policy_gives_single_run_assets_k_day_runs():
+    @dg.asset(partitions_def=dg.DailyPartitionsDefinition("2025-01-01"),
+              backfill_policy=dg.BackfillPolicy.single_run())  # fmt: skip
+    def daily() -> None: ...
+
+    @dg.asset
+    def plain() -> None: ...
+
+    @dg.asset(partitions_def=daily.partitions_def, backfill_policy=dg.BackfillPolicy.single_run(),
+              deps=[day_before("carried")])  # fmt: skip
+    def carried() -> None: ...
+
+    @dg.asset(partitions_def=daily.partitions_def, backfill_policy=dg.BackfillPolicy.single_run(),
+              deps=[bars_window(5, before=True)])  # fmt: skip
+    def bars() -> None: ...
+
+    chunked = chunk_policy([daily, plain, carried, bars], 10)
+    assert chunked[0].backfill_policy == dg.BackfillPolicy.multi_run(10)
+    assert chunked[1].backfill_policy == plain.backfill_policy
+    assert chunked[2].backfill_policy == dg.BackfillPolicy.single_run()  # reads D-1
+    assert chunked[3].backfill_policy == dg.BackfillPolicy.single_run()  # a window of itself
+    assert chunk_policy([daily], 0)[0] is daily
+
+
+@pytest.mark.slow
+def test_a_40_day_backfill_in_4_chunks_by_the_daemon_equals_the_single_run(tmp_path, capsys):
+    single = load_settings({"TVS_HOME": str(tmp_path / "single")})
+    outcome = run_job(single, "nightly", partition_range=(FIRST, LAST))
+    assert outcome.success, outcome.failure
+
+    chunked = replace(load_settings({"TVS_HOME": str(tmp_path / "chunked")}), chunk_days=CHUNK)
+    home = queued_instance(chunked)
+    lines: list[str] = []
+    (done,) = run_chunked_backfill(
+        chunked, FIRST, LAST, CHUNK, report=lines.append, timeout=1500, paths=("nightly",)
+    )
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        runs = backfill_runs(instance, done.backfill_id)
+        records = instance.get_run_records(filters=dg.RunsFilter(run_ids=[r.run_id for r in runs]))
+        (sync,) = instance.get_runs(filters=dg.RunsFilter(job_name="bars_sync"))
+    assert done.success, (done, (home / "daemon.log").read_text()[-3000:])
+    assert lines[0] == f"bars_sync: discovery and bars over {FIRST}..{LAST} as one run"
+    assert lines[-1].endswith(f"{len(runs)} runs ({len(runs)} success)"), lines
+    assert sync.is_success and sync.tags[RANGE_START] == FIRST and sync.tags[RANGE_END] == LAST
+    chunks = [
+        ("2025-05-22", "2025-05-31"),
+        ("2025-06-01", "2025-06-10"),
+        ("2025-06-11", "2025-06-20"),
+        ("2025-06-21", "2025-06-30"),
+    ]
+    spans: dict[str, list[tuple[str, str]]] = {}
+    for run in runs:
+        for key in run.asset_selection:
+            spans.setdefault(key.to_user_string(), []).append(
+                (run.tags[RANGE_START], run.tags[RANGE_END])
+            )
+        assert run.tags["tvs/path"] == BACKFILL_PATH
+    # bars reads a window of its own past: it ran before, in bars_sync. allocation and
+    # simulation read day D-1: one run each over the 40 days. Every other asset of the path
+    # ran in the 4 chunks of 10 days, each chunk once.
+    assert set(spans) == set(NIGHTLY_ASSETS) - {"discovery", "bars", "fetch_failures"}
+    for asset in ("allocation", "simulation"):
+        assert spans.pop(asset) == [(FIRST, LAST)], asset
+    for asset, seen in spans.items():
+        assert sorted(seen) == chunks, asset
+    # The queue never held more than 2 runs at once.
+    times = [(r.start_time, r.end_time) for r in records]
+    assert all(start and end for start, end in times)
+    for start, _ in times:
+        assert sum(1 for s, e in times if s <= start < e) <= 2
+    capsys.readouterr()
+    assert lake_equal().compare(single.home, chunked.home) == 0, capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--chunk-days", "-1"], "backfill: --chunk-days -1: expected an integer >= 0"),
+        (["--chunk-days", "5", "--scale", "200"], "drop --profile, --source and --scale"),
+    ],
+    ids=["negative", "with-scale"],
+)
+def test_a_refused_chunked_backfill_is_one_line_and_leaves_nothing(tmp_path, options, message):
+    command = [sys.executable, "-m", "tvs_pipeline.cli", "backfill"]
+    command += ["--start", "2025-06-01", "--end", "2025-06-10", *options]
+    env = {**os.environ, "TVS_HOME": str(tmp_path / "home")}
+    done = subprocess.run(command, env=env, capture_output=True, text=True)
+    assert done.returncode == 2
+    assert message in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "home" / "dagster").exists()
