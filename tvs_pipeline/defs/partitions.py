@@ -94,9 +94,13 @@ class _RetryLines(logging.Handler):
 
 
 def announce(context: dg.AssetExecutionContext | None, line: str) -> None:
-    """Say ``line`` in the run's log (when in a run) and on the terminal."""
+    """Say ``line`` in the run's log (when in a run) and on the step's stderr.
+
+    The run's log line starts with ``↻ `` (``runner.NOTICE``): ``tvs`` shows those lines on the
+    terminal above its progress display (a step's stderr goes to the run's compute logs).
+    """
     if context is not None:
-        context.log.warning(line)
+        context.log.warning(f"↻ {line}")
     print(f"  ↻ {line}", file=sys.stderr, flush=True)
 
 
@@ -116,7 +120,8 @@ def retry_source_faults() -> Iterator[None]:
     retry covers an outage of a few minutes and is announced the same way
     (``<step>: retry 1/3 in 60 s: <error>``). A source that
     cannot be reached by any retry (``SourceUnavailable``: a name that does not resolve, a refused
-    connection, its deadline passed) and a data or configuration error fail at once.
+    connection, its deadline passed, or a step retry that would end past it) and a data or
+    configuration error fail at once.
     """
     context = _current_context()
     lines = _RetryLines(context)
@@ -130,8 +135,14 @@ def retry_source_faults() -> Iterator[None]:
         attempt = (context.retry_number if context is not None else 0) + 1
         if attempt > SOURCE_RETRIES:
             raise
-        step = context.op_def.name if context is not None else "source"
         text = " ".join(str(err).split())[:240]
+        left = getattr(err, "deadline_left", None)  # the source's own deadline (FaultClock)
+        if left is not None and left < SOURCE_RETRY_SECONDS:
+            raise SourceUnavailable(
+                f"{text}; a step retry in {SOURCE_RETRY_SECONDS} s would pass the source "
+                "deadline (TVS_TV_DEADLINE)"
+            ) from err
+        step = context.op_def.name if context is not None else "source"
         announce(
             context, f"{step}: retry {attempt}/{SOURCE_RETRIES} in {SOURCE_RETRY_SECONDS} s: {text}"
         )

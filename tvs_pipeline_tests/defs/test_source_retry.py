@@ -35,9 +35,9 @@ class ScriptedSource:
         return self.market.bars(symbols, start, end)
 
 
-def materialize(settings, monkeypatch, script):
+def materialize(settings, monkeypatch, script, retry_seconds=0):
     monkeypatch.setitem(base.SOURCES, "scripted", lambda *args, **kwargs: ScriptedSource())
-    monkeypatch.setattr(partitions, "SOURCE_RETRY_SECONDS", 0)
+    monkeypatch.setattr(partitions, "SOURCE_RETRY_SECONDS", retry_seconds)
     ScriptedSource.script = list(script)
     with dg.instance_for_test() as instance:
         result = dg.materialize(
@@ -78,8 +78,8 @@ def test_a_transient_fault_retries_the_step_and_says_so(settings, monkeypatch, c
     err = capsys.readouterr().err
     assert f"  ↻ {step_line}\n" in err
     assert any(source_line in line for line in err.splitlines())
-    assert step_line in logged
-    assert any(source_line in line for line in logged)
+    assert f"↻ {step_line}" in logged
+    assert any(line.startswith("↻ ") and source_line in line for line in logged)
 
 
 def test_the_step_gives_up_after_its_retries_with_the_source_error(settings, monkeypatch, capsys):
@@ -90,3 +90,16 @@ def test_the_step_gives_up_after_its_retries_with_the_source_error(settings, mon
     assert [ln.split(": HTTP")[0] for ln in err.splitlines() if ln.startswith("  ↻ discovery")] == [
         f"  ↻ discovery: retry {k}/3 in 0 s: scanner x" for k in (1, 2, 3)
     ]
+
+
+def test_a_step_retry_that_would_pass_the_source_deadline_is_not_made(settings, monkeypatch):
+    late = SourceError("scanner x: https://h/america/scan failed 5 times; last: HTTP 503")
+    late.deadline_left = 30.0  # the source may fail 30 s more; a step retry waits 60 s
+    result, _, restarts = materialize(settings, monkeypatch, [late], retry_seconds=60)
+    assert not result.success and restarts == 0
+    error = next(e for e in result.all_events if e.is_step_failure).step_failure_data.error
+    message = (error.cause or error).message
+    assert "SourceUnavailable" in message
+    assert message.rstrip().endswith(
+        "a step retry in 60 s would pass the source deadline (TVS_TV_DEADLINE)"
+    )

@@ -22,6 +22,9 @@ from tvs_pipeline.funnel.source import RETRY_LOG
 __all__ = ["RETRY_LOG", "FaultClock", "announce_retry", "host_of", "unreachable"]
 # Resolver errors that a later try may not repeat (the resolver itself is unavailable).
 TRANSIENT_RESOLVER_ERRORS = frozenset({getattr(socket, "EAI_AGAIN", -3)})
+# Faults further apart than this belong to different episodes (last night's outage is not
+# tonight's); far longer than a step retry's wait, so step retries stay in one episode.
+EPISODE_GAP = 3600.0
 MAX_CHAIN = 12
 
 
@@ -94,7 +97,7 @@ class FaultClock:
     """How long the source has been failing without a success, against one deadline.
 
     The clock starts at the first transient fault and stops at the next success (or when no
-    fault came for ``deadline`` seconds: a new episode); a retry that would end past ``deadline``
+    fault came for ``EPISODE_GAP`` seconds: a new episode); a retry that would end past ``deadline``
     seconds after the episode's first fault is refused (``check``). One clock
     is shared by the scanner and the chart client of a source, and lives as long as the source
     (the Dagster shell keeps one per process, so step retries read the same clock).
@@ -116,7 +119,8 @@ class FaultClock:
     def fault(self) -> None:
         """Note a transient fault (starts the clock if it is not running or the episode is old)."""
         now = self._clock()
-        stale = self.last_fault is not None and now - self.last_fault > self.deadline
+        gap = max(self.deadline, EPISODE_GAP)
+        stale = self.last_fault is not None and now - self.last_fault > gap
         if self.failing_since is None or stale:
             self.failing_since = now
         self.last_fault = now
@@ -128,6 +132,10 @@ class FaultClock:
     def failing_for(self) -> float:
         """Seconds since the first fault without a success (0 when healthy)."""
         return 0.0 if self.failing_since is None else self._clock() - self.failing_since
+
+    def left(self) -> float:
+        """Seconds the source may still spend failing before its deadline."""
+        return self.deadline - self.failing_for()
 
     def check(self, delay: float, where: str, last: object) -> None:
         """Refuse a retry after ``delay`` seconds that would end past the deadline.

@@ -271,14 +271,16 @@ class HistoryClient:
             )
         batch.seconds = time.perf_counter() - started
         if state["fatal"]:
-            error = (
+            kind = (
                 ConfigError
                 if state["token"]
                 else SourceUnavailable
                 if state["unavailable"]
                 else SourceError
             )
-            raise error(f"tradingview history {self.settings.ws_url}: {state['fatal']}")
+            error = kind(f"tradingview history {self.settings.ws_url}: {state['fatal']}")
+            error.deadline_left = self.faults.left()  # type: ignore[attr-defined]
+            raise error
         return batch
 
     async def _work(

@@ -154,6 +154,8 @@ class ScannerClient:
         error = state.outcome.exception() if state.outcome else None
         if isinstance(error, TransientHTTPError) and error.retry_after is not None:
             delay = max(delay, error.retry_after)
+        if state.attempt_number >= self.settings.http_attempts:
+            return 0.0  # the last try: tenacity asks for a wait before it checks the stop
         where = f"{state.args[2]}: {state.args[0]}" if len(state.args) > 2 else "scanner"
         self.faults.check(delay, where, error)
         retries = self.settings.http_attempts - 1
@@ -183,9 +185,11 @@ class ScannerClient:
             response = retrying(self._try, url, body, where)
         except RetryError as err:
             last = err.last_attempt.exception()
-            raise SourceError(
+            error = SourceError(
                 f"{where}: {url} failed {self.settings.http_attempts} times; last: {last}"
-            ) from last
+            )
+            error.deadline_left = self.faults.left()  # type: ignore[attr-defined]
+            raise error from last
         self.faults.success()
         return self._decode(response, url, where), _server_time(response)
 

@@ -112,12 +112,20 @@ def test_the_deadline_bounds_the_retries(clock, fast):
     assert 2 <= scanner.requests_sent <= 3
 
 
-def test_exhausted_tries_within_the_deadline_stay_retryable(clock, fast):
+def test_exhausted_tries_within_the_deadline_stay_retryable(clock, fast, caplog):
     with ScannerServer(lambda m: synthetic_universe(5), clock, faults=["503"] * 9) as server:
-        scanner = ScannerClient(fast(scanner_url=server.url, http_attempts=2))
-        with pytest.raises(SourceError) as caught:
+        scanner = ScannerClient(fast(scanner_url=server.url, http_attempts=2, deadline=100.0))
+        with (
+            caplog.at_level(logging.WARNING, logger=RETRY_LOG.name),
+            pytest.raises(SourceError) as caught,
+        ):
             scanner.scan(PLAN, "us_equity_trend")
     assert not isinstance(caught.value, SourceUnavailable)
+    assert scanner.requests_sent == 2
+    said = [r.getMessage() for r in caplog.records if r.name == RETRY_LOG.name]
+    assert len(said) == 1 and ": retry 1/1 in " in said[0]  # no retry after the last try
+    # What is left of the deadline travels with the error, for the step retry to weigh.
+    assert 99.0 < caught.value.deadline_left <= 100.0
 
 
 class Ticks:
@@ -147,6 +155,16 @@ def test_a_fault_long_after_the_last_one_starts_a_new_episode():
     ticks.now = 86_400.0  # the next night: yesterday's failure is not today's
     clock.check(60.0, "x", "503")
     assert clock.failing_for() == 0.0
+
+
+def test_a_step_retrys_wait_stays_in_the_episode():
+    ticks = Ticks()
+    clock = FaultClock(100.0, ticks)
+    clock.check(5.0, "x", "503")
+    ticks.now = 65.0  # a step retry 60 s later fails again: the same outage
+    with pytest.raises(SourceUnavailable, match="failing for 65 s"):
+        clock.check(40.0, "x", "503")
+    assert clock.left() == 35.0
 
 
 def test_the_source_shares_one_deadline_between_scanner_and_chart(fast):
