@@ -97,6 +97,8 @@ PROGRESS_EVENTS = {
     dg.DagsterEventType.STEP_FAILURE,
 }
 INTERRUPTED = "interrupted: Ctrl-C (or SIGTERM) in tvs"
+# A step's log line that the terminal shows too: a source's retry or note (`partitions.announce`).
+NOTICE = "↻ "
 WILL_RETRY_TAG = "dagster/will_retry"  # what the daemon's run retries act on
 # What the UI files a run under (a run launched from it gets these from its code location):
 # the repository label the job page filters its runs on, and the partition set of a partition.
@@ -438,15 +440,17 @@ class _Follower:
     def _show(self, cursor: str | None, started: float) -> str | None:
         """Show the step events recorded after ``cursor``; a failing read skips a poll."""
         try:
-            found = self.instance.get_records_for_run(
-                self.run_id, cursor=cursor, of_type=set(PROGRESS_EVENTS)
-            )
+            found = self.instance.get_records_for_run(self.run_id, cursor=cursor)
         except SQLAlchemyError:
             return cursor
         for record in found.records:
             entry = record.event_log_entry
             event = entry.dagster_event
             if event is None:
+                if entry.user_message.startswith(NOTICE):
+                    self._display.say(f"  {entry.user_message}")
+                continue
+            if event.event_type not in PROGRESS_EVENTS:
                 continue
             if event.event_type == dg.DagsterEventType.STEP_START:
                 if self._run is None:  # read once, so that a cancel is a single write
