@@ -342,6 +342,7 @@ def run_job(
                 crashed.append(err)
             finally:
                 follower.stop()
+        follower.close()
         if follower.interrupted.is_set():
             outcome = _settle_canceled(instance, run_id, follower.last_step)
         else:
@@ -405,9 +406,13 @@ class _Follower:
         self._thread.start()
 
     def stop(self) -> None:
+        """Show the last events and end the thread."""
         self._halt.set()
         if self._thread is not None:
             self._thread.join()
+
+    def close(self) -> None:
+        """Close the signal pipe (once the interpreter no longer writes to it)."""
         os.close(self.wake_read)
         os.close(self.wake)
 
