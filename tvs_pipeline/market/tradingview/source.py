@@ -59,7 +59,7 @@ def check_scan_day(as_of: date, server_time: datetime, max_lag_hours: float, whe
         raise LookAheadError(
             f"{where}: as_of {as_of}: the TradingView scanner answers for now ({stamp}) and keeps "
             f"no past, so only the latest complete day {latest} can be scanned "
-            "(backfill past days on --source demo)"
+            "(a day before it is rebuilt point in time; a later day has not closed)"
         )
     lag = (now - datetime(now.year, now.month, now.day, tzinfo=UTC)).total_seconds() / 3600
     if lag > max_lag_hours:
