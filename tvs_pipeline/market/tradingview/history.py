@@ -33,6 +33,7 @@ from tvs_pipeline.market.tradingview.connection import (
     Unreachable,
 )
 from tvs_pipeline.market.tradingview.faults import (
+    RETRY_LOG,
     FaultClock,
     announce_retry,
     host_of,
@@ -110,7 +111,13 @@ class _Slot:
                     raise FatalSourceFault(current.fatal)
                 self.drops += 1
                 delay = self.client.backoff(self.drops)
-                announce_retry(f"{where} reconnect", self.drops, self.drops, delay, current.closed)
+                RETRY_LOG.warning(
+                    "%s: %s; reconnecting in %.1f s (drop %d, the symbol resumes)",
+                    where,
+                    current.closed or "socket closed",
+                    delay,
+                    self.drops,
+                )
                 await asyncio.sleep(delay)
             settings, failures = self.client.settings, 0
             while True:

@@ -8,6 +8,7 @@ import pytest
 
 from tvs_pipeline.errors import SourceError
 from tvs_pipeline.market.tradingview import HistoryClient, SeriesRequest
+from tvs_pipeline.market.tradingview.faults import RETRY_LOG
 from tvs_pipeline.market.tradingview.testing import (
     SYMBOL_FAULTS,
     ChartOptions,
@@ -105,7 +106,7 @@ def test_a_fresh_listing_asks_for_little(clock, fast):
 
 
 @pytest.mark.parametrize("fault", SYMBOL_FAULTS)
-def test_one_faulty_symbol_never_fails_the_batch(clock, fast, fault):
+def test_one_faulty_symbol_never_fails_the_batch(clock, fast, fault, caplog):
     names = symbols(6)
     with ChartServer(synthetic_history(DAYS), clock, faults={names[2]: fault}) as server:
         batch = fetch(server, fast, [*names, "BINANCE:NOPE"], idle_timeout=3.0)
@@ -126,6 +127,8 @@ def test_one_faulty_symbol_never_fails_the_batch(clock, fast, fault):
     assert batch.outcomes["BINANCE:NOPE"].error == "symbol_error: invalid symbol (BINANCE:NOPE)"
     if fault == "disconnect":
         assert faulty.attempts == 2 and server.stats.connections == 3
+        said = [r.getMessage() for r in caplog.records if r.name == RETRY_LOG.name]
+        assert len(said) == 1 and "socket dropped (code none); reconnecting in " in said[0]
     if fault in ("malformed", "lying_length", "trailing_junk"):
         assert batch.anomalies
 
