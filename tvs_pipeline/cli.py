@@ -774,6 +774,20 @@ def render_summary(settings: Settings, day: date, run_id: str, elapsed: float) -
     return "\n".join(lines)
 
 
+def _described(sub: argparse._SubParsersAction) -> argparse._SubParsersAction:
+    """Sub-commands whose ``--help`` opens with their one-line help as the description."""
+    add = sub.add_parser
+
+    def add_parser(name: str, **options: object) -> argparse.ArgumentParser:
+        text = options.get("help")
+        if text and "description" not in options:
+            options["description"] = f"{str(text)[0].upper()}{str(text)[1:]}."
+        return add(name, **options)
+
+    sub.add_parser = add_parser  # type: ignore[method-assign]
+    return sub
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``tvs``."""
     parser = OneLineParser(prog="tvs", description=DESCRIPTION)
@@ -783,7 +797,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--traceback", action="store_true", help="show where an unexpected error was raised"
     )
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = _described(parser.add_subparsers(dest="command", required=True))
 
     def run_options(p: argparse.ArgumentParser) -> None:
         p.add_argument("--profile", default=None, help="profile name or YAML path")
@@ -873,7 +887,7 @@ def build_parser() -> argparse.ArgumentParser:
     calibrate.set_defaults(func=cmd_calibrate_regime)
 
     ledger = sub.add_parser("ledger", help="the hash-chained audit ledger")
-    ledger_sub = ledger.add_subparsers(dest="ledger_command", required=True)
+    ledger_sub = _described(ledger.add_subparsers(dest="ledger_command", required=True))
     verify = ledger_sub.add_parser("verify", help="re-walk the chain")
     verify.add_argument(
         "--lake", action="store_true", help="also check every partition file against the ledger"
@@ -892,7 +906,7 @@ def build_parser() -> argparse.ArgumentParser:
     ui.set_defaults(func=cmd_ui)
 
     config = sub.add_parser("config", help="inspect configuration")
-    config_sub = config.add_subparsers(dest="config_command", required=True)
+    config_sub = _described(config.add_subparsers(dest="config_command", required=True))
     show = config_sub.add_parser("show", help="print a fully resolved profile")
     show.add_argument("profile", help="profile name or YAML path")
     show.set_defaults(func=cmd_config_show)

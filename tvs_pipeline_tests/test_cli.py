@@ -860,6 +860,10 @@ def test_every_option_has_help_and_no_markup():
     ]
     assert missing == []
     assert "``" not in parser.format_help()
+    # each sub-command's --help says what it does
+    sub = next(a for a in parser._actions if isinstance(a.choices, dict))
+    assert sub.choices["run"].description == "Run the nightly job for one day."
+    assert all(child.description for child in sub.choices.values())
 
 
 def test_ledger_verify_without_a_ledger_says_so(home, capsys):
