@@ -471,4 +471,7 @@ def test_demo_confusion_matrix(demo):
     assert balanced_accuracy(series["label"], truth) > 0.6
 
 
-PINNED_DEMO = [[133, 54, 8, 0], [3, 32, 71, 6], [0, 0, 24, 12]]
+# Re-pinned when issue 15 added the planted mean-reverting and rated listings to the market
+# (they join the equal-weight index); without them the run gives the former pin exactly,
+# [[133, 54, 8, 0], [3, 32, 71, 6], [0, 0, 24, 12]], balanced accuracy 0.642 both ways.
+PINNED_DEMO = [[126, 61, 8, 0], [4, 32, 71, 5], [0, 0, 24, 12]]
