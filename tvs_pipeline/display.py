@@ -133,7 +133,7 @@ class RunDisplay:
 
     def say(self, line: str) -> None:
         """A line above the live display (or plain)."""
-        self.console.print(line, markup=False, highlight=False)
+        self.console.print(line, markup=False, highlight=False, soft_wrap=True)
 
     def _days_text(self, days: DayCount) -> str:
         if days.total and self.current:

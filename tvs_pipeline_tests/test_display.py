@@ -71,3 +71,13 @@ def test_on_a_terminal_the_live_line_shows_step_days_and_estimate(monkeypatch):
         assert task.fields["days"] == "day 7 of 40"
         assert task.fields["eta"] == "~0:30 left"  # 10 s a step so far, 3 steps to go
     assert "✓ discovery" in out.getvalue()
+
+
+def test_a_long_line_stays_one_line_without_a_tty():
+    # A source's retry line names a URL and an error: a CI log must keep it on one line
+    # (rich wraps at 80 columns when it cannot ask a terminal its width).
+    out = io.StringIO()
+    line = "  ↻ scanner us_equity_trend: retry 2/5 in 4 s: " + "x" * 150
+    with RunDisplay("nightly 1f2e3d4c", steps=3, days=1, stream=out, terminal=False) as shown:
+        shown.say(line)
+    assert line in out.getvalue().splitlines()
