@@ -172,3 +172,22 @@ def test_tvs_ledger_verify_reads_the_database_chain(ledger, tmp_path, monkeypatc
     done = subprocess.run(command, env={**os.environ, **env}, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("ledger ok: 3 records, chain intact")
+
+
+@pytest.mark.slow
+def test_a_nightly_run_keeps_its_whole_audit_trail_in_the_database(ledger, tmp_path):
+    from tvs_pipeline.defs.jobs import NIGHTLY_ASSETS
+    from tvs_pipeline.defs.runner import run_job
+    from tvs_pipeline.settings import load_settings
+
+    settings = load_settings({"TVS_HOME": str(tmp_path / "home"), "TVS_LEDGER": ledger})
+    outcome = run_job(settings, "nightly", partition_key="2025-06-30")
+    assert outcome.success, outcome.failure
+    kinds = [json.loads(line)["kind"] for _, line in rows(ledger)]
+    # A write and an output per asset of the job, the steps' intents, then the run's outcome;
+    # nothing in a file.
+    assert kinds.count("output") == kinds.count("write") == len(NIGHTLY_ASSETS)
+    assert kinds[-1] == "run_outcome" and kinds.count("intent") >= len(NIGHTLY_ASSETS) - 1
+    assert verify_ledger(ledger).ok
+    assert LakeCustody(ledger, settings.lake_root).verify().ok
+    assert not (settings.ledger_dir / "audit.jsonl").exists()
