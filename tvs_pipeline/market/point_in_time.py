@@ -98,7 +98,8 @@ def pool_query(query: ScanQuery, universe: list, columns: tuple[str, ...]) -> Sc
 
 
 def _known(column: str) -> bool:
-    return column.split("|", 1)[0] in (*RECONSTRUCTED, *DESCRIPTIVE, TICKER)
+    """Whether bars up to D give ``column`` (a ``|240`` column is no daily bar's)."""
+    return "|" not in column and column in (*RECONSTRUCTED, *DESCRIPTIVE, TICKER)
 
 
 def check_point_in_time(query: ScanQuery, name: str, as_of: date) -> None:
@@ -111,7 +112,7 @@ def check_point_in_time(query: ScanQuery, name: str, as_of: date) -> None:
         capitalisation, fundamentals, analyst ratings), or a timeframe column (``|240``).
     """
     for rule in query.filters:
-        if not _known(rule.column) or "|" in rule.column:
+        if not _known(rule.column):
             raise ConfigError(
                 f"scanner {name}: as_of {as_of}: filter {rule.column} {rule.op} cannot be applied "
                 "to a past day: the scanner keeps no past and bars do not determine it "

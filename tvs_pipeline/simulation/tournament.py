@@ -9,17 +9,18 @@ listings' session returns with the profile's friction. Nothing at t reads data a
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from tvs_pipeline import __version__
 from tvs_pipeline.allocation.book import target_weights
 from tvs_pipeline.allocation.params import AllocationParams
 from tvs_pipeline.allocation.rebalance import rebalance_reason
@@ -180,7 +181,7 @@ def run_tournament(
     known : DataFrame, optional
         ``BOOK_COLUMNS`` of an earlier tournament: a selection engine's books at ``t`` are
         taken from it, without reading or deciding ``t`` again, when their key (``stamps(t)``,
-        the parameters, the engine, the package version) is the one this run would use.
+        the parameters, the engine, `code_fingerprint`) is the one this run would use.
 
     Returns
     -------
@@ -251,11 +252,33 @@ def _book_key(
     if stamp is None:
         return None
     text = json.dumps(
-        [stamp, engine, __version__, selection.model_dump(mode="json"),
+        [stamp, engine, code_fingerprint(), selection.model_dump(mode="json"),
          allocation.model_dump(mode="json")],
         sort_keys=True,
     )  # fmt: skip
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+# The code a book is decided by: `select_day`, `build_atoms`, `target_weights` and what they call.
+_DECIDING_CODE = ("selection", "synthesis", "allocation", "funnel", "simulation/tournament.py")
+
+
+@functools.cache
+def code_fingerprint(package: Path | None = None) -> str:
+    """A sha256 of the source that decides a tournament's books (`_DECIDING_CODE`).
+
+    A package version is not bumped by every change of a rule; the source is. A stored book
+    decided by other code is never reused. ``package``: the package folder (default: this one).
+    """
+    package = package or Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for part in _DECIDING_CODE:
+        path = package / part
+        files = sorted(path.rglob("*.py")) if path.is_dir() else [path]
+        for file in files:
+            digest.update(file.relative_to(package).as_posix().encode())
+            digest.update(file.read_bytes())
+    return digest.hexdigest()
 
 
 def _known_books(known: pd.DataFrame | None) -> dict[tuple[date, str], dict[str, pd.Series | str]]:

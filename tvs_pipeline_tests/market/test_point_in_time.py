@@ -140,3 +140,6 @@ def test_a_sort_bars_do_not_determine_is_refused_only_when_its_limit_cuts(demo, 
     assert len(scan_at(wide, "us", pool, bars, AS_OF)) == len(snapshot_at(pool, bars, AS_OF))
     with pytest.raises(ConfigError, match="sort_by market_cap_basic with limit 10 would choose"):
         scan_at(query(sort_by="market_cap_basic"), "us", pool, bars, AS_OF)
+    # Another timeframe's column is no daily bar's either, though its field name is.
+    with pytest.raises(ConfigError, match=r"sort_by ADX\|240 with limit 10 would choose"):
+        scan_at(query(sort_by="ADX|240"), "us", pool, bars, AS_OF)

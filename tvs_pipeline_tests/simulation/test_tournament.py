@@ -3,12 +3,20 @@ runs on a demo lake in tvs_pipeline_tests/defs/test_tournament.py."""
 
 from __future__ import annotations
 
+import shutil
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from tvs_pipeline.simulation.tournament import Grid, rebalance_dates, regime_board
+from tvs_pipeline.simulation import tournament
+from tvs_pipeline.simulation.tournament import (
+    Grid,
+    code_fingerprint,
+    rebalance_dates,
+    regime_board,
+)
 
 
 def _board(rows):
@@ -71,3 +79,16 @@ def test_grid_cells_are_the_product():
         ("b", "custom", "min_variance"),
         ("b", "custom", "hrp"),
     ]
+
+
+def test_the_books_key_follows_the_code_that_decides_them(tmp_path):
+    package = Path(tournament.__file__).resolve().parents[1]
+    copy = tmp_path / "tvs_pipeline"
+    shutil.copytree(package, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    assert code_fingerprint(copy) == code_fingerprint()
+    (copy / "cli.py").write_text("# not a deciding module\n")
+    assert code_fingerprint(copy) == code_fingerprint()
+    rule = copy / "selection" / "vetoes.py"
+    rule.write_text(rule.read_text() + "\n# a changed rule\n")
+    changed = code_fingerprint.__wrapped__(copy)  # the cache holds the earlier answer
+    assert changed != code_fingerprint()
