@@ -7,6 +7,8 @@ processes on 127.0.0.1 (when dask distributed is installed, as in the ``dev`` ex
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -108,3 +110,31 @@ def test_an_unreachable_scheduler_is_one_config_error():
     pytest.importorskip("distributed")
     with pytest.raises(ConfigError, match=r"TVS_DASK_SCHEDULER 'tcp://127.0.0.1:9': cannot reach"):
         map_calls(scaled_sum, CALLS, min_calls=2, scheduler="tcp://127.0.0.1:9")
+
+
+# A module run as `python -m ...` whose import does the work, as `python -m dagster` starts
+# Dagster's CLI when imported: a worker that re-imported this __main__ would run it again.
+MAIN_AS_RUN_BY_THE_UI = """
+import os, sys
+from tvs_pipeline.parallel import map_calls
+
+def square(v):
+    return v * v
+
+if os.environ.get("UI_PROOF_CHILD"):
+    sys.exit("a worker re-imported __main__")
+os.environ["UI_PROOF_CHILD"] = "1"
+print(map_calls(square, [{"v": n} for n in range(20)], workers=2, min_calls=2,
+                scheduler=sys.argv[1] if len(sys.argv) > 1 else ""))
+"""
+
+
+@pytest.mark.parametrize("executor", ["local", "dask"])
+def test_a_step_under_python_m_works_with_every_executor(tmp_path, cluster, executor):
+    (tmp_path / "ui_main.py").write_text(MAIN_AS_RUN_BY_THE_UI)
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    env.pop("UI_PROOF_CHILD", None)
+    command = [sys.executable, "-m", "ui_main", *([cluster] if executor == "dask" else [])]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == str([n * n for n in range(20)])
