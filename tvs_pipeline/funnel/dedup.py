@@ -60,7 +60,12 @@ def dedup_day(discovery: pd.DataFrame, enrichment: pd.DataFrame) -> pd.DataFrame
     """
     ok = enrichment.loc[enrichment["status"] == HealthStatus.OK.value, list(CANDIDATE_FEATURES)]
     # A discovery partition written before atoms had a timescale lacks it (NaN: the logic's).
-    found = discovery.reindex(columns=list(CANDIDATE_COLUMNS))
+    if "timescale" not in discovery.columns:
+        discovery = discovery.assign(timescale=np.nan)
+    missing = [c for c in CANDIDATE_COLUMNS if c not in discovery.columns]
+    if missing:
+        raise DataError(f"dedup: discovery lacks {missing}")
+    found = discovery[list(CANDIDATE_COLUMNS)]
     found = found.drop_duplicates(["symbol", "logic", "direction"])
     candidates = found.merge(ok, on="symbol", how="inner")
     return dedup_listings(candidates.assign(value_traded_usd=candidates["adv_usd_20"]))

@@ -356,3 +356,14 @@ def test_dedup_day_takes_the_ok_listings_once_per_logic_and_direction():
     assert "close" not in out.columns and "status" not in out.columns
     pd.testing.assert_frame_equal(discovery, before[0])
     pd.testing.assert_frame_equal(enrichment, before[1])
+
+
+def test_dedup_day_names_a_missing_discovery_column():
+    # An older partition lacks only `timescale` (read as the logic's); any other is an error.
+    discovery = pd.DataFrame({"symbol": ["BINANCE:BTCUSDT"], "sleeve": "crypto"})
+    enrichment = pd.DataFrame(
+        {"symbol": ["BINANCE:BTCUSDT"], "status": ["OK"], "adv_usd_20": [1e9], "adx_14": [30.0],
+         "vol_ann": [0.5], "sector": ["crypto"]}
+    )  # fmt: skip
+    with pytest.raises(DataError, match=r"dedup: discovery lacks \['scanner', 'logic'"):
+        dedup_day(discovery, enrichment)

@@ -28,7 +28,8 @@ def test_autocorrelation_by_hand():
     # NaN above (a younger listing) is skipped; a constant or a 2-value column is NaN
     both = np.column_stack([[np.nan, 1, -1, 1, -1], [5, 5, 5, 5, 5]])
     out = autocorrelation_columns(both)
-    np.testing.assert_allclose(out[0], -0.75) and np.isnan(out[1])
+    np.testing.assert_allclose(out[0], -0.75)
+    assert np.isnan(out[1])
     assert np.isnan(autocorrelation_columns(column([1.0, 2.0]))[0])
 
 
