@@ -81,13 +81,17 @@ def rebalance_reason(
     step: int,
     drift: float,
     tolerance: float,
+    flipped: int = 0,
 ) -> str:
     """Why the book is re-optimised on ``as_of`` (empty: it is held).
 
     ``initial`` when nothing is held yet; ``cadence`` on every ``step``-th shared session of
     ``calendars`` (the grid `sessions_before` fixes for all time, so a backfill and the
-    nightly runs rebalance on the same dates); ``drift`` when the one-way distance
-    ``Σ|h − w_target|`` from the last target exceeds ``tolerance``.
+    nightly runs rebalance on the same dates); ``signal`` when ``flipped`` held atoms changed
+    side at D (a mean-reversion or rating atom re-decides its side every ``timescale`` of its
+    own sessions, usually sooner than the cadence: holding the old side would hold the
+    opposite of its stream); ``drift`` when the one-way distance ``Σ|h − w_target|`` from the
+    last target exceeds ``tolerance``.
     """
     if not has_book:
         return "initial"
@@ -96,6 +100,8 @@ def rebalance_reason(
         on_session = len(shared_sessions(sorted(set(calendars)), day, day)) == 1
         if on_session and sessions_before(calendars, day) % step == 0:
             return "cadence"
+    if flipped:
+        return "signal"
     if drift > tolerance:
         return "drift"
     return ""
@@ -198,6 +204,7 @@ class BookKeeper:
             step=self.step,
             drift=drift,
             tolerance=self.drift_tolerance,
+            flipped=self._flipped(atoms, held_atoms),
         )
         beta = float(self._book["beta"].iloc[0]) if self._book is not None else float("nan")
         if reason and not atoms.empty:
@@ -242,6 +249,16 @@ class BookKeeper:
             return pd.Series(dtype="float64")
         atoms = self._book.loc[self._book["kind"] == "atom"]
         return pd.Series(atoms[column].to_numpy(dtype="float64"), index=atoms["atom_id"])
+
+    def _flipped(self, atoms: pd.DataFrame, held_atoms: pd.Series) -> int:
+        """How many held atoms' side at D (``atoms``' ``sign``) differs from the side held."""
+        if self._book is None or atoms.empty or "sign" not in atoms:
+            return 0
+        held = self._book.loc[self._book["kind"] == "atom"].set_index("atom_id")["sign"]
+        held = held.loc[held_atoms.reindex(held.index).fillna(0.0).to_numpy() != 0]
+        today = atoms.drop_duplicates("atom_id").set_index("atom_id")["sign"]
+        common = held.index.intersection(today.index)
+        return int((np.sign(held[common].astype("float64")) != np.sign(today[common])).sum())
 
     def _last_session(self) -> pd.Timestamp:
         """The last session (or trade) of the previous book."""

@@ -124,6 +124,30 @@ def test_rebalances_fall_on_every_step_th_session_of_a_fixed_grid():
     assert reasons[1:] == ["cadence" if g else "" for g in grid[1:]]
 
 
+def test_an_atom_that_changes_side_forces_a_rebalance_to_its_new_side():
+    # A mean-reversion atom re-decides its side at its own timescale: AAA's turns short on
+    # the second day, off the cadence grid; the book is re-optimised and holds AAA short.
+    history = _history(130)
+    first_day, second_day = history.index[-2:]
+    keeper = _keeper(step=1000)
+    first = keeper.decide_day(_atoms(history, first_day), _session(history, first_day),
+                              first_day.date())  # fmt: skip
+    assert _physical(first).loc["AAA", "net_weight"] > 0
+    flipped = _atoms(history, second_day)
+    aaa = flipped["symbol"] == "AAA"
+    flipped.loc[aaa, "sign"] = -1
+    flipped.loc[aaa, "ret"] = -flipped.loc[aaa, "ret"]
+    second = keeper.decide_day(flipped, _session(history, second_day), second_day.date())
+    assert second["rebalance_reason"].iloc[0] == "signal"
+    assert _physical(second).loc["AAA", "net_weight"] < 0
+    # The same atoms without the flip are held.
+    again = _keeper(step=1000)
+    _run(again, history, [first_day])
+    held = again.decide_day(_atoms(history, second_day), _session(history, second_day),
+                            second_day.date())  # fmt: skip
+    assert held["rebalance_reason"].iloc[0] == ""
+
+
 def test_drift_past_the_tolerance_forces_a_rebalance():
     history = _history(130)
     books = _run(_keeper(step=1000, drift=1e-9), history, list(history.index[-2:]))
