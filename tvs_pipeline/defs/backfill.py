@@ -32,6 +32,8 @@ import dagster as dg
 
 # Dagster has no public Python call that submits an asset backfill: the UI's GraphQL
 # mutation (launchPartitionBackfill) builds this same object and adds it to the instance.
+from dagster._core.definitions.assets.graph.asset_graph_subset import AssetGraphSubset
+from dagster._core.definitions.events import AssetKeyPartitionKey
 from dagster._core.execution.backfill import BulkActionStatus, PartitionBackfill
 
 from tvs_pipeline.defs.shadow import CLI_LAUNCHED, LAUNCHER_TAG
@@ -160,15 +162,19 @@ def submit_backfill(
     graph = defs.resolve_asset_graph()
     partitions = graph.get(dg.AssetKey(assets[0])).partitions_def
     keys = partitions.get_partition_keys_in_range(dg.PartitionKeyRange(first, last))
-    backfill = PartitionBackfill.from_asset_partitions(
+    # Each asset gets exactly these days. (Built from partition names and an asset selection,
+    # the backfill also targets the days a selected asset reads from the last day of
+    # another: simulation's day after the range, through its D-1 book.)
+    target = AssetGraphSubset.from_asset_partition_set(
+        {AssetKeyPartitionKey(dg.AssetKey(name), key) for name in assets for key in keys},
+        graph,
+    )
+    backfill = PartitionBackfill.from_asset_graph_subset(
         backfill_id=_backfill_id(),
-        asset_graph=graph,
-        partition_names=keys,
-        asset_selection=[dg.AssetKey(name) for name in assets],
         backfill_timestamp=time.time(),
         tags={PATH_TAG: BACKFILL_PATH, LAUNCHER_TAG: CLI_LAUNCHED, **(tags or {})},
         dynamic_partitions_store=instance,
-        all_partitions=False,
+        asset_graph_subset=target,
         title=title,
         description=f"{title}: {first}..{last}",
         run_config=None,
