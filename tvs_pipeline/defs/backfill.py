@@ -263,8 +263,8 @@ def running_daemon(
     executable = shutil.which("dagster-daemon") or str(
         Path(sys.executable).with_name("dagster-daemon")
     )
-    if not executable:
-        raise ConfigError("dagster-daemon: not found beside the Python that runs tvs")
+    if not Path(executable).is_file():
+        raise ConfigError("dagster-daemon: not found on PATH nor beside the Python that runs tvs")
     command = [executable, "run"]
     if workspace is not None:
         command += ["-w", str(workspace)]

@@ -184,3 +184,14 @@ def test_a_refused_chunked_backfill_is_one_line_and_leaves_nothing(tmp_path, opt
     assert done.returncode == 2
     assert message in done.stderr and len(done.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "home" / "dagster").exists()
+
+
+def test_a_missing_daemon_executable_is_one_line(tmp_path, monkeypatch):
+    from tvs_pipeline.defs.backfill import running_daemon
+    from tvs_pipeline.errors import ConfigError
+
+    monkeypatch.setenv("PATH", str(tmp_path))  # no dagster-daemon on PATH
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "python"))  # nor beside Python
+    with pytest.raises(ConfigError, match="dagster-daemon: not found on PATH nor beside"):
+        with running_daemon(tmp_path, {}):
+            pass
