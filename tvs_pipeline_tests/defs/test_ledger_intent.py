@@ -156,13 +156,16 @@ def test_the_v4_audit_trail_lands_in_the_output_record(ledgered):
     outputs = by_step(records, "output")
     trails = outputs[(runs["shadow"], "selection_challenger")]["payload"][AUDIT_TRAIL_ATTR]
     assert list(trails) == [DAY]  # one trail per day of the run
-    trail = trails[DAY]
-    assert [e["stage"] for e in trail["entries"]] == list(STAGE_NAMES)
-    previous = trail["run_id"]
-    for entry in trail["entries"]:
-        assert AuditEntry.model_validate(entry, strict=False).chained_to(previous)
-        previous = entry["digest"]
-    assert trail["digest"] == previous
+    # A day that mixes logics keeps one trail per logic (each logic is decided on its own).
+    by_logic = trails[DAY].get("by_logic", {"trend": trails[DAY]})
+    assert "trend" in by_logic
+    for trail in by_logic.values():
+        assert [e["stage"] for e in trail["entries"]] == list(STAGE_NAMES)
+        previous = trail["run_id"]
+        for entry in trail["entries"]:
+            assert AuditEntry.model_validate(entry, strict=False).chained_to(previous)
+            previous = entry["digest"]
+        assert trail["digest"] == previous
     assert AUDIT_TRAIL_ATTR not in outputs[(runs["nightly"], "selection")]["payload"]
     stored = pq.read_schema(
         f"{settings.lake_root}/selection_challenger/date={DAY}/part.parquet"
@@ -273,8 +276,19 @@ def test_a_range_run_records_the_v4_trail_of_every_day(ledgered):
     ]
     trails = record["payload"][AUDIT_TRAIL_ATTR]
     assert sorted(trails) == [EVE, DAY]
-    assert trails[EVE]["digest"] != trails[DAY]["digest"]
-    assert all([e["stage"] for e in t["entries"]] == list(STAGE_NAMES) for t in trails.values())
+
+    # Each day its own trail (per logic on a day that mixes logics): no digest is shared.
+    def logics(trail):
+        return list(trail.get("by_logic", {"trend": trail}).values())
+
+    assert {t["digest"] for t in logics(trails[EVE])}.isdisjoint(
+        {t["digest"] for t in logics(trails[DAY])}
+    )
+    assert all(
+        [e["stage"] for e in t["entries"]] == list(STAGE_NAMES)
+        for day in trails.values()
+        for t in logics(day)
+    )
 
 
 def test_a_window_that_holds_no_partition_is_an_empty_read(tmp_path):
