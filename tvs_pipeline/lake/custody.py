@@ -33,7 +33,7 @@ from filelock import FileLock
 from tvs_pipeline.errors import DataError
 from tvs_pipeline.lake import ledger_db
 from tvs_pipeline.lake.ledger import GENESIS, append_record, check_line, file_digest
-from tvs_pipeline.lake.storage import PARTITION_COLUMN, is_local
+from tvs_pipeline.lake.storage import PARTITION_COLUMN, is_local, process_alive
 
 __all__ = ["LakeCustody", "LakeVerdict", "index_path"]
 
@@ -514,20 +514,8 @@ def _settled(write: dict[str, Any], force: bool) -> bool:
     if write["over"]:
         return True
     here = write["host"] == socket.gethostname()
-    alive = here and _alive(write["pid"])
+    alive = here and process_alive(write["pid"])
     return not alive if (force or here) else False
-
-
-def _alive(pid: object) -> bool:
-    if not isinstance(pid, int) or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _pending_hint(index: dict[str, Any], asset: str, key: str, digest: str | None) -> str:

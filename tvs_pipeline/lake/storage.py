@@ -30,6 +30,7 @@ __all__ = [
     "missing_days",
     "partition_keys",
     "partition_path",
+    "process_alive",
     "read_partition",
     "read_schema",
     "split_by_partition",
@@ -220,7 +221,7 @@ def staging_path(local: str) -> str:
         names = []
     for name in names:
         match = _STAGING.match(name)
-        if match and match["host"] == host and not _alive(int(match["pid"])):
+        if match and match["host"] == host and not process_alive(int(match["pid"])):
             try:
                 os.remove(os.path.join(folder, name))
             except FileNotFoundError:
@@ -234,7 +235,10 @@ def _host_label() -> str:
     return re.sub(r"[^A-Za-z0-9_.]", "_", socket.gethostname()) or "host"
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: object) -> bool:
+    """Whether ``pid`` names a live process of this host (another user's counts as alive)."""
+    if not isinstance(pid, int) or pid <= 0:
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

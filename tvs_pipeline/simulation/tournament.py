@@ -197,9 +197,7 @@ def run_tournament(
         data: DayData | None = None
         stamp = stamps(day) if stamps is not None else None
         for engine in grid.selection:
-            names = [strategy_name(engine, "equal", "selected")] + [
-                strategy_name(engine, e, p) for e in grid.engines for p in grid.profiles
-            ]
+            names = _cell_names(engine, grid)
             key = _book_key(stamp, engine, selection, allocation)
             cached = stored.get((day, key))
             needed = {name for name in names if name not in failures}
@@ -229,6 +227,13 @@ def run_tournament(
     if regimes is not None:
         result.regimes = regime_board(result.returns, regimes, result.board)
     return result
+
+
+def _cell_names(engine: str, grid: Grid) -> list[str]:
+    """A selection engine's strategies: its equal-weight reference, then each cell's."""
+    return [strategy_name(engine, "equal", "selected")] + [
+        strategy_name(engine, e, p) for e in grid.engines for p in grid.profiles
+    ]
 
 
 def _keep(
@@ -319,9 +324,7 @@ def _book_rows(
             key = _book_key(stamps(day), engine, selection, allocation)
             if key is None:
                 continue
-            for name in [strategy_name(engine, "equal", "selected")] + [
-                strategy_name(engine, e, p) for e in grid.engines for p in grid.profiles
-            ]:
+            for name in _cell_names(engine, grid):
                 head = {"strategy": name, "rebalance_date": day, "key": key}
                 if failed_on.get(name) == day:
                     frames.append(pd.DataFrame([{**head, "failure": failures[name]}]))

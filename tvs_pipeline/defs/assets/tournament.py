@@ -3,7 +3,6 @@
 # No `from __future__ import annotations`: Dagster reads the context and resource
 # annotations at definition time and rejects string annotations.
 
-import re
 from collections.abc import Callable, Sequence
 from datetime import date, timedelta
 from pathlib import Path
@@ -18,7 +17,7 @@ from tvs_pipeline.defs.partitions import DAILY, SINGLE_RUN, partition_days
 from tvs_pipeline.defs.resources import LakeResource, ProfileResource, ReportResource
 from tvs_pipeline.errors import ConfigError, DataError
 from tvs_pipeline.lake.catalog import LakeReader
-from tvs_pipeline.lake.storage import PARTITION_COLUMN
+from tvs_pipeline.lake.storage import PARTITION_KEY
 from tvs_pipeline.simulation.friction import FrictionModel
 from tvs_pipeline.simulation.tearsheet import render_leaderboard
 from tvs_pipeline.simulation.tournament import (
@@ -48,7 +47,6 @@ START_TAG, GRID_TAG = "tvs/tournament_start", "tvs/tournament_grid"
 LEADERBOARD_ROWS = 10
 # The stored partitions a rebalance date's books are decided from (`tournament_inputs`).
 DAY_INPUTS = ("normalization", "dedup", "market")
-_DAY_FILE = re.compile(rf"/{PARTITION_COLUMN}=(\d{{4}}-\d{{2}}-\d{{2}})/part\.parquet$")
 
 
 def _research_spec(key: str, description: str) -> dg.AssetSpec:
@@ -167,7 +165,7 @@ def partition_stamps(root: str, assets: Sequence[str]) -> Callable[[date], str |
         except FileNotFoundError:
             found = {}
         for name, info in found.items():
-            match = _DAY_FILE.search(str(name))
+            match = PARTITION_KEY.search(str(name))
             if match is None:
                 continue
             token = info.get("ETag") or info.get("mtime") or info.get("LastModified")
