@@ -153,12 +153,17 @@ def read_schema(path: str) -> pa.Schema:
     OSError
         The disk or the store failed (see `_read_error`); the message names the file.
     """
+    return _read_parquet(path, pq.read_schema)
+
+
+def _read_parquet(path: str, read):
+    """``read`` (a pyarrow reader taking a path or a file) over a local or remote file."""
     try:
         if is_local(path):
-            return pq.read_schema(_strip_file_scheme(path))
+            return read(_strip_file_scheme(path))
         fs, fs_path = fsspec.core.url_to_fs(path)
         with fs.open(fs_path, "rb") as handle:
-            return pq.read_schema(handle)
+            return read(handle)
     except (OSError, pa.ArrowInvalid) as err:
         raise _read_error(path, err) from err
 
@@ -290,14 +295,7 @@ def read_partition(path: str) -> pd.DataFrame:
     OSError
         The disk or the store failed (see `_read_error`); the message names the file.
     """
-    try:
-        if is_local(path):
-            return pq.read_table(_strip_file_scheme(path)).to_pandas()
-        fs, fs_path = fsspec.core.url_to_fs(path)
-        with fs.open(fs_path, "rb") as handle:
-            return pq.read_table(handle).to_pandas()
-    except (OSError, pa.ArrowInvalid) as err:
-        raise _read_error(path, err) from err
+    return _read_parquet(path, pq.read_table).to_pandas()
 
 
 def split_by_partition(frame: pd.DataFrame, keys: list[str]) -> dict[str, pd.DataFrame]:
