@@ -26,6 +26,7 @@ __all__ = [
     "EXPOSURE_TOLERANCE",
     "BookKeeper",
     "exposure_finding",
+    "flipped_atoms",
     "rebalance_reason",
 ]
 
@@ -105,6 +106,16 @@ def rebalance_reason(
     if drift > tolerance:
         return "drift"
     return ""
+
+
+def flipped_atoms(held: pd.Series, today: pd.Series) -> int:
+    """How many held atoms' side at D differs from the side held (the ``signal`` rule).
+
+    ``held``: atom -> the side (+1/-1) of each atom held with a non-zero weight; ``today``:
+    atom -> its side decided at D. Atoms in only one of them do not count.
+    """
+    common = held.index.intersection(today.index)
+    return int((np.sign(held[common].astype("float64")) != np.sign(today[common])).sum())
 
 
 class BookKeeper:
@@ -256,9 +267,7 @@ class BookKeeper:
             return 0
         held = self._book.loc[self._book["kind"] == "atom"].set_index("atom_id")["sign"]
         held = held.loc[held_atoms.reindex(held.index).fillna(0.0).to_numpy() != 0]
-        today = atoms.drop_duplicates("atom_id").set_index("atom_id")["sign"]
-        common = held.index.intersection(today.index)
-        return int((np.sign(held[common].astype("float64")) != np.sign(today[common])).sum())
+        return flipped_atoms(held, atoms.drop_duplicates("atom_id").set_index("atom_id")["sign"])
 
     def _last_session(self) -> pd.Timestamp:
         """The last session (or trade) of the previous book."""

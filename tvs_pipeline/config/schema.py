@@ -230,7 +230,7 @@ class SimulationConfig(_Strict):
 
 
 class TournamentGrid(_Strict):
-    """One grid of the tournament: its selection engines x allocation engines x profiles."""
+    """One grid of the tournament: selection engines x logics x allocation engines x profiles."""
 
     selection: list[SelectionEngine] = Field(min_length=1)
     engines: list[AllocationEngine] = Field(min_length=1)
@@ -238,6 +238,22 @@ class TournamentGrid(_Strict):
     # The leaders re-run through cvxportfolio's simulator as a cross-check (each a back-test
     # of its own, seconds over 500 days): ten for research, fewer where a grid runs nightly.
     rerun: int = Field(10, ge=0)
+    # Each entry restricts a cell's atoms to some logics ("trend", "mean_reversion+rating"), or
+    # keeps every atom ("all"): users compare logics as they compare engines.
+    logics: list[str] = Field(default_factory=lambda: ["all"], min_length=1)
+
+    @model_validator(mode="after")
+    def _logics_are_known(self) -> TournamentGrid:
+        known = set(Logic.__args__)
+        for entry in self.logics:
+            names = entry.split("+")
+            if entry != "all" and (not set(names) <= known or len(set(names)) != len(names)):
+                raise ValueError(
+                    f"logics {entry!r}: expected 'all' or logics joined by '+' from {sorted(known)}"
+                )
+        if len(set(self.logics)) != len(self.logics):
+            raise ValueError(f"logics {self.logics}: an entry appears twice")
+        return self
 
 
 def _default_grids() -> dict[str, TournamentGrid]:
@@ -248,6 +264,14 @@ def _default_grids() -> dict[str, TournamentGrid]:
             engines=["custom"],
             profiles=["equal_weight", "min_variance", "risk_parity"],
             rerun=1,
+        ),
+        # Logics compared: the champion's atoms, each logic's alone (4 x 3 cells).
+        "logics": TournamentGrid(
+            selection=["htr_3_4"],
+            engines=["custom"],
+            profiles=["equal_weight", "min_variance", "risk_parity"],
+            rerun=1,
+            logics=["all", "trend", "mean_reversion", "rating"],
         ),
         # Research: every selection engine x every engine x every profile (175 cells).
         "full": TournamentGrid(

@@ -3,8 +3,11 @@
 At each rebalance date t the stored, point-in-time partitions of t (the OK listings' panel,
 dedup's candidates, the market of t) are re-selected by each selection engine, synthesised and
 allocated by each engine x profile with the daily path's own functions (`select_day`,
-`build_atoms`, `target_weights`); each book is held to the next rebalance and simulated on the
-listings' session returns with the profile's friction. Nothing at t reads data after t.
+`build_atoms`, `target_weights`), on the atoms of each grid entry of logics; each book is held to
+the next rebalance, re-signed on the day a held atom's side flips (the nightly book's ``signal``
+rule, `flipped_atoms`), and simulated on the listings' session returns with the profile's
+friction. Nothing at t reads data after t. The dates' decisions and the cells' simulations go
+through a day-level executor (`tvs_pipeline.parallel.map_calls` by default in this process).
 """
 
 from __future__ import annotations
@@ -13,19 +16,20 @@ import functools
 import hashlib
 import json
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from tvs_pipeline.allocation.book import target_weights
 from tvs_pipeline.allocation.params import AllocationParams
-from tvs_pipeline.allocation.rebalance import rebalance_reason
-from tvs_pipeline.allocation.weights import flatten_weights
+from tvs_pipeline.allocation.rebalance import flipped_atoms, rebalance_reason
 from tvs_pipeline.errors import ConfigError, DataError, OptimizationError
+from tvs_pipeline.parallel import map_calls
 from tvs_pipeline.selection.day import select_day
 from tvs_pipeline.selection.params import SelectionParams
 from tvs_pipeline.simulation.friction import FrictionModel
@@ -36,14 +40,17 @@ from tvs_pipeline.simulation.overfitting import (
     probability_of_backtest_overfitting,
 )
 from tvs_pipeline.simulation.simulator import simulate
-from tvs_pipeline.synthesis.atoms import build_atoms, composition
+from tvs_pipeline.synthesis.atoms import COMPOSITION_COLUMNS, build_atoms, composition
+from tvs_pipeline.synthesis.positions import SIGNAL_LOGICS, close_sides
 
 __all__ = [
+    "ALL_LOGICS",
     "BOARD_COLUMNS",
     "BOOK_COLUMNS",
     "DayData",
     "Grid",
     "Tournament",
+    "held_sides",
     "rebalance_dates",
     "regime_board",
     "run_tournament",
@@ -53,6 +60,7 @@ __all__ = [
 BOARD_COLUMNS = (
     "strategy",
     "selection",
+    "logics",
     "engine",
     "profile",
     "simulator",
@@ -73,14 +81,23 @@ BOARD_COLUMNS = (
     "n_trials",
     "sessions",
     "rebalances",
+    "signal_rebalances",
+    "logic_shares",
+    "timescale_shares",
     "max_simulator_gap",
 )
 TOP_RERUN = 10  # the leaders re-run through cvxportfolio's simulator (a grid may ask fewer)
-# The books a tournament decided, one row per (strategy, rebalance date, listing): a later
+# The books a tournament decided, one row per (strategy, rebalance date, atom): a later
 # tournament reuses a date's books when its key (inputs, parameters, version) is the same.
-# An empty book is one row without a symbol; a failed cell one row with its ``failure``.
-BOOK_COLUMNS = ("strategy", "rebalance_date", "key", "symbol", "weight", "failure")
+# An empty book is one row without an atom; a failed cell one row with its ``failure``.
+BOOK_COLUMNS = ("strategy", "rebalance_date", "key", *COMPOSITION_COLUMNS, "weight", "failure")
+# An atom book: one row per atom of a cell's decision, its composition and its weight.
+ATOM_BOOK = (*COMPOSITION_COLUMNS, "weight")
 PBO_SPLITS = 16
+# A grid's entry of logics that keeps every atom; any other entry names logics joined by "+".
+ALL_LOGICS = "all"
+# ``run_calls(function, calls, shared)``: an executor's map (`ComputeResource.map`).
+RunCalls = Callable[[Callable[..., Any], Sequence[Mapping[str, Any]], Mapping[str, Any]], list]
 
 
 @dataclass(frozen=True)
@@ -94,15 +111,20 @@ class DayData:
 
 @dataclass(frozen=True)
 class Grid:
-    """The cells of a tournament: selection engines x allocation engines x profiles."""
+    """The cells of a tournament: selection engines x logics x allocation engines x profiles.
+
+    ``logics``: each entry restricts a cell's atoms to the logics it names (``trend``,
+    ``mean_reversion+rating``), or keeps them all (`ALL_LOGICS`).
+    """
 
     selection: tuple[str, ...]
     engines: tuple[str, ...]
     profiles: tuple[str, ...]
     rerun: int = TOP_RERUN
+    logics: tuple[str, ...] = (ALL_LOGICS,)
 
     def cells(self) -> list[tuple[str, str, str]]:
-        """Every (selection, engine, profile)."""
+        """Every (selection, engine, profile) (each once per entry of ``logics``)."""
         return [(s, e, p) for s in self.selection for e in self.engines for p in self.profiles]
 
 
@@ -131,9 +153,14 @@ class Tournament:
     reused: int = 0  # rebalance dates x selection engines taken from ``known`` books
 
 
-def strategy_name(selection: str, engine: str, profile: str) -> str:
-    """``selection/engine/profile``: a strategy's key in the board and the return table."""
-    return f"{selection}/{engine}/{profile}"
+def strategy_name(selection: str, engine: str, profile: str, logics: str = ALL_LOGICS) -> str:
+    """``selection/engine/profile``: a strategy's key in the board and the return table.
+
+    A cell restricted to some logics names them after its selection engine:
+    ``htr_3_4:mean_reversion/custom/min_variance``.
+    """
+    first = selection if logics == ALL_LOGICS else f"{selection}:{logics}"
+    return f"{first}/{engine}/{profile}"
 
 
 def run_tournament(
@@ -149,6 +176,8 @@ def run_tournament(
     regimes: pd.Series | None = None,
     stamps: Callable[[date], str | None] | None = None,
     known: pd.DataFrame | None = None,
+    history: pd.DataFrame | None = None,
+    run_calls: RunCalls | None = None,
 ) -> Tournament:
     """Walk the grid forward over ``dates`` and rank its strategies, out of sample.
 
@@ -157,7 +186,8 @@ def run_tournament(
     dates : sequence of date
         The rebalance dates, in order (`rebalance_dates`).
     load_day : callable
-        ``load_day(t)`` -> the stored partitions of ``t`` (`DayData`); called once per date.
+        ``load_day(t)`` -> the stored partitions of ``t`` (`DayData`); called once per date
+        decided (none for a date whose books are all reused), in date order.
     returns : DataFrame
         Index: every calendar day of the span (naive), columns: listings; each listing's
         return of that session, NaN where none (`track_record.session_matrix`).
@@ -182,6 +212,12 @@ def run_tournament(
         ``BOOK_COLUMNS`` of an earlier tournament: a selection engine's books at ``t`` are
         taken from it, without reading or deciding ``t`` again, when their key (``stamps(t)``,
         the parameters, the engine, `code_fingerprint`) is the one this run would use.
+    history : DataFrame, optional
+        Own-session returns before ``returns`` starts (``symbol``, ``market_date``, ``ret``:
+        the first date's panel): the signal atoms' sides read them as their earlier closes.
+    run_calls : callable, optional
+        ``run_calls(function, calls, shared)`` -> ``[function(**shared, **call) ...]`` in call
+        order, e.g. ``ComputeResource.map`` (local processes or a Dask cluster); default: here.
 
     Returns
     -------
@@ -189,39 +225,32 @@ def run_tournament(
     """
     if not dates:
         raise DataError("tournament: no rebalance date in the range")
-    books: dict[str, dict[date, pd.Series]] = {}
-    failures: dict[str, str] = {}
+    run_calls = run_calls or _here
     stored = _known_books(known)
+    decided: dict[tuple[date, str], dict[str, pd.DataFrame | str]] = {}
+    failed: set[str] = set()  # cells a stored book says failed on an earlier date
+    fresh: list[tuple[date, str]] = []
     reused = 0
     for day in dates:
-        data: DayData | None = None
         stamp = stamps(day) if stamps is not None else None
         for engine in grid.selection:
             names = _cell_names(engine, grid)
             key = _book_key(stamp, engine, selection, allocation)
-            cached = stored.get((day, key))
-            needed = {name for name in names if name not in failures}
-            if key is not None and cached is not None and needed <= set(cached):
+            cached = stored.get((day, key), {}) if key is not None else {}
+            needed = {name for name in names if name not in failed}
+            if key is not None and cached and needed <= set(cached):
                 reused += 1
-                for name in (n for n in names if n in needed):  # the order of a fresh run
-                    _keep(books, failures, name, day, cached[name])
-                continue
-            data = data if data is not None else load_day(day)
-            decided = select_day(data.panel, data.dedup, selection, day, engine)
-            atoms = build_atoms(decided, data.panel)
-            _keep(books, failures, names[0], day, _equal_book(atoms))
-            for name in names[1:]:
-                if name in failures:
-                    continue
-                _, alloc, profile = name.split("/")
-                config = allocation.updated(engine=alloc, profile=profile, fallback=[])
-                try:
-                    book = target_weights(atoms, config, decided, data.market)
-                except (OptimizationError, ConfigError, DataError) as err:
-                    _keep(books, failures, name, day, f"{day}: {' '.join(str(err).split())}")
-                    continue
-                _keep(books, failures, name, day, _physical(book))
-    result = _rank(books, failures, returns, universe, grid, friction, borrow)
+                decided[(day, engine)] = {n: cached[n] for n in names if n in needed}
+                failed |= {n for n in needed if isinstance(cached[n], str)}
+            else:
+                fresh.append((day, engine))
+    calls = _fresh_calls(fresh, load_day)
+    shared = {"grid": grid, "selection": selection, "allocation": allocation}
+    for (day, engine), books in zip(fresh, run_calls(_decide_date, calls, shared), strict=True):
+        decided[(day, engine)] = books
+    books, failures = _in_date_order(decided, dates, grid)
+    sides = held_sides(_signal_atoms(books), returns, history)
+    result = _rank(books, failures, returns, universe, grid, friction, borrow, sides, run_calls)
     result.books = _book_rows(books, failures, dates, stamps, grid, selection, allocation)
     result.reused = reused
     if regimes is not None:
@@ -229,25 +258,92 @@ def run_tournament(
     return result
 
 
-def _cell_names(engine: str, grid: Grid) -> list[str]:
-    """A selection engine's strategies: its equal-weight reference, then each cell's."""
-    return [strategy_name(engine, "equal", "selected")] + [
-        strategy_name(engine, e, p) for e in grid.engines for p in grid.profiles
-    ]
+def _here(
+    function: Callable[..., Any], calls: Sequence[Mapping[str, Any]], shared: Mapping[str, Any]
+) -> list:
+    """Every call in this process (`map_calls` with one worker)."""
+    return map_calls(function, calls, workers=1, shared=shared)
 
 
-def _keep(
-    books: dict[str, dict[date, pd.Series]],
-    failures: dict[str, str],
-    name: str,
+def _fresh_calls(fresh: list[tuple[date, str]], load_day: Callable[[date], DayData]) -> list:
+    """One call per (date, selection engine) to decide; each date read once, in order."""
+    loaded: dict[date, DayData] = {}
+    calls = []
+    for day, engine in fresh:
+        if day not in loaded:
+            loaded = {day: load_day(day)}  # the dates come in order: keep one
+        calls.append({"day": day, "engine": engine, "data": loaded[day]})
+    return calls
+
+
+def _decide_date(
     day: date,
-    book: pd.Series | str,
-) -> None:
-    """Record a cell's book of ``day``, or its failure (a text): later dates skip it."""
-    if isinstance(book, str):
-        failures[name] = book
-    else:
-        books.setdefault(name, {})[day] = book
+    engine: str,
+    data: DayData,
+    grid: Grid,
+    selection: SelectionParams,
+    allocation: AllocationParams,
+) -> dict[str, pd.DataFrame | str]:
+    """A selection engine's books at ``day``: strategy -> its atom book, or its failure text.
+
+    The day's selection and atoms once; each entry of the grid's logics keeps its atoms; the
+    equal-weight reference and every (engine, profile) cell allocate them.
+    """
+    decided = select_day(data.panel, data.dedup, selection, day, engine)
+    atoms = build_atoms(decided, data.panel)
+    books: dict[str, pd.DataFrame | str] = {}
+    for logics in grid.logics:
+        chosen = _of_logics(atoms, logics)
+        books[strategy_name(engine, "equal", "selected", logics)] = _equal_book(chosen)
+        for alloc in grid.engines:
+            for profile in grid.profiles:
+                name = strategy_name(engine, alloc, profile, logics)
+                config = allocation.updated(engine=alloc, profile=profile, fallback=[])
+                try:
+                    book = target_weights(chosen, config, decided, data.market)
+                except (OptimizationError, ConfigError, DataError) as err:
+                    books[name] = f"{day}: {' '.join(str(err).split())}"
+                    continue
+                books[name] = _atom_book(book)
+    return books
+
+
+def _of_logics(atoms: pd.DataFrame, logics: str) -> pd.DataFrame:
+    """The atoms of the logics an entry names (all of them for `ALL_LOGICS`)."""
+    if logics == ALL_LOGICS:
+        return atoms
+    return atoms.loc[atoms["logic"].isin(logics.split("+"))].reset_index(drop=True)
+
+
+def _in_date_order(
+    decided: dict[tuple[date, str], dict[str, pd.DataFrame | str]],
+    dates: Sequence[date],
+    grid: Grid,
+) -> tuple[dict[str, dict[date, pd.DataFrame]], dict[str, str]]:
+    """Each cell's books by date up to its first failure, and that failure's text."""
+    books: dict[str, dict[date, pd.DataFrame]] = {}
+    failures: dict[str, str] = {}
+    for day in dates:
+        for engine in grid.selection:
+            for name in _cell_names(engine, grid):
+                book = decided[(day, engine)].get(name)
+                if name in failures or book is None:
+                    continue
+                if isinstance(book, str):
+                    failures[name] = book
+                else:
+                    books.setdefault(name, {})[day] = book
+    return books, failures
+
+
+def _cell_names(engine: str, grid: Grid) -> list[str]:
+    """A selection engine's strategies: per entry of logics, equal weight then each cell."""
+    return [
+        name
+        for logics in grid.logics
+        for name in [strategy_name(engine, "equal", "selected", logics)]
+        + [strategy_name(engine, e, p, logics) for e in grid.engines for p in grid.profiles]
+    ]
 
 
 def _book_key(
@@ -264,7 +360,8 @@ def _book_key(
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-# The code a book is decided by: `select_day`, `build_atoms`, `target_weights` and what they call.
+# The code a book is decided by: `select_day`, `build_atoms`, `target_weights` and what they
+# call, and the rule that re-signs it between dates (`allocation/rebalance.py`, `synthesis`).
 _DECIDING_CODE = ("selection", "synthesis", "allocation", "funnel", "simulation/tournament.py")
 
 
@@ -286,27 +383,36 @@ def code_fingerprint(package: Path | None = None) -> str:
     return digest.hexdigest()
 
 
-def _known_books(known: pd.DataFrame | None) -> dict[tuple[date, str], dict[str, pd.Series | str]]:
-    """(date, key) -> strategy -> its stored book, or its failure text."""
-    found: dict[tuple[date, str], dict[str, pd.Series | str]] = {}
-    if known is None or known.empty:
+def _known_books(
+    known: pd.DataFrame | None,
+) -> dict[tuple[date, str], dict[str, pd.DataFrame | str]]:
+    """(date, key) -> strategy -> its stored atom book, or its failure text.
+
+    A table of another layout (an older version's, keyed by other code) holds nothing usable.
+    """
+    found: dict[tuple[date, str], dict[str, pd.DataFrame | str]] = {}
+    if known is None or known.empty or not set(BOOK_COLUMNS) <= set(known.columns):
         return found
     frame = known.assign(rebalance_date=pd.DatetimeIndex(known["rebalance_date"]).date)
     for (day, key, name), rows in frame.groupby(["rebalance_date", "key", "strategy"], sort=False):
         failure = rows["failure"].dropna()
-        held = rows.dropna(subset=["symbol"])
+        held = rows.dropna(subset=["atom_id"])
         found.setdefault((day, key), {})[name] = (
-            str(failure.iloc[0])
-            if len(failure)
-            else pd.Series(
-                held["weight"].to_numpy(dtype="float64"), index=held["symbol"].to_numpy()
-            )
+            str(failure.iloc[0]) if len(failure) else _typed(held[list(ATOM_BOOK)])
         )
     return found
 
 
+def _typed(book: pd.DataFrame) -> pd.DataFrame:
+    """An atom book with the dtypes a fresh one has (a stored table widens some)."""
+    return book.astype(
+        {"sign": "int64", "timescale": "int64", "weight": "float64"}
+        | {c: "object" for c in ("atom_id", "symbol", "logic", "direction", "sleeve", "calendar")}
+    ).reset_index(drop=True)
+
+
 def _book_rows(
-    books: dict[str, dict[date, pd.Series]],
+    books: dict[str, dict[date, pd.DataFrame]],
     failures: dict[str, str],
     dates: Sequence[date],
     stamps: Callable[[date], str | None] | None,
@@ -329,12 +435,9 @@ def _book_rows(
                 if failed_on.get(name) == day:
                     frames.append(pd.DataFrame([{**head, "failure": failures[name]}]))
                 elif day in books.get(name, {}):
-                    book = books[name][day]
-                    rows = pd.DataFrame(
-                        {"symbol": book.index.astype(str), "weight": book.to_numpy()}
-                    )
+                    rows = books[name][day]
                     if rows.empty:  # nothing selected: one row says so
-                        rows = pd.DataFrame({"symbol": [None], "weight": [math.nan]})
+                        rows = pd.DataFrame({"atom_id": [None], "weight": [math.nan]})
                     frames.append(rows.assign(**head))
     if not frames:
         return pd.DataFrame(columns=list(BOOK_COLUMNS))
@@ -342,53 +445,214 @@ def _book_rows(
     return rows.assign(rebalance_date=pd.to_datetime(rows["rebalance_date"]))
 
 
-def _equal_book(atoms: pd.DataFrame) -> pd.Series:
-    """The selected atoms at equal weight, as physical net weights (selection alpha's book)."""
+def _equal_book(atoms: pd.DataFrame) -> pd.DataFrame:
+    """The selected atoms at equal weight (selection alpha's book), as an atom book."""
     if atoms.empty:
-        return pd.Series(dtype="float64")
+        return _typed(pd.DataFrame(columns=list(ATOM_BOOK)))
     comp = composition(atoms)
-    weights = pd.DataFrame({"atom_id": comp["atom_id"], "weight": 1.0 / len(comp)})
-    return flatten_weights(weights, comp).set_index("symbol")["net_weight"]
+    return _typed(comp.assign(weight=1.0 / len(comp))[list(ATOM_BOOK)].sort_values("atom_id"))
+
+
+def _atom_book(book: pd.DataFrame) -> pd.DataFrame:
+    """The atom rows of `target_weights`' book: ``ATOM_BOOK``, by atom."""
+    if book.empty:
+        return _typed(pd.DataFrame(columns=list(ATOM_BOOK)))
+    rows = book.loc[book["kind"] == "atom", list(ATOM_BOOK)]
+    return _typed(rows.sort_values("atom_id"))
 
 
 def _physical(book: pd.DataFrame) -> pd.Series:
-    if book.empty:
-        return pd.Series(dtype="float64")
-    rows = book.loc[book["kind"] == "physical"]
-    return pd.Series(rows["net_weight"].to_numpy(dtype="float64"), index=rows["symbol"])
+    """Symbol -> net weight ``Σ sign·w`` over its weighted atoms, by symbol.
+
+    `flatten_weights`' net weights without its checks (the book came out of them): a cell's
+    books are flattened on every decided and every re-signed date.
+    """
+    weighted = book.loc[book["weight"] != 0]
+    net = weighted["sign"].to_numpy(dtype="float64") * weighted["weight"].to_numpy(dtype="float64")
+    return pd.Series(net, index=weighted["symbol"].to_numpy()).groupby(level=0).sum()
+
+
+def _signal_atoms(books: dict[str, dict[date, pd.DataFrame]]) -> pd.DataFrame:
+    """The distinct atoms of a signal logic in any book (``atom_id``, symbol, logic, side)."""
+    frames = [
+        book.loc[book["logic"].isin(SIGNAL_LOGICS), ["atom_id", "symbol", "logic", "direction"]]
+        for by_day in books.values()
+        for book in by_day.values()
+    ]
+    if not frames:
+        return pd.DataFrame(columns=["atom_id", "symbol", "logic", "direction"])
+    return pd.concat(frames).drop_duplicates("atom_id").sort_values("atom_id")
+
+
+def held_sides(
+    atoms: pd.DataFrame, returns: pd.DataFrame, history: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """Each atom's side as of the close of every day: its logic's signal from closes up to it.
+
+    The side an atom's logic decides at its last close on or before each day
+    (`close_sides`, the rule of `positions`' last element: the ``sign`` the nightly
+    synthesis of that day gives the atom), from its own returns: ``history`` before
+    ``returns`` starts, then ``returns``' sessions. Row D reads nothing after D.
+
+    Parameters
+    ----------
+    atoms : DataFrame
+        ``atom_id``, ``symbol``, ``logic``, ``direction``: one row per atom.
+    returns : DataFrame
+        Index: calendar days; columns: listings; NaN where no session.
+    history : DataFrame, optional
+        ``symbol``, ``market_date``, ``ret``: own-session returns (rows on or after
+        ``returns``' first day are ignored).
+
+    Returns
+    -------
+    DataFrame
+        Index ``returns``' days, one int64 column (+1/-1) per atom.
+    """
+    first = returns.index[0] if len(returns.index) else pd.NaT
+    earlier = pd.DataFrame(columns=["symbol", "market_date", "ret"])
+    if history is not None and len(history):
+        earlier = history.loc[pd.DatetimeIndex(history["market_date"]) < first]
+    before = {symbol: rows for symbol, rows in earlier.groupby("symbol", sort=False)}
+    columns = {}
+    for atom in atoms.itertuples(index=False):
+        past = before.get(atom.symbol)
+        past = (
+            pd.Series(dtype="float64")
+            if past is None
+            else pd.Series(
+                past["ret"].to_numpy(dtype="float64"), index=pd.DatetimeIndex(past["market_date"])
+            ).sort_index()
+        )
+        now = returns[atom.symbol].dropna() if atom.symbol in returns else pd.Series()
+        own = pd.concat([past, now.astype("float64")])
+        side = close_sides(own.to_numpy(), atom.logic, atom.direction)
+        by_close = pd.Series(side[1:], index=own.index)
+        columns[atom.atom_id] = (
+            by_close.reindex(returns.index.union(by_close.index))
+            .ffill()
+            .reindex(returns.index)
+            .fillna(side[0])
+            .astype("int64")
+        )
+    return pd.DataFrame(columns, index=returns.index, dtype="int64")
+
+
+def _resigned(
+    books: dict[date, pd.DataFrame], sides: pd.DataFrame, end: pd.Timestamp
+) -> dict[date, pd.DataFrame]:
+    """A cell's books, re-signed on each day a held atom's side flips (the ``signal`` rule).
+
+    Between two decided dates the book keeps its atoms and their weights; on a day where
+    `flipped_atoms` finds a held atom (non-zero weight) whose side at that close
+    (``sides``) differs from the side held, `rebalance_reason` says ``signal`` and the book
+    is traded to its atoms at their new sides.
+    """
+    held: dict[date, pd.DataFrame] = {}
+    ordered = sorted(books)
+    for at, day in enumerate(ordered):
+        book = books[day]
+        held[day] = book
+        live = book.loc[(book["weight"] != 0) & book["atom_id"].isin(sides.columns)]
+        if live.empty:
+            continue
+        until = pd.Timestamp(ordered[at + 1]) if at + 1 < len(ordered) else end + pd.Timedelta(1)
+        window = sides.loc[
+            (sides.index > pd.Timestamp(day)) & (sides.index < until), live["atom_id"]
+        ]
+        sign = pd.Series(live["sign"].to_numpy(), index=live["atom_id"].to_numpy())
+        # A side held is the side of the day before once any flip is traded, so a flip can
+        # only come on the first day or on a day some side moved: only those are asked.
+        values = window.to_numpy()
+        moved = np.r_[True, (values[1:] != values[:-1]).any(axis=1)] if len(values) else []
+        for when, today in window.loc[moved].iterrows():
+            reason = rebalance_reason(
+                has_book=True, calendars=[], as_of=when.date(), step=1, drift=0.0,
+                tolerance=1.0, flipped=flipped_atoms(sign, today),
+            )  # fmt: skip
+            if reason != "signal":
+                continue
+            sign = today.copy()
+            book = book.assign(sign=book["atom_id"].map(sign).fillna(book["sign"]).astype("int64"))
+            held[when.date()] = book
+    return held
+
+
+def _cell_run(
+    name: str,
+    books: dict[date, pd.DataFrame],
+    returns: pd.DataFrame,
+    universe: pd.Series,
+    sides: pd.DataFrame,
+    friction: FrictionModel,
+    borrow: pd.Series | float,
+) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+    """One cell: its books re-signed, simulated: (weights by trade date, ledger, signal days)."""
+    held = _resigned(books, sides, returns.index[-1])
+    weights = pd.DataFrame({day: _physical(book) for day, book in held.items()}).T
+    weights = weights.sort_index().fillna(0.0)
+    weights.index = pd.DatetimeIndex(weights.index)
+    weights = weights.reindex(columns=weights.columns.intersection(returns.columns))
+    ledger = simulate(weights, returns, friction=friction, borrow_bps_per_year=borrow)
+    ledger = ledger.assign(universe_return=universe.reindex(ledger.index))
+    return weights, ledger, len(held) - len(books)
+
+
+def _shares(books: dict[date, pd.DataFrame], by: str) -> str:
+    """Each value of ``by``'s gross weight share, averaged over the non-empty decided books.
+
+    ``by``: ``logic`` or ``timescale``. JSON, e.g. ``{"mean_reversion": 0.4, "trend": 0.6}``.
+    """
+    shares = []
+    for book in books.values():
+        gross = book["weight"].abs()
+        if gross.sum() > 0:
+            shares.append(gross.groupby(book[by].astype(str)).sum() / gross.sum())
+    if not shares:
+        return "{}"
+    mean = pd.concat(shares, axis=1).fillna(0.0).mean(axis=1).sort_index()
+    return json.dumps({str(k): float(v) for k, v in mean.items()})
 
 
 def _rank(
-    books: dict[str, dict[date, pd.Series]],
+    books: dict[str, dict[date, pd.DataFrame]],
     failures: dict[str, str],
     returns: pd.DataFrame,
     universe: pd.Series,
     grid: Grid,
     friction: FrictionModel,
     borrow: pd.Series | float,
+    sides: pd.DataFrame,
+    run_calls: RunCalls,
 ) -> Tournament:
     """Simulate every cell, score it, deflate its Sharpe, and order the board."""
-    ledgers: dict[str, pd.DataFrame] = {}
-    decisions: dict[str, pd.DataFrame] = {}
-    for name, by_day in books.items():
-        if name in failures:
-            continue
-        weights = pd.DataFrame(by_day).T.sort_index().fillna(0.0)
-        weights.index = pd.DatetimeIndex(weights.index)
-        weights = weights.reindex(columns=weights.columns.intersection(returns.columns))
-        decisions[name] = weights
-        ledger = simulate(weights, returns, friction=friction, borrow_bps_per_year=borrow)
-        ledgers[name] = ledger.assign(universe_return=universe.reindex(ledger.index))
+    names = [name for name in books if name not in failures]
+    shared = {
+        "returns": returns, "universe": universe, "sides": sides, "friction": friction,
+        "borrow": borrow,
+    }  # fmt: skip
+    runs = run_calls(_cell_run, [{"name": n, "books": books[n]} for n in names], shared)
+    decisions = {name: run[0] for name, run in zip(names, runs, strict=True)}
+    ledgers = {name: run[1] for name, run in zip(names, runs, strict=True)}
     rows = []
-    for name, ledger in ledgers.items():
-        rows.append(_row(name, ledger, "vectorized", len(decisions[name])))
+    for name, (weights, ledger, signals) in zip(names, runs, strict=True):
+        row = _row(name, ledger, "vectorized", len(weights))
+        rows.append(
+            {
+                **row,
+                "signal_rebalances": signals,
+                "logic_shares": _shares(books[name], "logic"),
+                "timescale_shares": _shares(books[name], "timescale"),
+            }
+        )
     for name, reason in failures.items():
         rows.append({**_cell(name), "simulator": "vectorized", "status": f"failed {reason}"})
     board = pd.DataFrame(rows).reindex(columns=list(BOARD_COLUMNS))
     nets = pd.DataFrame({n: led.loc[led["session"], "net"] for n, led in ledgers.items()})
     nets = nets.fillna(0.0)
     pbo = _deflate(board, nets)
-    board = _rerun_leaders(board, decisions, ledgers, returns, friction, borrow, grid.rerun)
+    board = _rerun_leaders(board, decisions, ledgers, returns, friction, borrow, grid.rerun,
+                           run_calls)  # fmt: skip
     board = _selection_alpha(board)
     failed = ~board["status"].astype(str).str.startswith("ok")
     board = board.assign(_failed=failed).sort_values(
@@ -480,11 +744,14 @@ def _selection_alpha(board: pd.DataFrame) -> pd.DataFrame:
 
     The row ``<selection>/equal/selected`` holds the selected atoms at equal weight; its
     ``selection_alpha`` (net minus the raw universe's equal weight, annualised) is what the
-    selection adds before any allocation, and every cell of that engine reports it.
+    selection adds before any allocation, and every cell of that engine (and entry of
+    logics) reports it.
     """
     reference = board.loc[(board["engine"] == "equal") & (board["simulator"] == "vectorized")]
-    alpha = dict(zip(reference["selection"], reference["selection_alpha"], strict=True))
-    return board.assign(selection_alpha=board["selection"].map(alpha))
+    keys = ["selection", "logics"]
+    alpha = reference.set_index(keys)["selection_alpha"]
+    mapped = alpha.reindex(pd.MultiIndex.from_frame(board[keys])).to_numpy()
+    return board.assign(selection_alpha=mapped)
 
 
 def rebalance_dates(days: Sequence[date], calendars: list[str], step: int) -> list[date]:
@@ -504,8 +771,11 @@ def rebalance_dates(days: Sequence[date], calendars: list[str], step: int) -> li
 
 
 def _cell(name: str) -> dict[str, str]:
-    selection, engine, profile = name.split("/")
-    return {"strategy": name, "selection": selection, "engine": engine, "profile": profile}
+    """A strategy's name (`strategy_name`) as its board columns."""
+    first, engine, profile = name.split("/")
+    selection, _, logics = first.partition(":")
+    return {"strategy": name, "selection": selection, "logics": logics or ALL_LOGICS,
+            "engine": engine, "profile": profile}  # fmt: skip
 
 
 def _row(name: str, ledger: pd.DataFrame, simulator: str, rebalances: int) -> dict[str, object]:
@@ -566,23 +836,19 @@ def _rerun_leaders(
     friction: FrictionModel,
     borrow: pd.Series | float,
     top: int = TOP_RERUN,
+    run_calls: RunCalls | None = None,
 ) -> pd.DataFrame:
     """The ``top`` cells by Sharpe again through cvxportfolio; the gap on each row."""
     leaders = board.loc[board["status"] == "ok"].nlargest(top, "sharpe")
+    calls = [{"weights": decisions[name]} for name in leaders["strategy"]]
+    shared = {"returns": returns, "friction": friction, "borrow": borrow}
+    others = (run_calls or _here)(_cvx_ledger, calls, shared)
     extra = []
-    for index, row in leaders.iterrows():
+    for (index, row), other in zip(leaders.iterrows(), others, strict=True):
         name = row["strategy"]
-        try:
-            other = simulate(
-                decisions[name],
-                returns,
-                friction=friction,
-                borrow_bps_per_year=borrow,
-                simulator="cvxportfolio",
-            )
-        except ConfigError as err:  # the cvxportfolio extra is not installed
+        if isinstance(other, str):  # the cvxportfolio extra is not installed
             board.at[index, "max_simulator_gap"] = math.nan
-            board.at[index, "status"] = f"ok (no cross-check: {err})"
+            board.at[index, "status"] = f"ok (no cross-check: {other})"
             continue
         ledger = ledgers[name]
         gap = float((other["net"] - ledger["net"]).abs().max())
@@ -600,6 +866,9 @@ def _rerun_leaders(
                 "deflated_sharpe": row["deflated_sharpe"],
                 "pbo": row["pbo"],
                 "n_trials": row["n_trials"],
+                "signal_rebalances": row["signal_rebalances"],
+                "logic_shares": row["logic_shares"],
+                "timescale_shares": row["timescale_shares"],
             }
         )
     if not extra:
@@ -607,3 +876,19 @@ def _rerun_leaders(
     return pd.concat(
         [board, pd.DataFrame(extra).reindex(columns=list(BOARD_COLUMNS))], ignore_index=True
     )
+
+
+def _cvx_ledger(
+    weights: pd.DataFrame,
+    returns: pd.DataFrame,
+    friction: FrictionModel,
+    borrow: pd.Series | float,
+) -> pd.DataFrame | str:
+    """A cell's books through cvxportfolio's simulator; the error text without it."""
+    try:
+        return simulate(
+            weights, returns, friction=friction, borrow_bps_per_year=borrow,
+            simulator="cvxportfolio",
+        )  # fmt: skip
+    except ConfigError as err:
+        return str(err)

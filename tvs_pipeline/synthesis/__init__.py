@@ -12,7 +12,7 @@ from tvs_pipeline.synthesis.atoms import (
     composition,
     periods_per_year,
 )
-from tvs_pipeline.synthesis.positions import SIGNAL_LOGICS, positions
+from tvs_pipeline.synthesis.positions import SIGNAL_LOGICS, close_sides, positions
 
 __all__ = [
     "ATOM_COLUMNS",
@@ -22,6 +22,7 @@ __all__ = [
     "atom_matrix",
     "atom_summary",
     "build_atoms",
+    "close_sides",
     "composition",
     "periods_per_year",
     "positions",

@@ -54,7 +54,9 @@ def build_atoms(selection: pd.DataFrame, panel: pd.DataFrame) -> pd.DataFrame:
     (`positions`) at each rebalance, every ``timescale`` own sessions counted back from the
     last one, from closes up to the rebalance only: a trend atom holds its scanner's direction,
     a mean-reversion atom buys below its recent level and sells above it, a rating atom follows
-    the sign of its technical rating.
+    the sign of its technical rating. It is identified by (asset, logic, direction), one
+    timescale each: rows of one such key with several timescales (two strategies of one logic
+    at two horizons) make one atom at the shortest, whatever their order.
 
     Parameters
     ----------
@@ -80,15 +82,18 @@ def build_atoms(selection: pd.DataFrame, panel: pd.DataFrame) -> pd.DataFrame:
     """
     chosen = selection.loc[selection["selected"].astype(bool)]
     keys = ["symbol", "logic", "direction"]
-    chosen = chosen.drop_duplicates(keys)
     timescale = (
         pd.to_numeric(chosen["timescale"], errors="coerce")
         if "timescale" in chosen
         else pd.Series(np.nan, index=chosen.index)
     )
     chosen = chosen[[*keys, "sleeve", "calendar"]].assign(
-        atom_id=[atom_id(*key) for key in chosen[keys].itertuples(index=False)],
-        timescale=timescale.fillna(chosen["logic"].map(default_timescale)).to_numpy(),
+        timescale=timescale.fillna(chosen["logic"].map(default_timescale)).to_numpy()
+    )
+    # One atom per (listing, logic, side): of two horizons of one logic, the shortest (§9).
+    chosen = chosen.sort_values("timescale", kind="mergesort").drop_duplicates(keys)
+    chosen = chosen.sort_index().assign(
+        atom_id=[atom_id(*key) for key in chosen[keys].itertuples(index=False)]
     )
     if (chosen["timescale"] < 1).any() or (chosen["timescale"] % 1 != 0).any():
         bad = chosen.loc[(chosen["timescale"] < 1) | (chosen["timescale"] % 1 != 0)]

@@ -9,7 +9,7 @@ from tvs_pipeline.errors import DataError
 from tvs_pipeline.selection.rating import technical_rating
 from tvs_pipeline.selection.reversion import DEFAULT_DEVIATION_WINDOW
 
-__all__ = ["SIGNAL_LOGICS", "positions"]
+__all__ = ["SIGNAL_LOGICS", "close_sides", "positions"]
 
 # Logics whose side follows a signal at each rebalance; every other logic holds its direction.
 SIGNAL_LOGICS = ("mean_reversion", "rating")
@@ -72,14 +72,7 @@ def positions(
     sides = np.full(n + 1, base, dtype=np.int64)
     if logic not in SIGNAL_LOGICS or n == 0:
         return sides
-    log_close = np.concatenate([[0.0], np.cumsum(np.log1p(np.asarray(returns, dtype=float)))])
-    if logic == "mean_reversion":
-        level = pd.Series(log_close).rolling(window, min_periods=window).mean().to_numpy()
-        signal = -np.sign(log_close - level)
-    else:
-        rating = technical_rating(pd.DataFrame({"p": np.exp(log_close)}))["p"].to_numpy()
-        signal = np.sign(rating)
-    signal = np.where(np.isfinite(signal) & (signal != 0), signal, base).astype(np.int64)
+    signal = close_sides(returns, logic, direction, window)
     # close k (k = 0 .. n; close 0 is before the first return) decides returns k+1 .. k+h
     rebalances = np.arange(n, -1, -timescale)[::-1]
     held = np.searchsorted(rebalances, np.arange(n + 1), side="left") - 1
@@ -87,3 +80,51 @@ def positions(
     sides[:n] = decided[1:]
     sides[n] = signal[n]
     return sides
+
+
+def close_sides(
+    returns: np.ndarray,
+    logic: str,
+    direction: str,
+    window: int = DEFAULT_DEVIATION_WINDOW,
+) -> np.ndarray:
+    """The side an atom's logic decides at each of its closes, from that close and earlier ones.
+
+    Element ``k`` (``k = 0 .. n``; close 0 is the one before the first return) is the side a
+    rebalance at close ``k`` would take (`positions`' rule): the signal of a signal logic, the
+    scanner's direction where it is 0 or not yet defined, and the direction throughout for any
+    other logic. Causal: element ``k`` reads returns ``1 .. k`` only.
+
+    Parameters
+    ----------
+    returns : ndarray
+        The atom's own-session simple returns in time order (no NaN).
+    logic, direction : str
+        The atom's logic and its scanner's direction (LONG or SHORT).
+    window : int, default 20
+        Closes of the mean-reversion level.
+
+    Returns
+    -------
+    ndarray
+        Shape ``(len(returns) + 1,)``, int64 in {-1, +1}.
+
+    Raises
+    ------
+    DataError
+        A direction other than LONG/SHORT.
+    """
+    if direction not in ("LONG", "SHORT"):
+        raise DataError(f"close_sides: direction must be LONG or SHORT, got {direction!r}")
+    base = 1 if direction == "LONG" else -1
+    n = len(returns)
+    if logic not in SIGNAL_LOGICS or n == 0:
+        return np.full(n + 1, base, dtype=np.int64)
+    log_close = np.concatenate([[0.0], np.cumsum(np.log1p(np.asarray(returns, dtype=float)))])
+    if logic == "mean_reversion":
+        level = pd.Series(log_close).rolling(window, min_periods=window).mean().to_numpy()
+        signal = -np.sign(log_close - level)
+    else:
+        rating = technical_rating(pd.DataFrame({"p": np.exp(log_close)}))["p"].to_numpy()
+        signal = np.sign(rating)
+    return np.where(np.isfinite(signal) & (signal != 0), signal, base).astype(np.int64)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from tvs_pipeline.simulation import tournament
 from tvs_pipeline.simulation.tournament import (
@@ -81,14 +82,19 @@ def test_grid_cells_are_the_product():
     ]
 
 
-def test_the_books_key_follows_the_code_that_decides_them(tmp_path):
+@pytest.mark.parametrize(
+    "rule",
+    ["selection/vetoes.py", "allocation/rebalance.py", "synthesis/positions.py"],
+    ids=["a-veto", "the-signal-rule", "a-position-rule"],
+)
+def test_the_books_key_follows_the_code_that_decides_them(tmp_path, rule):
     package = Path(tournament.__file__).resolve().parents[1]
     copy = tmp_path / "tvs_pipeline"
     shutil.copytree(package, copy, ignore=shutil.ignore_patterns("__pycache__"))
     assert code_fingerprint(copy) == code_fingerprint()
     (copy / "cli.py").write_text("# not a deciding module\n")
     assert code_fingerprint(copy) == code_fingerprint()
-    rule = copy / "selection" / "vetoes.py"
-    rule.write_text(rule.read_text() + "\n# a changed rule\n")
+    changed = copy / rule
+    changed.write_text(changed.read_text() + "\n# a changed rule\n")
     changed = code_fingerprint.__wrapped__(copy)  # the cache holds the earlier answer
     assert changed != code_fingerprint()

@@ -157,3 +157,20 @@ def test_atom_summary_counts_logics_and_timescales():
     }
     empty = atom_summary(build_atoms(selection.assign(selected=False), panel))
     assert empty == {"atoms": 0, "logics": 0, "timescales": 0, "atoms_by_logic": {}}
+
+
+@pytest.mark.parametrize("logic", ["mean_reversion", "rating", "trend"])
+def test_the_side_at_each_close_reads_that_close_and_earlier_ones_only(logic):
+    from tvs_pipeline.synthesis.positions import close_sides
+
+    r = np.random.default_rng(3).normal(0.0, 0.02, 260)
+    sides = close_sides(r, logic, "SHORT")
+    # Causal: each prefix gives the same sides; the last is the atom's sign (positions').
+    for k in (0, 19, 20, 120, 259):
+        assert (close_sides(r[:k], logic, "SHORT") == sides[: k + 1]).all()
+        assert close_sides(r[:k], logic, "SHORT")[-1] == positions(r[:k], logic, "SHORT", 5)[-1]
+    assert set(np.unique(sides)) <= {-1, 1}
+    if logic == "trend":
+        assert (sides == -1).all()
+    else:
+        assert len(np.unique(sides)) == 2

@@ -3,6 +3,7 @@
 # No `from __future__ import annotations`: Dagster reads the context and resource
 # annotations at definition time and rejects string annotations.
 
+import json
 from collections.abc import Callable, Sequence
 from datetime import date, timedelta
 from pathlib import Path
@@ -14,7 +15,12 @@ import pandas as pd
 from tvs_pipeline.config.schema import ResolvedProfile
 from tvs_pipeline.defs.carry import last_partition, session_returns
 from tvs_pipeline.defs.partitions import DAILY, SINGLE_RUN, partition_days
-from tvs_pipeline.defs.resources import LakeResource, ProfileResource, ReportResource
+from tvs_pipeline.defs.resources import (
+    ComputeResource,
+    LakeResource,
+    ProfileResource,
+    ReportResource,
+)
 from tvs_pipeline.errors import ConfigError, DataError
 from tvs_pipeline.lake.catalog import LakeReader
 from tvs_pipeline.lake.storage import PARTITION_KEY
@@ -23,6 +29,7 @@ from tvs_pipeline.simulation.tearsheet import render_leaderboard
 from tvs_pipeline.simulation.tournament import (
     DayData,
     Grid,
+    RunCalls,
     Tournament,
     rebalance_dates,
     run_tournament,
@@ -84,12 +91,15 @@ def tournament(
     profile: ProfileResource,
     lake: LakeResource,
     reports: ReportResource,
+    compute: ComputeResource,
 ):
-    """Walk every selection engine x allocation engine x profile of the grid forward to day D.
+    """Walk every selection engine x logics x allocation engine x profile forward to day D.
 
     Partition D is the tournament as of D: rebalance dates up to D, each reading only the
     stored partitions of its own date. The books of the latest stored ``tournament_books``
     up to D are reused where their key matches (a cache: the board is the same without it).
+    The dates' decisions and the cells go to the run's executor (``$TVS_WORKERS`` local
+    processes or the Dask cluster of ``$TVS_DASK_SCHEDULER``), whose results are the same.
     """
     resolved, reader = profile.resolved(), lake.reader()
     end = partition_days(context)[-1]
@@ -97,7 +107,7 @@ def tournament(
     start = _start(tags.get(START_TAG), end, resolved)
     grid_name = tags.get(GRID_TAG) or resolved.tournament.grid
     known, _ = last_partition(reader, "tournament_books", end + timedelta(days=1))
-    result = tournament_of(reader, resolved, start, end, grid_name, known, lake.root)
+    result = tournament_of(reader, resolved, start, end, grid_name, known, lake.root, compute.map)
     context.log.info(
         f"tournament {start}..{end}: reused the books of {result.reused} (date, selection "
         f"engine) pairs of {len(result.books['rebalance_date'].unique())} dates"
@@ -139,15 +149,17 @@ def tournament_of(
     grid_name: str,
     known: pd.DataFrame | None = None,
     root: str | None = None,
+    run_calls: RunCalls | None = None,
 ) -> Tournament:
     """The tournament of ``grid_name`` over the stored days in ``[start, end]``.
 
     With the lake ``root``, books are keyed by the stored partitions they read, and those of
-    ``known`` (an earlier ``tournament_books``) with the same key are reused.
+    ``known`` (an earlier ``tournament_books``) with the same key are reused. ``run_calls``:
+    the executor's map (`ComputeResource.map`; default: this process).
     """
     inputs = tournament_inputs(reader, profile, start, end, grid_name)
     stamps = partition_stamps(root, DAY_INPUTS) if root is not None else None
-    return run_tournament(**inputs, stamps=stamps, known=known)
+    return run_tournament(**inputs, stamps=stamps, known=known, run_calls=run_calls)
 
 
 def partition_stamps(root: str, assets: Sequence[str]) -> Callable[[date], str | None]:
@@ -204,7 +216,11 @@ def stored_rebalance_dates(
 def tournament_inputs(
     reader: LakeReader, profile: ResolvedProfile, start: date, end: date, grid_name: str
 ) -> dict[str, object]:
-    """`run_tournament`'s arguments from the lake: dates, a day loader, returns, the grid."""
+    """`run_tournament`'s arguments from the lake: dates, a day loader, returns, the grid.
+
+    ``history``: the first stored day's panel, the closes before the span that the signal
+    atoms' sides read (`held_sides`).
+    """
     grids = profile.tournament.grids
     if grid_name not in grids:
         raise ConfigError(f"tournament grid {grid_name!r}: expected one of {sorted(grids)}")
@@ -238,9 +254,21 @@ def tournament_inputs(
         "dates": rebalance_dates(days, sorted(set(stored["calendar"])), profile.run.step),
         "load_day": load_day,
         "returns": session_matrix(session_returns(reader, list(span.date)), span),
+        "history": reader.read(
+            "normalization",
+            columns="symbol, market_date, ret",
+            where="date = ? and market_date < ?",
+            params=[days[0], days[0]],
+        ),
         "universe": _universe(market, span),
         "regimes": _regimes(market),
-        "grid": Grid(tuple(spec.selection), tuple(spec.engines), tuple(spec.profiles), spec.rerun),
+        "grid": Grid(
+            tuple(spec.selection),
+            tuple(spec.engines),
+            tuple(spec.profiles),
+            spec.rerun,
+            tuple(spec.logics),
+        ),
         "selection": profile.selection.params(),
         "allocation": profile.allocation,
         "friction": friction,
@@ -249,11 +277,25 @@ def tournament_inputs(
 
 
 def leaderboard_markdown(board: pd.DataFrame, rows: int = LEADERBOARD_ROWS) -> str:
-    """The board's top rows as a Markdown table (Sharpe beside its deflated Sharpe)."""
+    """The board's top rows as a Markdown table (Sharpe beside its deflated Sharpe).
+
+    ``logic_shares``: each logic's average gross weight share (``trend 62 % · mean_reversion
+    38 %``), then ``signal_rebalances``, the re-signs on a flipped side.
+    """
     columns = ["strategy", "simulator", "sharpe", "deflated_sharpe", "annual_return",
                "max_drawdown", "turnover_annual", "cost_drag", "selection_alpha",
-               "max_simulator_gap", "status"]  # fmt: skip
-    return board.head(rows)[columns].to_markdown(index=False, floatfmt=".3f")
+               "max_simulator_gap", "logic_shares", "signal_rebalances", "status"]  # fmt: skip
+    top = board.head(rows)
+    top = top.assign(logic_shares=top["logic_shares"].map(_shares_text))
+    return top.reindex(columns=columns).to_markdown(index=False, floatfmt=".3f")
+
+
+def _shares_text(shares: object) -> str:
+    """``{"mean_reversion": 0.38, "trend": 0.62}`` as ``trend 62 % · mean_reversion 38 %``."""
+    if not isinstance(shares, str) or not shares:
+        return ""
+    ordered = sorted(json.loads(shares).items(), key=lambda item: -item[1])
+    return " · ".join(f"{name} {share:.0%}".replace("%", " %") for name, share in ordered)
 
 
 def proposal_markdown(regimes: pd.DataFrame) -> str:
