@@ -17,6 +17,7 @@ __all__ = [
     "CALENDAR_BOUNDS",
     "calendar_for",
     "market_date",
+    "session_opens",
     "sessions",
     "sessions_before",
     "shared_sessions",
@@ -26,6 +27,11 @@ __all__ = [
 CALENDAR_BOUNDS = (pd.Timestamp("2015-01-01"), pd.Timestamp("2032-12-31"))
 ALL_DAYS = "24/7"
 WEEKDAYS = "24/5"
+# FX trades 24 hours five days a week; its trading day rolls at 17:00 New York (Sunday 17:00 opens
+# Monday), where TradingView stamps an FX daily bar. exchange_calendars' "24/5" has the weekdays
+# (no holidays: the FX market has none of its own) but opens them at 00:00 UTC, so the open
+# instants of FX sessions are written here.
+FX_ROLL = ("America/New_York", pd.Timedelta(hours=17))
 # The +4 h rule: FX and futures daily bars stamped 20:00-23:59 UTC open the next day's session.
 NEXT_DAY_SHIFT = pd.Timedelta(hours=4)
 
@@ -69,6 +75,51 @@ def sessions(
         return pd.DatetimeIndex([], dtype="datetime64[ns]")
     found = exchange.sessions_in_range(lo, hi)
     return pd.DatetimeIndex(found.tz_localize(None) if found.tz else found).as_unit("ns")
+
+
+def session_opens(calendar: str, days: pd.DatetimeIndex) -> pd.DatetimeIndex:
+    """The UTC instant each session of ``days`` opens, as TradingView stamps its daily bar.
+
+    ``24/7`` (crypto): midnight UTC of the day. ``24/5`` (FX): 17:00 New York the calendar day
+    before (Sunday 17:00 opens Monday; 21:00 or 22:00 UTC with daylight saving). Other names
+    are exchange_calendars codes and use its session opens: ``XNYS`` 09:30 New York the same day
+    (13:30 or 14:30 UTC), ``CMES`` (CME Globex) 17:00 Chicago the day before (22:00 or 23:00
+    UTC). The dates of FX and futures bars so stamped are what the +4 h rule of `market_date`
+    undoes.
+
+    Parameters
+    ----------
+    calendar : str
+        ``24/7``, ``24/5`` or an exchange_calendars code.
+    days : DatetimeIndex
+        Session dates of ``calendar`` (naive midnight).
+
+    Returns
+    -------
+    DatetimeIndex
+        tz-aware UTC instants, one per day, in order.
+
+    Raises
+    ------
+    ConfigError
+        A day is not a session of ``calendar``, or the calendar name is unknown.
+    """
+    days = pd.DatetimeIndex(days).as_unit("ns")
+    if calendar == ALL_DAYS:
+        return days.tz_localize("UTC")
+    if calendar == WEEKDAYS:
+        if (days.day_of_week >= 5).any():
+            raise ConfigError(f"calendar {calendar}: {days[days.day_of_week >= 5][0].date()} "
+                              "is a weekend, not a session")  # fmt: skip
+        zone, roll = FX_ROLL
+        local = (days - pd.Timedelta(days=1) + roll).tz_localize(zone)
+        return local.tz_convert("UTC")
+    opens = _calendar(calendar).opens
+    found = pd.DatetimeIndex(opens.reindex(days.tz_localize(opens.index.tz)))
+    if found.isna().any():
+        missing = days[found.isna()][0].date()
+        raise ConfigError(f"calendar {calendar}: {missing} is not a session")
+    return found.tz_convert("UTC") if found.tz else found.tz_localize("UTC")
 
 
 def shared_sessions(

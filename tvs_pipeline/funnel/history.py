@@ -87,19 +87,28 @@ def validate_bars(
 ) -> pd.DataFrame:
     """Check a source's bar frame and return it in the stored layout.
 
-    A source gives either ``date`` (the market date, as the demo market does) or ``time``, the
-    bar-open instant in UTC (as TradingView does); ``time`` becomes ``market_date`` here, once,
-    by ``calendars.market_date`` and the listing's asset class. Structural faults (missing
-    columns, non-numeric prices, duplicate bars) are errors; value faults (a non-positive or
-    absurd price) are kept for the health policy to judge.
+    A source gives ``date`` (the market date), ``time`` (the bar-open instant in UTC, as
+    TradingView does) or both (the demo market); ``time`` becomes ``market_date`` here, once, by
+    ``calendars.market_date`` and the listing's asset class, whenever the asset classes are
+    known (a ``date`` given beside it must agree). Structural faults (missing columns,
+    non-numeric prices, duplicate bars, a ``date`` its ``time`` contradicts) are errors; value
+    faults (a non-positive or absurd price) are kept for the health policy to judge.
 
     Returns
     -------
     DataFrame
         ``STORED_BAR_COLUMNS`` sorted by symbol and market_date.
     """
-    if "date" not in frame.columns and "time" in frame.columns:
-        frame = frame.assign(date=_market_dates(frame, asset_classes or {}, source))
+    if "time" in frame.columns and ("date" not in frame.columns or asset_classes is not None):
+        dated = _market_dates(frame, asset_classes or {}, source)
+        if "date" in frame.columns and not (as_day(frame["date"]) == dated).all():
+            wrong = frame.loc[as_day(frame["date"]) != dated].iloc[0]
+            raise DataError(
+                f"bars from {source}: {wrong['symbol']} bar at {wrong['time']} is dated "
+                f"{pd.Timestamp(wrong['date']).date()}; its open instant gives "
+                f"{dated[wrong.name].date()}"
+            )
+        frame = frame.assign(date=dated)
     missing = [c for c in BAR_COLUMNS if c not in frame.columns]
     if missing:
         raise DataError(f"bars from {source}: missing columns {missing}")

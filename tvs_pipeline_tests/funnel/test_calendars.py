@@ -5,6 +5,7 @@ from tvs_pipeline.errors import ConfigError
 from tvs_pipeline.funnel.calendars import (
     CALENDAR_BOUNDS,
     market_date,
+    session_opens,
     sessions,
     sessions_before,
     shared_sessions,
@@ -69,3 +70,65 @@ def test_sessions_before_numbers_sessions_on_a_fixed_grid():
         ["XNYS", "24/7"], "2026-01-05"
     )
     assert sessions_before(["24/7", "XNYS"], "2026-01-05") == friday + 1
+
+
+# ------------------------------------------------------------------- session opens (issue 17)
+@pytest.mark.parametrize(
+    ("calendar", "day", "expected"),
+    [
+        ("24/7", "2025-06-07", "2025-06-07 00:00"),  # crypto: midnight UTC, weekends too
+        ("XNYS", "2025-01-06", "2025-01-06 14:30"),  # 09:30 New York, EST
+        ("XNYS", "2025-06-02", "2025-06-02 13:30"),  # EDT
+        ("24/5", "2025-01-06", "2025-01-05 22:00"),  # Monday opens Sunday 17:00 New York, EST
+        ("24/5", "2025-06-03", "2025-06-02 21:00"),  # EDT
+        ("24/5", "2025-03-10", "2025-03-09 21:00"),  # the Sunday the clocks change (EDT at 17:00)
+        ("CMES", "2025-01-06", "2025-01-05 23:00"),  # Globex: 17:00 Chicago the evening before
+        ("CMES", "2025-07-07", "2025-07-06 22:00"),  # CDT
+        ("CMES", "2025-01-02", "2025-01-01 23:00"),  # after New Year's Day, closed
+    ],
+    ids=["crypto", "nyse-winter", "nyse-summer", "fx-winter", "fx-summer", "fx-dst-sunday",
+         "cme-winter", "cme-summer", "cme-after-holiday"],
+)  # fmt: skip
+def test_session_opens_by_hand(calendar, day, expected):
+    found = session_opens(calendar, pd.DatetimeIndex([day]))
+    assert list(found) == [pd.Timestamp(expected, tz="UTC")]
+
+
+@pytest.mark.parametrize(
+    ("calendar", "asset_class"),
+    [("24/7", "crypto"), ("XNYS", "equity"), ("24/5", "forex"), ("CMES", "futures")],
+)
+def test_the_plus_four_hour_rule_gives_every_session_back(calendar, asset_class):
+    """Property: a bar stamped at its session's open is dated that session by market_date, for
+    every session of two years (both daylight-saving switches, every holiday)."""
+    days = sessions(calendar, "2024-01-01", "2025-12-31")
+    stamps = pd.Series(session_opens(calendar, days))
+    assert list(market_date(stamps, asset_class)) == list(days)
+    if asset_class in ("forex", "futures"):  # stamped the evening before: the UTC date is not it
+        assert (stamps.dt.tz_localize(None).dt.normalize() == days - pd.Timedelta(days=1)).all()
+        assert stamps.dt.hour.between(20, 23).all()
+
+
+@pytest.mark.parametrize(
+    ("calendar", "day", "match"),
+    [("24/5", "2025-06-07", "2025-06-07 is a weekend"),
+     ("CMES", "2025-12-25", "2025-12-25 is not a session"),
+     ("NOPE", "2025-06-02", "unknown calendar name")],
+    ids=["fx-saturday", "cme-christmas", "unknown"],
+)  # fmt: skip
+def test_session_opens_refuses_a_day_that_is_no_session(calendar, day, match):
+    with pytest.raises(ConfigError, match=match):
+        session_opens(calendar, pd.DatetimeIndex([day]))
+
+
+def test_cme_globex_calendar_has_its_holidays_and_no_weekend():
+    """CMES (exchange_calendars' CME Globex): closed on Good Friday and Christmas, open on
+    Martin Luther King Day (Globex trades, settles late), never on a weekend; 24/5 has no
+    holidays (the FX market keeps none of its own)."""
+    cme = sessions("CMES", "2025-01-01", "2025-12-31")
+    for closed in ("2025-04-18", "2025-12-25", "2025-01-01"):
+        assert pd.Timestamp(closed) not in cme
+    assert pd.Timestamp("2025-01-20") in cme
+    assert (cme.day_of_week < 5).all()
+    fx = sessions("24/5", "2025-01-01", "2025-12-31")
+    assert len(fx) == 261 and pd.Timestamp("2025-12-25") in fx

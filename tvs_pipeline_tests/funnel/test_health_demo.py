@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -84,3 +85,35 @@ def test_a_symbol_the_source_does_not_know_is_missing(market):
     bars = validate_bars(market.bars(["BINANCE:NOSUCHUSDT"], date(2025, 1, 1), date(2025, 6, 30)))
     table = classify_health(bars, listings, date(2025, 6, 30), LOOKBACK, FLOOR, HealthConfig())
     assert table.loc[0, "status"] == "MISSING"
+
+
+@pytest.mark.parametrize(
+    "as_of",
+    ["2025-04-20", "2025-12-28", "2026-01-05"],
+    ids=["easter-sunday", "sunday-after-christmas", "monday"],
+)
+def test_fx_and_futures_are_judged_on_their_own_calendars(market, as_of):
+    """Issue 17: the FX pairs (24/5) and continuous futures (CMES) carry no planted defect, so
+    each is OK on its own calendar, dated by the +4 h rule from its open instants: no session
+    missing (a weekend, Good Friday or Christmas is no session of CMES) and fresh on a Sunday
+    (the last FX bar is Friday's: 2 days, under FX's 4)."""
+    day = pd.Timestamp(as_of)
+    listings = market.listings
+    listings = listings.loc[listings["asset_class"].isin(["forex", "futures"])]
+    listings = listings.assign(sleeve=listings["asset_class"])[
+        ["symbol", "sleeve", "asset_class", "calendar"]
+    ]
+    raw = market.bars(
+        listings["symbol"], (day - pd.Timedelta(days=LOOKBACK - 1)).date(), day.date()
+    )
+    classes = dict(zip(listings["symbol"], listings["asset_class"], strict=True))
+    bars = validate_bars(raw.drop(columns="date"), asset_classes=classes)  # dated from time only
+    table = classify_health(bars, listings, day.date(), LOOKBACK, FLOOR, HealthConfig())
+    assert len(table) == 20 and (table["status"] == "OK").all(), table.loc[table["status"] != "OK"]
+    assert (table["missing_sessions"] == 0).all()
+    assert not bars["market_date"].dt.day_of_week.isin([5, 6]).any()
+    # 24/5 is every weekday of the window (numpy's business-day count); CMES fewer (holidays)
+    counts = bars.groupby(bars["symbol"].map(classes)).size() / 10
+    start = (day - pd.Timedelta(days=LOOKBACK - 1)).date()
+    weekdays = np.busday_count(start, (day + pd.Timedelta(days=1)).date())
+    assert counts["forex"] == weekdays and weekdays - 12 < counts["futures"] < weekdays

@@ -1,3 +1,4 @@
+import re
 from datetime import date
 
 import pandas as pd
@@ -117,6 +118,32 @@ def test_bar_open_instants_become_market_dates_once():
     assert (out == pd.Timestamp("2025-06-30")).all()
     with pytest.raises(DataError, match="no asset class for \\['FX:EURUSD'\\]"):
         validate_bars(frame, asset_classes={"NYSE:A": "equity", "BINANCE:BTCUSDT": "crypto"})
+
+
+def test_an_open_instant_decides_the_date_a_source_also_gives():
+    """The demo market gives date and time: with the asset classes known, the +4 h rule dates
+    the bar (a Sunday 22:00 UTC FX bar is Monday's) and a date it contradicts is an error."""
+    frame = pd.DataFrame(
+        {
+            "symbol": ["FX:EURUSD", "COMEX:GC1!"],
+            "date": pd.to_datetime(["2025-01-06", "2025-01-06"]),
+            "time": pd.to_datetime(["2025-01-05 22:00", "2025-01-05 23:00"], utc=True),
+            "open": 1.0,
+            "high": 1.0,
+            "low": 1.0,
+            "close": 1.0,
+            "volume": 1.0,
+        }
+    )
+    classes = {"FX:EURUSD": "forex", "COMEX:GC1!": "futures"}
+    out = validate_bars(frame, asset_classes=classes)
+    assert list(out["market_date"]) == [pd.Timestamp("2025-01-06")] * 2
+    assert validate_bars(frame)["market_date"].eq(pd.Timestamp("2025-01-06")).all()  # no classes
+    wrong = frame.assign(date=pd.to_datetime(["2025-01-05", "2025-01-06"]))  # the UTC date
+    message = "FX:EURUSD bar at 2025-01-05 22:00:00+00:00 is dated 2025-01-05; its open instant"
+    with pytest.raises(DataError, match=re.escape(f"{message} gives 2025-01-06")):
+        validate_bars(wrong, asset_classes=classes)
+    validate_bars(wrong)  # without the classes the source's date stands
 
 
 class ReportingSource(FakeSource):

@@ -62,4 +62,5 @@ def test_the_demo_market_returns_the_bar_columns():
     bars = make_source("demo", scale=100).bars(
         ["BINANCE:BTCUSDT"], date(2025, 1, 1), date(2025, 1, 3)
     )
-    assert list(bars.columns) == list(BAR_COLUMNS) and len(bars) == 3  # crypto trades every day
+    # crypto trades every day; the demo also stamps each bar's open instant, as TradingView does
+    assert list(bars.columns) == [*BAR_COLUMNS, "time"] and len(bars) == 3

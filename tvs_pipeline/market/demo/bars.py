@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date
 
 import numpy as np
@@ -48,6 +49,10 @@ class BarStore:
         The public listings table (columns ``LISTING_COLUMNS``).
     defects : DataFrame
         The planted defects: symbol, defect, start, end; sorted by defect, symbol and start.
+    stamp : ndarray
+        The UTC instant each bar opens (int64 nanoseconds), as TradingView stamps a daily bar
+        (`tvs_pipeline.funnel.calendars.session_opens`); empty in a store of bars without
+        stamps (`tvs_pipeline.market.point_in_time`).
     """
 
     offsets: np.ndarray
@@ -56,13 +61,14 @@ class BarStore:
     last: np.ndarray
     listings: pd.DataFrame
     defects: pd.DataFrame
+    stamp: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
 
 
 def build_bars(
     catalog: pd.DataFrame,
     paths: pd.DataFrame,
     latent: LatentPaths,
-    xnys: np.ndarray,
+    calendars: Mapping[str, tuple[np.ndarray, np.ndarray]],
     streams: Streams,
 ) -> BarStore:
     """Every listing's bars on its own sessions over the epoch, with defects planted.
@@ -75,8 +81,9 @@ def build_bars(
         The paths, as ``build_paths`` returns them.
     latent : LatentPaths
         The simulated process.
-    xnys : ndarray
-        Calendar-day indices of the XNYS sessions in the epoch.
+    calendars : mapping
+        Per calendar of the catalog (``XNYS``, ``24/7``, ``24/5``, ``CMES``): the calendar-day
+        indices of its sessions in the epoch, and their UTC open instants (int64 ns).
     streams : Streams
         The market's random streams.
 
@@ -87,16 +94,18 @@ def build_bars(
     """
     cat, n_days = catalog, len(CALENDAR)
     events, halts = _plan_defects(catalog, paths)
-    fields: dict[str, list[np.ndarray]] = {f: [] for f in ("day", *OHLCV)}
+    fields: dict[str, list[np.ndarray]] = {f: [] for f in ("day", "stamp", *OHLCV)}
     found: list[tuple[str, str, int, int]] = []
     vol_d, price = paths["vol_d"].to_numpy(), paths["price"].to_numpy()
     scaled = paths["in_regime"].to_numpy()
     stable = (paths["kind"] == "stablecoin").to_numpy()
     for col, row in enumerate(cat.itertuples(index=False)):
-        calendar = xnys if row.calendar == "XNYS" else np.arange(n_days)
-        days = calendar[calendar >= row.first_day]
+        calendar, opens = calendars[row.calendar]
+        after = calendar >= row.first_day
+        days, stamps = calendar[after], opens[after]
         for start, end in halts.get(col, ()):
-            days = days[(days < start) | (days >= end)]
+            trading = (days < start) | (days >= end)
+            days, stamps = days[trading], stamps[trading]
         noise = streams.draw(row.id, 2, normal, 5)[days]
         basis = VENUE_NOISE if row.asset_class == "crypto" and not stable[row.path] else 0.0
         close = np.exp(latent.x[days, row.path] + basis * noise[:, 0]) * row.multiplier
@@ -130,11 +139,14 @@ def build_bars(
         if row.asset_class == "crypto" and row.first_day > 0:
             end = min(row.first_day + YOUNG_DAYS, n_days) - 1
             found.append((row.symbol, "young", row.first_day, end))
-        for name, values in zip(fields, (days, open_, high, low, close, volume), strict=True):
+        for name, values in zip(
+            fields, (days, stamps, open_, high, low, close, volume), strict=True
+        ):
             fields[name].append(values[keep])
     lengths = np.array([len(days) for days in fields["day"]])
     offsets = np.concatenate([[0], np.cumsum(lengths)])
     day = np.concatenate(fields.pop("day")).astype(np.int64)
+    stamp = np.concatenate(fields.pop("stamp")).astype(np.int64)
     ohlcv = {name: np.concatenate(fields.pop(name)) for name in OHLCV}
     has_bar = np.zeros((n_days, len(cat)), dtype=np.int32)
     has_bar[day, np.repeat(np.arange(len(cat)), lengths)] = 1
@@ -144,13 +156,15 @@ def build_bars(
     last += (offsets[:-1] - 1).astype(np.int32)
     last[before] = -1
     first, final = day[offsets[:-1]], day[offsets[1:] - 1]
-    through = final >= np.where(cat["calendar"] == "XNYS", xnys[-1], n_days - 1)
+    ends = cat["calendar"].map({name: days[-1] for name, (days, _) in calendars.items()})
+    through = final >= ends.to_numpy()
     dates = {"first_date": CALENDAR[first], "last_date": CALENDAR[final].where(~through, pd.NaT)}
     frame = pd.DataFrame(found, columns=["symbol", "defect", "start", "end"])
     frame["start"], frame["end"] = CALENDAR[frame["start"]], CALENDAR[frame["end"]]
     return BarStore(
         offsets=offsets,
         day=day,
+        stamp=stamp,
         ohlcv=ohlcv,
         last=last,
         listings=cat.assign(**dates)[LISTING_COLUMNS],

@@ -1,4 +1,4 @@
-"""The demo market's listings: stocks, ETFs and crypto venues, and the paths they sample."""
+"""The demo market's listings: stocks, ETFs, crypto, FX and futures, and their paths."""
 
 from __future__ import annotations
 
@@ -140,6 +140,46 @@ YOUNG_START, YOUNG_EVERY = date(2024, 3, 15), 45  # a new token every 45 days fr
 # PLANTED_STOCKS x scale stocks and PLANTED_BASES x scale crypto bases (two venues each).
 PLANTED_KINDS = ("mean_revert", "rated")
 PLANTED_STOCKS, PLANTED_BASES = 0.06, 0.015
+# FX majors and crosses, and continuous futures, listed last from a stream of their own (so every
+# listing above keeps its name, path and bars); a fixed handful, whatever the scale.
+# FX: (pair, price on the anchor day, {factor: loading}); a pair loads on the market factor
+# (risk-on currencies up against USD, JPY and CHF down), commodity currencies on commodities.
+FX_PAIRS = (
+    ("EURUSD", 1.08, {0: 0.05}),
+    ("GBPUSD", 1.27, {0: 0.08}),
+    ("USDJPY", 150.0, {0: 0.10, BOND_F: -0.8}),
+    ("AUDUSD", 0.66, {0: 0.15, COMMODITY_F: 0.15}),
+    ("USDCAD", 1.36, {0: -0.05, COMMODITY_F: -0.12}),
+    ("USDCHF", 0.90, {0: -0.05}),
+    ("NZDUSD", 0.60, {0: 0.12, COMMODITY_F: 0.10}),
+    ("EURGBP", 0.85, {}),
+    ("EURJPY", 162.0, {0: 0.12}),
+    ("GBPJPY", 190.0, {0: 0.15}),
+)
+FX_NAMES = {"EUR": "Euro", "USD": "U.S. Dollar", "GBP": "British Pound", "JPY": "Japanese Yen",
+            "AUD": "Australian Dollar", "CAD": "Canadian Dollar", "CHF": "Swiss Franc",
+            "NZD": "New Zealand Dollar"}  # fmt: skip
+# Futures: (exchange, root, price on the anchor day, {factor: loading}, traded value, name).
+FUTURES = (
+    ("CME_MINI", "ES", 5000.0, {0: 1.0}, 2e11, "E-mini S&P 500"),
+    ("CME_MINI", "NQ", 18000.0, {0: 1.15, 1: 0.6}, 1e11, "E-mini Nasdaq-100"),
+    ("CBOT", "ZN", 110.0, {BOND_F: 1.0}, 5e10, "10 Year T-Note"),
+    ("CBOT", "ZB", 118.0, {BOND_F: 2.0}, 2e10, "U.S. Treasury Bond"),
+    ("COMEX", "GC", 2300.0, {COMMODITY_F: 0.8}, 4e10, "Gold"),
+    ("COMEX", "SI", 28.0, {COMMODITY_F: 1.2}, 1e10, "Silver"),
+    ("COMEX", "HG", 4.2, {COMMODITY_F: 1.0, 0: 0.2}, 6e9, "Copper"),
+    ("NYMEX", "CL", 75.0, {COMMODITY_F: 1.5}, 3e10, "Crude Oil"),
+    ("NYMEX", "NG", 2.5, {COMMODITY_F: 1.3}, 8e9, "Natural Gas"),
+    ("CBOT", "ZC", 450.0, {COMMODITY_F: 0.7}, 3e9, "Corn"),
+)
+# Listing type -> (asset class, scanner market, calendar); crypto's when the type is not here.
+TYPE_CLASS = {
+    "stock": ("equity", "america", "XNYS"),
+    "fund": ("etf", "america", "XNYS"),
+    "forex": ("forex", "forex", "24/5"),
+    "futures": ("futures", "futures", "CMES"),
+}
+CRYPTO_CLASS = ("crypto", "crypto", "24/7")
 HALF_LIFE = (1.0, 5.0)  # sessions: a mean-reverting listing's deviation halves this fast
 RATING_SIGNAL = (0.15, 0.25)  # next-session drift per unit of rating, in sessions' vol
 
@@ -276,15 +316,16 @@ class _Catalog:
         rank: int = -1,
     ) -> None:
         """Add a listing; ``value`` is its traded value level, ``units`` shares or base supply."""
+        asset_class, market, calendar = TYPE_CLASS.get(type_, CRYPTO_CLASS)
         self.rows.append(
             {
                 "symbol": f"{exchange}:{ticker}",
                 "exchange": exchange,
                 "ticker": ticker,
                 "type": type_,
-                "asset_class": {"stock": "equity", "fund": "etf"}.get(type_, "crypto"),
-                "market": "america" if type_ in ("stock", "fund") else "crypto",
-                "calendar": "XNYS" if type_ in ("stock", "fund") else "24/7",
+                "asset_class": asset_class,
+                "market": market,
+                "calendar": calendar,
                 "sector": sector,
                 "base_currency": base,
                 "currency": quote,
@@ -454,6 +495,56 @@ class _Catalog:
                 path = self.planted_path(f"crypto:{base}", kind, self.log_uniform(0.05, 50), True)
                 self.add_base(base, base, path, VENUES_TAIL, self.log_uniform(2e7, 4e8))
 
+    def macro_path(self, key: str, kind: str, price: float, loads: dict[int, float],
+                   vol: tuple[float, float]) -> int:  # fmt: skip
+        """A path of an FX pair or a future: idiosyncratic vol drawn in ``vol`` (annual).
+
+        A trend's annual drift is 1.7-2.5 times its vol, as for stocks and crypto.
+        """
+        u, sign = self.rng.uniform, -1.0 if kind == "trend_down" else 1.0
+        idio = u(*vol)
+        if kind.startswith("trend"):
+            drift = idio * u(1.7, 2.5)
+            return self._append(key, kind, price, ANCHOR_DAY, {}, idio, sign * drift, u(0.1, 0.2))
+        return self._append(key, kind, price, ANCHOR_DAY, loads if kind == "factor" else {},
+                            idio, 0.0, 0.0)  # fmt: skip
+
+    def add_forex(self) -> None:
+        """``FX_PAIRS`` on ``FX``: 24x5 sessions, tick volume, no sector or capitalisation."""
+        for (pair, price, loads), kind in zip(FX_PAIRS, self.kinds(len(FX_PAIRS)), strict=True):
+            path = self.macro_path(f"forex:{pair}", kind, price, loads, (0.05, 0.09))
+            base, quote = pair[:3], pair[3:]
+            self.listing(
+                exchange="FX",
+                ticker=pair,
+                type_="forex",
+                sector="",
+                base=base,
+                quote=quote,
+                path=path,
+                value=price * self.log_uniform(1.5e5, 4e5),  # ticks a day x price
+                units=float("nan"),
+                description=f"{FX_NAMES[base]} / {FX_NAMES[quote]}",
+            )
+
+    def add_futures(self) -> None:
+        """``FUTURES`` as continuous front-month contracts (``GC1!``) on CME Globex sessions."""
+        kinds = self.kinds(len(FUTURES))
+        for (exchange, root, price, loads, value, name), kind in zip(FUTURES, kinds, strict=True):
+            path = self.macro_path(f"futures:{root}", kind, price, loads, (0.08, 0.2))
+            self.listing(
+                exchange=exchange,
+                ticker=f"{root}1!",
+                type_="futures",
+                sector="",
+                base="",
+                quote="USD",
+                path=path,
+                value=value * self.rng.uniform(0.7, 1.3),
+                units=float("nan"),
+                description=f"{name} Futures (Continuous: Current Contract in Front)",
+            )
+
     def add_young(self, days: Iterable[int]) -> None:
         """A new trending token every ``YOUNG_EVERY`` days on BINANCE spot and perpetual."""
         for j, day in enumerate(days):
@@ -473,9 +564,11 @@ def build_catalog(seed: int, scale: int, first_session: int) -> tuple[pd.DataFra
         Number of listings: 50 % stocks, 10 % ETFs, the rest crypto including the young tokens
         (crypto keeps at least ``MIN_CORE_CRYPTO`` listings besides the young tokens); then,
         beyond ``scale``, the planted ``mean_revert`` and ``rated`` listings (per kind,
-        ``PLANTED_STOCKS`` x scale stocks and ``PLANTED_BASES`` x scale bases on two venues).
+        ``PLANTED_STOCKS`` x scale stocks and ``PLANTED_BASES`` x scale bases on two venues);
+        then the FX pairs ``FX_PAIRS`` and continuous futures ``FUTURES``, whatever the scale.
     first_session : int
-        Calendar-day index of the first XNYS session (stocks' and ETFs' first day).
+        Calendar-day index of the first XNYS session (stocks' and ETFs' first day; FX and futures
+        start on their calendar's first session in the epoch).
 
     Returns
     -------
@@ -496,6 +589,9 @@ def build_catalog(seed: int, scale: int, first_session: int) -> tuple[pd.DataFra
     builder.rng = np.random.default_rng([seed, stable_id("planted")])
     planted_stocks, planted_bases = round(PLANTED_STOCKS * scale), round(PLANTED_BASES * scale)
     builder.add_planted(planted_stocks, planted_bases, first_session)
+    builder.rng = np.random.default_rng([seed, stable_id("forex_futures")])
+    builder.add_forex()
+    builder.add_futures()
     catalog = pd.DataFrame(builder.rows).sort_values("symbol", ignore_index=True)
     catalog["id"] = [stable_id(symbol) for symbol in catalog["symbol"]]
     return catalog, builder.paths

@@ -10,7 +10,7 @@ import pandas as pd
 
 from tvs_pipeline.config.schema import ResolvedScanner
 from tvs_pipeline.errors import ConfigError, DataError, SourceError
-from tvs_pipeline.funnel.calendars import sessions
+from tvs_pipeline.funnel.calendars import session_opens, sessions
 from tvs_pipeline.market.demo.bars import build_bars
 from tvs_pipeline.market.demo.catalog import build_catalog
 from tvs_pipeline.market.demo.epoch import CALENDAR, EPOCH_END, EPOCH_START, Streams, day_index
@@ -18,10 +18,21 @@ from tvs_pipeline.market.demo.model import REGIMES, build_paths, simulate_paths
 from tvs_pipeline.market.demo.planted import plant_paths
 from tvs_pipeline.market.demo.snapshot import build_snapshot, compute_indicators
 from tvs_pipeline.market.query import DEFAULT_COLUMNS, apply_query, build_scan_query
+from tvs_pipeline.market.tradingview.fields import fit_to_market
 
 __all__ = ["EPOCH_END", "EPOCH_START", "DemoMarket"]
 
 MIN_SCALE = 100
+# The calendars of the listings: XNYS stocks and ETFs, 24/7 crypto, 24/5 FX and CME Globex
+# (exchange_calendars' CMES: Globex sessions open 17:00 Chicago the evening before, with the
+# CME's holidays) for the continuous futures.
+CALENDARS = ("XNYS", "24/7", "24/5", "CMES")
+
+
+def _calendar_days(name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Calendar-day indices of a calendar's sessions in the epoch, and their UTC opens (ns)."""
+    days = sessions(name, EPOCH_START, EPOCH_END)
+    return CALENDAR.get_indexer(days), session_opens(name, days).as_unit("ns").asi8
 
 
 class DemoMarket:
@@ -40,7 +51,8 @@ class DemoMarket:
     the planted ``mean_revert`` (an AR(1) deviation with a half-life of 1-5 sessions around a
     slow walk) and ``rated`` paths (the next return follows the listing's own technical rating)
     are `tvs_pipeline.market.demo.planted`'s.
-    Stocks and ETFs sample their path on XNYS sessions (a weekend compounds into Monday); each
+    Stocks and ETFs sample their path on XNYS sessions (a weekend compounds into Monday), FX
+    pairs on weekdays (24/5), continuous futures on CME Globex sessions (CMES); each
     venue of a crypto base samples the base's path every day with ~4 bp of venue noise (x1000 for
     multiplier tickers). Opens sit near the previous close, highs and lows bracket both, and
     volume is lognormal around the listing's level, higher on big moves.
@@ -52,7 +64,8 @@ class DemoMarket:
     scale : int, default 300
         Number of listings (>= 100): 50 % US stocks, 10 % ETFs, 40 % crypto including the fixed
         stream of young tokens (78 listings); crypto keeps at least 32 other listings, so small
-        scales hold more listings than ``scale``.
+        scales hold more listings than ``scale``. Beyond it: the planted listings, 10 FX pairs
+        and 10 continuous futures (`tvs_pipeline.market.demo.catalog`).
     shock_after : date, optional
         When given, every draw dated after this day comes from a different random stream, so bars
         after it change (continuing from its close) while bars and snapshots up to it do not.
@@ -70,14 +83,15 @@ class DemoMarket:
             raise ConfigError(f"demo market scale {scale}: must be >= {MIN_SCALE}")
         self.seed, self.scale, self.shock_after = int(seed), int(scale), shock_after
         streams = Streams(self.seed, None if shock_after is None else day_index(shock_after))
-        xnys = CALENDAR.get_indexer(sessions("XNYS", EPOCH_START, EPOCH_END))
+        calendars = {name: _calendar_days(name) for name in CALENDARS}
+        xnys = calendars["XNYS"][0]
         self._catalog, specs = build_catalog(self.seed, self.scale, int(xnys[0]))
         self._column = {symbol: col for col, symbol in enumerate(self._catalog["symbol"])}
         self._paths, loads = build_paths(specs)
         self._latent = plant_paths(
             self._paths, simulate_paths(self._paths, loads, streams), streams, xnys
         )
-        self._store = build_bars(self._catalog, self._paths, self._latent, xnys, streams)
+        self._store = build_bars(self._catalog, self._paths, self._latent, calendars, streams)
         self._indicators = compute_indicators(self._store)
 
     @property
@@ -85,10 +99,12 @@ class DemoMarket:
         """One row per listing, sorted by symbol.
 
         Columns: symbol (``EXCHANGE:TICKER``), exchange, ticker, type (``stock``, ``fund``,
-        ``spot``, ``swap``), asset_class (``equity``, ``etf``, ``crypto``), calendar (``XNYS``,
-        ``24/7``), sector (ETFs: ``Equity``/``Fixed Income``/``Commodities``; crypto:
-        ``Cryptocurrency``), base_currency (stocks and ETFs: the ticker; ``PEPE`` for
-        ``1000PEPEUSDT.P``), currency (quote), multiplier (1 or 1000), first_date (first bar),
+        ``spot``, ``swap``, ``forex``, ``futures``), asset_class (``equity``, ``etf``,
+        ``crypto``, ``forex``, ``futures``), calendar (``XNYS``, ``24/7``, ``24/5`` for FX,
+        ``CMES`` for futures), sector (ETFs: ``Equity``/``Fixed Income``/``Commodities``;
+        crypto: ``Cryptocurrency``; FX and futures: empty), base_currency (stocks and ETFs: the
+        ticker; ``PEPE`` for ``1000PEPEUSDT.P``; FX: the pair's first currency; futures:
+        empty), currency (quote), multiplier (1 or 1000), first_date (first bar),
         last_date (last bar; NaT when the listing trades through the epoch end), description.
         """
         return self._store.listings.copy()
@@ -106,8 +122,12 @@ class DemoMarket:
         Returns
         -------
         DataFrame
-            Columns ``symbol, date, open, high, low, close, volume``; ``date`` is the market date
-            as naive midnight ``datetime64[ns]``; sorted by symbol then date.
+            Columns ``symbol, date, open, high, low, close, volume, time``; ``date`` is the
+            market date as naive midnight ``datetime64[ns]``, ``time`` the instant the bar
+            opens (``datetime64[ns, UTC]``), as TradingView stamps it: the session open (NYSE
+            09:30 New York; FX 17:00 New York and CME Globex 17:00 Chicago the evening before;
+            crypto 00:00 UTC), from which `tvs_pipeline.funnel.calendars.market_date` gives
+            ``date`` back; sorted by symbol then date.
         """
         wanted = sorted({symbols} if isinstance(symbols, str) else set(symbols))
         first, last = day_index(start), day_index(end)
@@ -125,7 +145,8 @@ class DemoMarket:
             "date": CALENDAR[self._store.day[rows]],
         }
         ohlcv = {field: values[rows] for field, values in self._store.ohlcv.items()}
-        return pd.DataFrame(frame | ohlcv)
+        stamps = pd.DatetimeIndex(self._store.stamp[rows], tz="UTC")
+        return pd.DataFrame(frame | ohlcv | {"time": stamps})
 
     def snapshot(self, as_of: date) -> pd.DataFrame:
         """Scanner fields of every listing with a bar at or before ``as_of``, as TradingView shows.
@@ -163,7 +184,9 @@ class DemoMarket:
         """Run a resolved scanner on the snapshot of ``as_of``, as the scanner service would.
 
         Only listings of the scanner's market are candidates (``america``: stocks and ETFs;
-        ``crypto``: crypto; other markets have none).
+        ``crypto``: crypto; ``forex``: FX pairs; ``futures``: continuous futures; other markets
+        have none). As the service does, a query naming a field its market does not know
+        (``presets/markets/<market>.yaml``) is refused before anything is computed.
 
         Parameters
         ----------
@@ -179,12 +202,16 @@ class DemoMarket:
 
         Raises
         ------
+        ConfigError
+            The query filters, sorts or asks for a field its market does not know (the message
+            names the column and the market).
         SourceError
             The query names a column the demo market does not compute (e.g. a ``|240`` suffix).
         DataError
             ``as_of`` is outside the epoch.
         """
         query = build_scan_query(scanner)
+        fit_to_market(query, scanner.name)  # the service's HTTP 400, before any work
         known = {"ticker", *DEFAULT_COLUMNS}
         for column in [rule.column for rule in query.filters] + [*query.columns, query.sort_by]:
             if column not in known:

@@ -11,7 +11,7 @@ import pytest
 from tvs_pipeline.funnel.calendars import sessions
 from tvs_pipeline.market.demo import EPOCH_END, EPOCH_START, DemoMarket
 
-BAR_COLUMNS = ["symbol", "date", "open", "high", "low", "close", "volume"]
+BAR_COLUMNS = ["symbol", "date", "open", "high", "low", "close", "volume", "time"]
 
 
 def listing(market: DemoMarket, symbol: str) -> pd.Series:
@@ -47,12 +47,53 @@ def test_stocks_trade_exactly_the_xnys_sessions(market):
     assert list(market.bars([coin], *window)["date"]) == list(sessions("24/7", *window))
 
 
+@pytest.mark.parametrize(
+    ("symbol", "calendar"),
+    [("FX:EURUSD", "24/5"), ("FX:GBPJPY", "24/5"), ("COMEX:GC1!", "CMES"), ("CBOT:ZN1!", "CMES")],
+)
+def test_fx_and_futures_trade_exactly_their_calendars(market, symbol, calendar):
+    """FX every weekday (Christmas too, no weekend); futures on CME Globex sessions."""
+    window = (date(2024, 12, 20), date(2025, 12, 31))
+    bars = market.bars([symbol], *window)
+    assert list(bars["date"]) == list(sessions(calendar, *window))
+    assert listing(market, symbol)["calendar"] == calendar
+    fx = calendar == "24/5"
+    assert (pd.Timestamp("2024-12-25") in set(bars["date"])) == fx  # CME: closed for Christmas
+    assert not bars["date"].dt.day_of_week.isin([5, 6]).any()
+
+
+def test_fx_and_futures_bars_are_stamped_the_evening_before(market):
+    """TradingView stamps an FX daily bar at 17:00 New York and a CME future at 17:00 Chicago
+    of the evening before its session: by hand, Monday 2025-01-06 and Tuesday 2025-07-08."""
+    days = [date(2025, 1, 6), date(2025, 7, 8)]
+    bars = market.bars(["FX:USDJPY", "NYMEX:CL1!", "BINANCE:ETHUSDT", "AMEX:" + listing_ticker(
+        market, "fund")], days[0], days[1]).set_index(["symbol", "date"])  # fmt: skip
+    stamp = {
+        ("FX:USDJPY", "2025-01-06"): "2025-01-05 22:00",
+        ("FX:USDJPY", "2025-07-08"): "2025-07-07 21:00",
+        ("NYMEX:CL1!", "2025-01-06"): "2025-01-05 23:00",
+        ("NYMEX:CL1!", "2025-07-08"): "2025-07-07 22:00",
+        ("BINANCE:ETHUSDT", "2025-01-06"): "2025-01-06 00:00",
+        ("BINANCE:ETHUSDT", "2025-07-08"): "2025-07-08 00:00",
+    }
+    for (symbol, day), expected in stamp.items():
+        assert bars.loc[(symbol, pd.Timestamp(day)), "time"] == pd.Timestamp(expected, tz="UTC")
+    fund = bars.xs(pd.Timestamp("2025-07-08"), level="date").filter(like="AMEX:", axis=0)
+    assert list(fund["time"]) == [pd.Timestamp("2025-07-08 13:30", tz="UTC")]  # NYSE, EDT
+
+
+def listing_ticker(market: DemoMarket, type_: str) -> str:
+    return market.listings.query("type == @type_")["ticker"].iloc[0]
+
+
 def test_bars_shape_and_order(market):
     symbols = ["BINANCE:ETHUSDT", "AMEX:UNKNOWN", "NOPE", "BINANCE:BTCUSDT"]
     bars = market.bars(symbols, date(2025, 2, 1), date(2025, 2, 10))
     assert list(bars.columns) == BAR_COLUMNS
     assert bars["date"].dtype == "datetime64[ns]"
     assert (bars["date"] == bars["date"].dt.normalize()).all()
+    assert str(bars["time"].dtype) == "datetime64[ns, UTC]"
+    assert (bars["time"].dt.tz_localize(None) == bars["date"]).all()  # crypto opens 00:00 UTC
     assert list(bars["symbol"].unique()) == ["BINANCE:BTCUSDT", "BINANCE:ETHUSDT"]
     assert bars.equals(bars.sort_values(["symbol", "date"], ignore_index=True))
     assert len(bars) == 20

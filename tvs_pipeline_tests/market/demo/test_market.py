@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from tvs_pipeline.config import FilterRule, load_profile
+from tvs_pipeline.config import FilterRule, load_profile, load_scanner
 from tvs_pipeline.errors import ConfigError, SourceError
 from tvs_pipeline.market.demo import EPOCH_END, EPOCH_START, DemoMarket
 from tvs_pipeline.market.query import build_scan_query
@@ -74,6 +75,23 @@ def test_pinned_regression(market):
     assert hosts["stale"] == ["NASDAQ:NLRZ", "NASDAQ:QMG", "NYSE:NKP", "NYSE:SKK"]
     assert hosts["frozen"] == ["BYBIT:BTCUSDT.P", "NYSE:TRNS"]
     assert hosts["gap_1"] == ["BINANCE:BNBUSDT", "NYSE:CRX"]
+
+
+def test_fx_and_futures_leave_every_other_listing_unchanged(market):
+    """Pinned on commit e54c482, before the FX and futures listings (issue 17) were added from
+    a stream of their own: the 352 other listings keep every bar and snapshot field."""
+    listings = market.listings
+    old = listings.loc[~listings["asset_class"].isin(["forex", "futures"]), "symbol"].tolist()
+    bars = market.bars(old, EPOCH_START, EPOCH_END)
+    assert (len(old), len(bars)) == (352, 670_897)
+    assert np.log(bars["close"]).sum() == pytest.approx(2124941.7890925026, rel=1e-12)
+    assert np.log(bars["volume"]).sum() == pytest.approx(10127504.636015315, rel=1e-12)
+    assert (bars["high"] / bars["low"]).sum() == pytest.approx(697784.9512318755, rel=1e-12)
+    snap = market.snapshot(date(2026, 3, 16)).set_index("ticker").reindex(old).dropna(how="all")
+    assert len(snap) == 308
+    assert snap["ADX"].sum() == pytest.approx(7552.731951199998, rel=1e-12)
+    assert snap["Recommend.All"].sum() == pytest.approx(25.71666666666667, rel=1e-12)
+    assert snap["Perf.3M"].sum() == pytest.approx(-949.3358934151845, rel=1e-12)
 
 
 # ------------------------------------------------------------------------------ parameters
@@ -156,14 +174,37 @@ def test_scan_keeps_to_the_scanners_market(market, scanners):
     assert len(rows) > 0 and set(rows["type"]) <= {"stock", "fund"}
 
 
-@pytest.mark.parametrize(
-    "column", ["Recommend.All|240", "RSI7"], ids=["timeframe-suffix", "unknown-field"]
-)
-def test_scan_with_an_uncomputable_column_is_a_source_error(market, scanners, column):
-    scanner = scanners[0]
+def with_gate(scanner, column):
     gates = [*scanner.strategy.gates, FilterRule(column=column, op=">", value=0)]
-    broken = scanner.model_copy(
+    return scanner.model_copy(
         update={"strategy": scanner.strategy.model_copy(update={"gates": gates})}
     )
-    with pytest.raises(SourceError, match=f"column '{column}'"):
-        market.scan(broken, date(2025, 10, 2))
+
+
+@pytest.mark.parametrize(
+    ("column", "error", "match"),
+    [
+        ("Recommend.All|240", SourceError, "column 'Recommend.All|240' is not available"),
+        ("RSI7", ConfigError, "column 'RSI7' is not a field of market 'america'"),
+    ],
+    ids=["timeframe-suffix", "unknown-field"],
+)
+def test_scan_with_an_uncomputable_column_is_refused(market, scanners, column, error, match):
+    """A field the market does not know is refused as the service would (HTTP 400); a known
+    field on another timeframe is one the demo market does not compute."""
+    with pytest.raises(error, match=re.escape(match)):
+        market.scan(with_gate(scanners[0], column), date(2025, 10, 2))
+
+
+@pytest.mark.parametrize(
+    ("scanner", "column"),
+    [("forex_majors_trend", "market_cap_basic"), ("futures_trend", "sector"),
+     ("futures_trend", "base_currency")],
+)  # fmt: skip
+def test_fx_and_futures_scans_know_their_markets_fields_only(market, scanner, column):
+    """sector, market_cap_basic (and base_currency for futures) are equity fields: the forex
+    and futures markets refuse them (presets/markets), so the demo does too."""
+    market_name = scanner.split("_")[0]
+    with pytest.raises(ConfigError, match=f"column '{column}' is not a field of market "
+                                          f"'{market_name}'"):  # fmt: skip
+        market.scan(with_gate(load_scanner(scanner), column), date(2025, 10, 2))

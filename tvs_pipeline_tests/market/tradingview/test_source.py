@@ -94,8 +94,14 @@ def test_the_scan_lag_is_a_setting(live, fast, demo, max_lag_hours, refused):
 
 @pytest.mark.slow
 def test_scans_through_the_wire_equal_the_demo_market(source, demo):
-    # The wire asks for the market's columns: a crypto pair has no sector and no market cap.
-    unknown = {"america": set(), "crypto": {"sector", "market_cap_basic"}}
+    # The wire asks for the market's columns: a crypto pair has no sector and no market cap, an
+    # FX pair no traded value either (it sorts by it), a future no base currency.
+    unknown = {
+        "america": set(),
+        "crypto": {"sector", "market_cap_basic"},
+        "forex": {"sector", "market_cap_basic", "Value.Traded"},
+        "futures": {"sector", "market_cap_basic", "base_currency"},
+    }
     for scanner in load_profile("demo").scanners:
         got = source.scan(scanner, AS_OF)
         want = demo.scan(scanner, AS_OF)

@@ -28,7 +28,8 @@ __all__ = [
     "synthetic_universe",
 ]
 
-MARKET_OF = {"equity": "america", "etf": "america", "crypto": "crypto"}
+MARKET_OF = {"equity": "america", "etf": "america", "crypto": "crypto", "forex": "forex",
+             "futures": "futures"}  # fmt: skip
 DAY = 86_400.0
 
 
@@ -98,8 +99,8 @@ class DemoFeed:
                 opens, closes = _xnys()
                 start = pd.DatetimeIndex(opens.reindex(days))
                 end = pd.DatetimeIndex(closes.reindex(days))
-            else:
-                start = days.tz_localize("UTC")
+            else:  # the demo's own stamps: 00:00 UTC crypto, the evening before FX and futures
+                start = pd.DatetimeIndex(frame["time"])
                 end = start + pd.Timedelta(days=1)
             values = frame[["open", "high", "low", "close", "volume"]].to_numpy(dtype="float64")
             to_seconds = start.as_unit("s").asi8.astype("float64")

@@ -72,8 +72,10 @@ def test_the_scanner_sees_the_latest_complete_day_of_the_clock(feed):
     crypto = rows("crypto")
     classes = feed.market.listings.set_index("symbol").loc[crypto["ticker"], "asset_class"]
     assert len(crypto) > 0 and set(classes) == {"crypto"}
-    assert len(rows("america")) + len(crypto) == len(snapshot)
-    assert rows("forex").empty and rows("mars") is None
+    markets = ("america", "crypto", "forex", "futures")
+    assert sum(len(rows(name)) for name in markets) == len(snapshot)
+    assert (len(rows("forex")), len(rows("futures"))) == (10, 10)  # the demo's FX and futures
+    assert rows("cfd").empty and rows("mars") is None
     clock.set(datetime(2025, 7, 2, 2, 0, tzinfo=UTC))  # a day later, the next snapshot
     assert not rows("*")["close"].equals(snapshot["close"])
 
@@ -90,5 +92,8 @@ def test_history_stamps_bars_at_their_session_open(feed):
     coin = "BINANCE:ETHUSDT"
     coin_opens = pd.to_datetime(feed.history(coin, now).times, unit="s", utc=True)
     assert (coin_opens.strftime("%H:%M") == "00:00").all() and coin_opens[-1].day == 1
+    # FX opens 17:00 New York the evening before (21:00 UTC in July): Tuesday's bar is forming
+    fx_opens = pd.to_datetime(feed.history("FX:EURUSD", now).times, unit="s", utc=True)
+    assert fx_opens[-1] == pd.Timestamp("2025-06-30 21:00", tz="UTC")
     assert feed.history("BINANCE:BTCUSDT", now) is None  # told to pretend it does not know it
     assert feed.history("NASDAQ:NOPE", now) is None
