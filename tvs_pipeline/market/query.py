@@ -168,7 +168,10 @@ def apply_query(snapshot: pd.DataFrame, query: ScanQuery) -> pd.DataFrame:
         raise ConfigError(f"scan columns {missing}: unknown column")
     if query.sort_by not in snapshot.columns:
         raise ConfigError(f"sort_by {query.sort_by!r}: unknown column")
-    rows = snapshot.loc[mask, ["ticker", *query.columns]]
+    # The service sorts on a field it was not asked to return (a forex scan sorts by
+    # Value.Traded, not a forex column): sort with it, return without it.
+    shown = ["ticker", *query.columns]
+    rows = snapshot.loc[mask, list(dict.fromkeys([*shown, query.sort_by]))]
     keys = [query.sort_by] + (["ticker"] if query.sort_by != "ticker" else [])
     rows = rows.sort_values(
         keys,
@@ -176,4 +179,4 @@ def apply_query(snapshot: pd.DataFrame, query: ScanQuery) -> pd.DataFrame:
         na_position="last",
         kind="mergesort",
     )
-    return rows.head(query.limit).reset_index(drop=True)
+    return rows[shown].head(query.limit).reset_index(drop=True)

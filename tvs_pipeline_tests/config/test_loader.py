@@ -50,7 +50,16 @@ def test_extend_needs_a_list():
 def test_shipped_demo_profile_resolves():
     profile = load_profile("demo")
     assert profile.name == "demo"
-    assert {s.sleeve for s in profile.scanners} == {"us_equity", "crypto", "etf"}
+    assert {s.sleeve for s in profile.scanners} == {
+        "us_equity",
+        "crypto",
+        "etf",
+        "forex",
+        "futures",
+    }
+    futures = next(s for s in profile.scanners if s.name == "futures_trend_short")
+    assert (futures.universe.market, futures.template.asset_class) == ("futures", "futures")
+    assert futures.strategy.direction == "SHORT" and "CME_MINI:ES1!" in futures.universe.symbols
     short = next(s for s in profile.scanners if s.name == "crypto_top50_trend_short")
     assert short.strategy.direction == "SHORT"
     assert short.universe.market == "crypto"

@@ -121,4 +121,6 @@ def test_sleeve_calendars_of_the_demo_profile():
         "us_equity": "XNYS",
         "crypto": "24/7",
         "etf": "XNYS",
+        "forex": "24/5",
+        "futures": "CMES",
     }

@@ -65,3 +65,20 @@ def test_apply_sorts_and_cuts_deterministically():
         limit=2,
     )
     assert apply_query(snapshot, query)["ticker"].tolist() == ["A:C", "A:A"]
+
+
+def test_apply_sorts_by_a_field_it_does_not_return():
+    """A forex scan sorts by Value.Traded, which is not one of the forex columns it asks for
+    (presets/markets/forex.yaml): the service sorts by it and returns the columns only."""
+    snapshot = pd.DataFrame(
+        {"ticker": ["FX:A", "FX:B", "FX:C"], "close": [1.0, 2.0, 3.0],
+         "Value.Traded": [5.0, 9.0, 7.0]}
+    )  # fmt: skip
+    query = build_scan_query(load_profile("demo").scanners[0])
+    query = type(query)(
+        market="forex", filters=(), columns=("close",), sort_by="Value.Traded",
+        sort_order="desc", limit=2,
+    )  # fmt: skip
+    rows = apply_query(snapshot, query)
+    assert rows["ticker"].tolist() == ["FX:B", "FX:C"]  # 9, then 7: by hand
+    assert list(rows.columns) == ["ticker", "close"]

@@ -100,7 +100,11 @@ PINNED = {
     },
     "rating": {"candidates": [39, 38, 40, 40], "selected": [10, 7, 5, 8], "stage": [1, 2, 1, 1]},
     # before issue 15: candidates [56, 50, 91, 67], selected [18, 16, 17, 22], stage [1, 2, 1, 1]
-    "trend": {"candidates": [74, 69, 97, 85], "selected": [18, 16, 23, 24], "stage": [1] * 4},
+    # before issue 17: candidates [74, 69, 97, 85], selected [18, 16, 23, 24]. Its FX and futures
+    # trend scanners add 19, 18, 18, 17 candidates (the others' are unchanged) and 3, 4, 4, 3
+    # winners (among them the planted trends COMEX:GC1!, CME_MINI:ES1!, FX:EURJPY, FX:USDCHF);
+    # on 2026-06-30 one more of the other listings wins (the clusters span the whole cross-section).
+    "trend": {"candidates": [93, 87, 115, 102], "selected": [21, 20, 28, 27], "stage": [1] * 4},
 }
 
 
