@@ -18,7 +18,6 @@ from tvs_pipeline.market.demo.model import REGIMES, build_paths, simulate_paths
 from tvs_pipeline.market.demo.planted import plant_paths
 from tvs_pipeline.market.demo.snapshot import build_snapshot, compute_indicators
 from tvs_pipeline.market.query import DEFAULT_COLUMNS, apply_query, build_scan_query
-from tvs_pipeline.market.tradingview.fields import fit_to_market
 
 __all__ = ["EPOCH_END", "EPOCH_START", "DemoMarket"]
 
@@ -210,6 +209,9 @@ class DemoMarket:
         DataError
             ``as_of`` is outside the epoch.
         """
+        # Here, not at the top: the live source's package imports the demo's bar store.
+        from tvs_pipeline.market.tradingview.fields import fit_to_market
+
         query = build_scan_query(scanner)
         fit_to_market(query, scanner.name)  # the service's HTTP 400, before any work
         known = {"ticker", *DEFAULT_COLUMNS}
