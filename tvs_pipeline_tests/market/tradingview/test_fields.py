@@ -100,3 +100,62 @@ def test_a_malformed_market_preset_is_a_config_error(tmp_path, text, message):
 def test_the_presets_live_under_presets_markets():
     assert MARKETS_ROOT.parts[-2:] == ("presets", "markets")
     assert sorted(p.stem for p in MARKETS_ROOT.glob("*.yaml")) == sorted(MARKETS)
+
+
+# ------------------------------------------- against tradingview-screener's own queries (issue 17)
+def _package_queries() -> dict[str, list[dict]]:
+    """The scan bodies tradingview-screener ships per market (no network: its source only)."""
+    from tradingview_screener import screeners
+    from tradingview_screener.query import STOCKS_QUERY, Query
+
+    return {
+        "america": [STOCKS_QUERY, Query().query],  # stocks() and the default Query()
+        "crypto": [screeners.crypto().query],
+        "forex": [screeners.forex().query],
+        "futures": [screeners.futures().query],
+    }
+
+
+def _named_fields(body: dict) -> set[str]:
+    """Every field a scan body asks, filters or sorts on, without its ``|`` timeframe."""
+    names = set(body.get("columns", []))
+    names |= {rule["left"] for rule in body.get("filter", [])}
+    stack = [body.get("filter2", {})]
+    while stack:
+        node = stack.pop()
+        if "expression" in node:
+            names.add(node["expression"]["left"])
+        stack.extend(node.get("operation", {}).get("operands", []))
+        stack.extend(node.get("operands", []))
+    if "sort" in body:
+        names.add(body["sort"]["sortBy"])
+    return {name.split("|", 1)[0] for name in names}
+
+
+@pytest.mark.parametrize("market", MARKETS)
+def test_the_lists_agree_with_tradingview_screeners_own_queries(market):
+    """Where the package's screener for a market names a field we use anywhere, that market's
+    list has it (the forex and futures screeners sort by Value.Traded, the crypto one filters on
+    centralization and ranks by 24h_vol, the stocks one reads sector and market_cap_basic)."""
+    ours = {name: market_fields(name).fields for name in MARKETS}
+    used = set().union(*ours.values())
+    theirs = set().union(*(_named_fields(body) for body in _package_queries()[market]))
+    assert theirs & used <= ours[market], sorted((theirs & used) - ours[market])
+    assert {"name", "close", "volume", "currency"} & theirs <= ours[market]
+    assert len(theirs & ours[market]) >= 4  # the check bites: the package names our fields
+
+
+def test_the_package_shows_the_equity_fields_the_other_markets_lack():
+    """sector and market_cap_basic come from the stocks screener; the package's forex and
+    futures screeners ask name, close, volume and currency only, and none of its crypto pair
+    queries asks sector or market_cap_basic (a coin's capitalisation is market_cap_calc, on
+    the coin screener): our lists leave them out of those markets."""
+    queries = _package_queries()
+    stocks = set().union(*(_named_fields(body) for body in queries["america"]))
+    assert {"sector", "market_cap_basic"} <= stocks & market_fields("america").fields
+    for market in ("crypto", "forex", "futures"):
+        assert not {"sector", "market_cap_basic"} & _named_fields(queries[market][0])
+        assert not {"sector", "market_cap_basic"} & market_fields(market).fields
+    from tradingview_screener import screeners
+
+    assert "market_cap_calc" in _named_fields(screeners.coin().query)
