@@ -91,10 +91,8 @@ def build_atoms(selection: pd.DataFrame, panel: pd.DataFrame) -> pd.DataFrame:
         timescale=timescale.fillna(chosen["logic"].map(default_timescale)).to_numpy()
     )
     # One atom per (listing, logic, side): of two horizons of one logic, the shortest (§9).
-    chosen = chosen.sort_values("timescale", kind="mergesort").drop_duplicates(keys)
-    chosen = chosen.sort_index().assign(
-        atom_id=[atom_id(*key) for key in chosen[keys].itertuples(index=False)]
-    )
+    chosen = chosen.sort_values("timescale", kind="mergesort").drop_duplicates(keys).sort_index()
+    chosen = chosen.assign(atom_id=[atom_id(*key) for key in chosen[keys].itertuples(index=False)])
     if (chosen["timescale"] < 1).any() or (chosen["timescale"] % 1 != 0).any():
         bad = chosen.loc[(chosen["timescale"] < 1) | (chosen["timescale"] % 1 != 0)]
         raise DataError(

@@ -40,22 +40,30 @@ def test_two_horizons_of_one_logic_on_one_listing_make_one_atom_at_the_shortest(
     days = pd.date_range("2025-01-01", periods=60, freq="D")
     r = 0.02 * np.sin(np.arange(60) / 3.0)
     panel = pd.DataFrame({"symbol": "A", "market_date": days, "ret": r})
+    panel = pd.concat([panel, panel.assign(symbol="B")], ignore_index=True)
     rows = pd.DataFrame(
         {
-            "symbol": "A",
-            "logic": "mean_reversion",
-            "direction": ["LONG", "LONG", "SHORT"],
+            "symbol": ["B", "A", "A", "A", "B"],
+            "logic": ["trend", "mean_reversion", "mean_reversion", "mean_reversion", "rating"],
+            "direction": ["LONG", "LONG", "LONG", "SHORT", "SHORT"],
             "sleeve": "s",
             "calendar": "24/7",
             "selected": True,
-            "timescale": [10, 5, 7],
+            "timescale": [20, 10, 5, 7, 3],
         }
     )
     forward = build_atoms(rows, panel)
-    backward = build_atoms(rows.iloc[[1, 0, 2]].reset_index(drop=True), panel)
+    backward = build_atoms(rows.iloc[[0, 2, 1, 3, 4]].reset_index(drop=True), panel)
     pd.testing.assert_frame_equal(forward, backward)  # the order of the rows does not matter
-    scales = forward.drop_duplicates("atom_id").set_index("atom_id")["timescale"].to_dict()
-    assert scales == {"A|mean_reversion|LONG": 5, "A|mean_reversion|SHORT": 7}
+    first = forward.drop_duplicates("atom_id").set_index("atom_id")
+    assert first["timescale"].to_dict() == {
+        "A|mean_reversion|LONG": 5,
+        "A|mean_reversion|SHORT": 7,
+        "B|rating|SHORT": 3,
+        "B|trend|LONG": 20,
+    }
+    # Every atom keeps its own row's listing, logic and side.
+    assert (first.index == first["symbol"] + "|" + first["logic"] + "|" + first["direction"]).all()
     # The atom's stream is the 5-session rule's, not the 10-session one's (they differ here).
     held = forward.loc[forward["atom_id"] == "A|mean_reversion|LONG", "position"].to_numpy()
     assert (held == positions(r, "mean_reversion", "LONG", 5)[:-1]).all()
