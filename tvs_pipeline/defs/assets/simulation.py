@@ -14,9 +14,16 @@ from tvs_pipeline.defs.days import metric, run_days
 from tvs_pipeline.defs.partitions import daily_asset, partition_days
 from tvs_pipeline.defs.resources import LakeResource, ProfileResource, ReportResource
 from tvs_pipeline.defs.roles import Role, asset_name, role_asset
+from tvs_pipeline.market.point_in_time import SURVIVORSHIP
 from tvs_pipeline.simulation.friction import FrictionModel
 from tvs_pipeline.simulation.promotion import PROMOTION_WINDOW, promotion_day
-from tvs_pipeline.simulation.report import report_day, report_directory
+from tvs_pipeline.simulation.report import (
+    POINT_IN_TIME_DAYS,
+    report_day,
+    report_directory,
+    survivorship_caveat,
+    survivorship_days,
+)
 from tvs_pipeline.simulation.tearsheet import PERCENT_KEYS, render_tearsheet
 from tvs_pipeline.simulation.track_record import TrackRecord
 
@@ -107,7 +114,12 @@ def performance_report(
         [reader.read("simulation", where="date < ?", params=[days[0]]), simulation],
         ignore_index=True,
     )
-    run = run_days(context, report_day, shared={"history": history}, metadata=report_metadata)
+    # Whether each day's universe was rebuilt point in time (a live-source backfill).
+    discovered = reader.read(
+        "discovery", columns="distinct date, point_in_time", where="date <= ?", params=[days[-1]]
+    )
+    shared = {"history": history, "discovered": discovered}
+    run = run_days(context, report_day, shared=shared, metadata=report_metadata)
     upto = history.loc[history["date"] <= pd.Timestamp(days[-1])]
     table = run.table.assign(report_path="")
     if not upto["session"].astype(bool).any():
@@ -127,9 +139,15 @@ def performance_report(
     )
     # The page drawn by this run is the last day's; earlier days of a range have none.
     table.loc[table["date"] == pd.Timestamp(days[-1]), "report_path"] = str(sheet.html)
+    caveat = survivorship_caveat(
+        survivorship_days(discovered, first, days[-1]) if discovered is not None else []
+    )
     page = {
-        "tear_sheet": dg.MetadataValue.md(sheet.markdown),
+        "tear_sheet": dg.MetadataValue.md(
+            f"**{caveat}**\n\n{sheet.markdown}" if caveat else sheet.markdown
+        ),
         "report": dg.MetadataValue.path(str(sheet.html)),
+        **({"survivorship": dg.MetadataValue.text(caveat)} if caveat else {}),
     }
     if len(days) == 1:
         return dg.Output(table, metadata={**run.metadata, **page})
@@ -146,6 +164,11 @@ def report_metadata(metrics: pd.DataFrame) -> dict[str, dg.MetadataValue]:
             numbers[f"{key}_pct"] = metric(float(value) * 100.0)
         elif key in ("sessions", "n_periods"):
             numbers[key] = dg.MetadataValue.int(int(value))
+        elif key == POINT_IN_TIME_DAYS:  # days of the span whose universe was rebuilt
+            numbers[key] = dg.MetadataValue.int(int(value))
+            numbers["survivorship"] = dg.MetadataValue.text(
+                f"{int(value)} days of the span discovered point in time: {SURVIVORSHIP}"
+            )
         else:
             numbers[key] = metric(float(value), 4)
     return {**numbers, "out_of_sample": dg.MetadataValue.bool(True)}

@@ -51,6 +51,27 @@ def environment(monkeypatch, tmp_path, scanner_url, ws_url, **extra):
     return tmp_path / "home"
 
 
+# Discovery columns a market does not know (presets/markets): the live rows leave them empty.
+NOT_ASKED = {
+    "crypto": ("sector", "market_cap"),
+    "forex": ("sector", "market_cap", "value_traded"),  # sorted by traded value, not shown
+    "futures": ("sector", "market_cap", "base_currency"),
+}
+
+
+def as_stored_live(want: pd.DataFrame, rebuilt: bool) -> pd.DataFrame:
+    """The demo market's own discovery as the live source stores it: empty where the market
+    has no such column and, on a day rebuilt point in time, the market cap (no bar gives it)."""
+    want = want.copy()
+    for asset_class, columns in NOT_ASKED.items():
+        mine = (want["asset_class"] == asset_class).to_numpy()
+        for column in columns:
+            want[column] = want[column].where(~mine)
+    if rebuilt:
+        want["market_cap"] = float("nan")
+    return want
+
+
 def read(home, asset, day):
     return LakeReader(str(home / "lake")).read(
         asset, where="date = ?", params=[date.fromisoformat(day)]
@@ -80,12 +101,11 @@ def test_tvs_run_on_the_live_source_then_an_incremental_rerun(
 
         discovery = read(home, "discovery", DAY)
         expected = discover(demo, load_profile("demo").scanners, date.fromisoformat(DAY))
-        # The crypto market knows no sector and no market cap: the live rows leave them empty.
-        crypto = (expected["asset_class"] == "crypto").to_numpy()
-        expected["market_cap"] = expected["market_cap"].where(~crypto)
-        expected["sector"] = expected["sector"].where(~crypto)
+        assert not discovery["point_in_time"].any()  # the service's own scan of the day
         pd.testing.assert_frame_equal(
-            discovery.drop(columns="date").reset_index(drop=True), expected, check_dtype=False
+            discovery.drop(columns=["date", "point_in_time"]).reset_index(drop=True),
+            as_stored_live(expected, rebuilt=False),
+            check_dtype=False,
         )
         bars = read(home, "bars", DAY)
         assert unknown not in set(bars["symbol"]) and dropping in set(bars["symbol"])
@@ -192,11 +212,15 @@ def test_a_30_day_backfill_on_the_live_source_rebuilds_each_days_universe(
     scanners = load_profile("demo").scanners
     for day in (days[0], days[14], DAY):
         got = read(home, "discovery", day).drop(columns="date").reset_index(drop=True)
-        want = discover(demo, scanners, date.fromisoformat(day))
-        crypto = (want["asset_class"] == "crypto").to_numpy()
-        want["sector"] = want["sector"].where(~crypto)
-        want["market_cap"] = want["market_cap"].where(~crypto & (day == DAY))
+        # every day before the service's latest is rebuilt, and its partition says so
+        assert got.pop("point_in_time").eq(day != DAY).all(), day
+        want = as_stored_live(discover(demo, scanners, date.fromisoformat(day)), day != DAY)
         pd.testing.assert_frame_equal(got, want, check_dtype=False, rtol=1e-6)
+    # The performance report of a day whose span holds rebuilt days counts them (issue 17):
+    # the track record starts 06-01, so 06-15 holds 15 rebuilt days and 06-30 all 29 before it.
+    for day, rebuilt in ((days[14], 15.0), (DAY, 29.0)):
+        report = read(home, "performance_report", day).set_index("metric")["value"]
+        assert report["point_in_time_days"] == rebuilt, day
 
 
 def test_a_bad_endpoint_setting_is_a_one_line_error(monkeypatch, tmp_path, capsys):
