@@ -9,8 +9,10 @@ so the same code spreads a step's days over one machine's cores or over many mac
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import multiprocessing
 import os
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from typing import Any, TypeVar
@@ -21,9 +23,12 @@ from tvs_pipeline.errors import ConfigError
 
 __all__ = [
     "BATCHES_PER_WORKER",
+    "CLUSTER_START_SECONDS",
     "MIN_PARALLEL_CALLS",
+    "check_worker_imports",
     "dask_executor",
     "default_workers",
+    "local_cluster",
     "map_calls",
     "run_batches",
 ]
@@ -47,6 +52,9 @@ _START_METHOD = "fork" if "fork" in multiprocessing.get_all_start_methods() else
 # (two BLAS threads made clustering 2-3x slower on a 2-core machine).
 BLAS_THREADS = 1
 DASK_CONNECT_TIMEOUT = "5s"
+# A LocalCluster (tests, benchmarks, a try-out on one machine) that has not started in this
+# long has failed: said in one line instead of waiting for ever.
+CLUSTER_START_SECONDS = 60
 
 
 def default_workers() -> int:
@@ -147,6 +155,7 @@ def map_calls(
         return [function(**shared, **call) for call in calls]
     if scheduler:
         with dask_executor(scheduler) as (executor, client, threads):
+            check_worker_imports(client, function, scheduler)
             # One future for the whole mapping (a dict scattered whole would name its tasks
             # after its keys), copied to every worker once.
             payload = client.scatter([shared], broadcast=True, hash=False)[0] if shared else {}
@@ -157,6 +166,87 @@ def map_calls(
         max_workers=count, mp_context=context, initializer=_install, initargs=(shared,)
     ) as pool:
         return run_batches(pool, count, function, calls, None)
+
+
+def check_worker_imports(client: Any, function: Callable[..., Any], scheduler: str) -> None:
+    """Raise unless every worker of ``client`` can import the module of ``function``.
+
+    A function travels to a Dask worker by reference (its module and name). A worker that
+    cannot import that module (another environment, a module that is not installed) fails
+    to read the task, and Dask never answers for it: the run would wait for ever. A module
+    registered with ``cloudpickle.register_pickle_by_value`` travels whole and is not checked.
+
+    Raises
+    ------
+    ConfigError
+        A worker cannot import the module: names it and how many workers.
+    """
+    import cloudpickle
+
+    module = function.__module__
+    if module == "__main__" or module in cloudpickle.list_registry_pickle_by_value():
+        return
+    found = client.run(importlib.util.find_spec, module, on_error="return")
+    missing = [w for w, spec in found.items() if spec is None or isinstance(spec, BaseException)]
+    if missing:
+        raise ConfigError(
+            f"TVS_DASK_SCHEDULER {scheduler!r}: {len(missing)} of {len(found)} workers cannot "
+            f"import {module} (install the same tvs_pipeline on them, runbook §9.3)"
+        )
+
+
+@contextlib.contextmanager
+def local_cluster(workers: int = 2, timeout: float = CLUSTER_START_SECONDS) -> Iterator[str]:
+    """A Dask ``LocalCluster`` of ``workers`` one-thread processes on 127.0.0.1; its address.
+
+    For tests, benchmarks and a try-out on one machine; never start one inside a run (its
+    workers are spawned and re-import the run's ``__main__``, runbook §9.1). Its start, and
+    each worker's, is bounded by ``timeout`` seconds, and so is its close.
+
+    Raises
+    ------
+    ConfigError
+        Dask distributed is not installed, or the cluster did not start within ``timeout``.
+    """
+    try:
+        from distributed import LocalCluster
+    except ImportError as err:
+        raise ConfigError(
+            "dask distributed is not installed (pip install 'tvs_pipeline[dask]')"
+        ) from err
+    started: list[Any] = []
+    failed: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            started.append(
+                LocalCluster(
+                    n_workers=workers,
+                    threads_per_worker=1,
+                    processes=True,
+                    host="127.0.0.1",
+                    dashboard_address=None,
+                    death_timeout=timeout,  # a worker that cannot reach the scheduler ends
+                )
+            )
+        except BaseException as err:  # handed to the caller below
+            failed.append(err)
+
+    # Started in a thread so that the wait is bounded whatever part of the start hangs.
+    thread = threading.Thread(target=start, name="tvs-local-cluster", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if failed:
+        raise ConfigError(f"Dask LocalCluster of {workers} workers: {failed[0]}") from failed[0]
+    if not started:
+        raise ConfigError(
+            f"Dask LocalCluster of {workers} workers: not started within {timeout:.0f}s"
+        )
+    cluster = started[0]
+    try:
+        yield cluster.scheduler_address
+    finally:
+        cluster.close(timeout=timeout)
 
 
 def run_batches(

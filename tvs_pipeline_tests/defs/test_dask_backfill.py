@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tvs_pipeline.defs.runner import run_job
+from tvs_pipeline.parallel import local_cluster
 from tvs_pipeline.settings import load_settings
 
 distributed = pytest.importorskip("distributed")
@@ -45,14 +46,10 @@ def backfill(settings) -> None:
 def test_a_20_day_backfill_on_a_dask_cluster_equals_the_in_process_one(tmp_path, capsys):
     alone = replace(load_settings({"TVS_HOME": str(tmp_path / "alone")}), workers=1)
     backfill(alone)
-    with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-        dashboard_address=None,
-    ) as cluster, distributed.Client(cluster.scheduler_address) as client:  # fmt: skip
+    # Its start is bounded (a cluster that does not come up fails in one line).
+    with local_cluster(2) as address, distributed.Client(address) as client:
         spread = replace(
-            load_settings({"TVS_HOME": str(tmp_path / "spread")}),
-            workers=1,
-            dask_scheduler=cluster.scheduler_address,
+            load_settings({"TVS_HOME": str(tmp_path / "spread")}), workers=1, dask_scheduler=address
         )
         backfill(spread)
         # The days went to the cluster: its workers finished batches of day calls.
