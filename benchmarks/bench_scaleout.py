@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import lake_equal
 
 from tvs_pipeline.defs.backfill import BACKFILL_PATH, run_chunked_backfill
-from tvs_pipeline.defs.runner import run_job
+from tvs_pipeline.defs.runner import dagster_yaml, prepare_instance, run_job
 from tvs_pipeline.settings import load_settings
 
 
@@ -55,28 +55,22 @@ def single(home: Path, first: str, last: str, workers: int, scheduler: str = "")
     return time.perf_counter() - started
 
 
+def chunked_home_config(settings, concurrent: int) -> Path:
+    """``$TVS_HOME/dagster`` with the dagster.yaml `tvs` writes, backfill limit ``concurrent``."""
+    dagster_home = settings.dagster_home
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    config = yaml.safe_load(dagster_yaml(dagster_home))
+    for limit in config["concurrency"]["runs"]["tag_concurrency_limits"]:
+        if limit["value"] == BACKFILL_PATH:
+            limit["limit"] = concurrent
+    (dagster_home / "dagster.yaml").write_text(yaml.safe_dump(config))
+    return prepare_instance(settings)
+
+
 def chunked(home: Path, first: str, last: str, chunk: int, concurrent: int) -> tuple[float, list]:
     """Both paths as asset backfills of ``chunk``-day runs; the wall time and the runs."""
     settings = replace(load_settings({"TVS_HOME": str(home)}), workers=1)
-    dagster_home = settings.dagster_home
-    dagster_home.mkdir(parents=True)
-    limits = [
-        {"key": "tvs/path", "value": "champion", "limit": 1},
-        {"key": "tvs/path", "value": BACKFILL_PATH, "limit": concurrent},
-    ]
-    config = {
-        "telemetry": {"enabled": False},
-        "run_coordinator": {
-            "module": "dagster._core.run_coordinator",
-            "class": "QueuedRunCoordinator",
-            "config": {
-                "max_concurrent_runs": concurrent,
-                "dequeue_interval_seconds": 1,
-                "tag_concurrency_limits": limits,
-            },
-        },
-    }
-    (dagster_home / "dagster.yaml").write_text(yaml.safe_dump(config))
+    dagster_home = chunked_home_config(settings, concurrent)
     os.environ["TVS_WORKERS"] = "1"  # the daemon started for the backfill inherits it
     started = time.perf_counter()
     outcomes = run_chunked_backfill(settings, first, last, chunk, report=lambda line: None)

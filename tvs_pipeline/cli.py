@@ -220,9 +220,11 @@ def _chunked_backfill(
     outcomes = run_chunked_backfill(settings, start, end, chunk_days)
     runs = sum(len(outcome.runs) for outcome in outcomes)
     ids = ", ".join(outcome.backfill_id for outcome in outcomes)
+    # What the daemon did, read from its runs (a daemon already running used its own K).
+    most = max((outcome.chunk_days for outcome in outcomes), default=0)
     print(
-        f"backfilled {start}..{end} as {runs} runs in backfills {ids} "
-        f"in {time.perf_counter() - started:.1f}s; lake: {settings.lake_root}"
+        f"backfilled {start}..{end} as {runs} runs (chunks of up to {most} days) in backfills "
+        f"{ids} in {time.perf_counter() - started:.1f}s; lake: {settings.lake_root}"
     )
     return 0
 

@@ -22,13 +22,17 @@ import shutil
 import string
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from datetime import date
 from pathlib import Path
+from typing import BinaryIO
 
 import dagster as dg
+import yaml
 
 # Dagster has no public Python call that submits an asset backfill: the UI's GraphQL
 # mutation (launchPartitionBackfill) builds this same object and adds it to the instance.
@@ -47,7 +51,11 @@ __all__ = [
     "BackfillOutcome",
     "backfill_runs",
     "bars_sync_job",
+    "chunk_days_of",
     "chunk_policy",
+    "chunked_asset_names",
+    "chunking_note",
+    "code_server",
     "daemon_env",
     "daemon_running",
     "follow_backfill",
@@ -87,6 +95,22 @@ bars_sync_job = dg.define_asset_job(
 # A daemon that sent a heartbeat this recently is taken as running.
 HEARTBEAT_SECONDS = 60
 POLL_SECONDS = 2.0
+# The code location's name (workspace.yaml, [tool.dg]); its server answers within this.
+LOCATION = "tvs_pipeline"
+CODE_SERVER_START_SECONDS = 120
+# Dagster's backfill daemon looks at a backfill every 30 s (a constant, not in dagster.yaml),
+# so each stage that waits for another waits 15 s on average before its runs are even
+# queued. The daemon `tvs` starts runs Dagster's own `dagster-daemon` entry point with that
+# constant lowered first; a daemon you run yourself keeps 30 s.
+BACKFILL_TICK_SECONDS = 5
+DAEMON_MAIN = """\
+import sys
+import dagster._daemon.controller as controller
+controller.DEFAULT_DAEMON_INTERVAL_SECONDS = int(sys.argv.pop(1))
+from dagster._daemon.cli import main
+sys.argv[0] = "dagster-daemon"
+sys.exit(main())
+"""
 
 
 def chunk_policy(
@@ -131,6 +155,9 @@ class BackfillOutcome:
     backfill_id: str
     status: str
     runs: tuple[tuple[str, str, str], ...]
+    # The most days one run of a chunked (day-independent) asset covered: the chunk size the
+    # daemon actually used, read from its runs (0: no such run).
+    chunk_days: int = 0
 
     @property
     def success(self) -> bool:
@@ -189,11 +216,31 @@ def backfill_runs(instance: dg.DagsterInstance, backfill_id: str) -> list[dg.Dag
     return list(reversed(runs))  # the instance lists the newest first
 
 
-def _describe(run: dg.DagsterRun) -> str:
+def _bounds(run: dg.DagsterRun) -> tuple[str, str]:
     tags = run.tags
     first = tags.get("dagster/asset_partition_range_start") or tags.get("dagster/partition", "")
-    last = tags.get("dagster/asset_partition_range_end") or first
+    return first, tags.get("dagster/asset_partition_range_end") or first
+
+
+def _describe(run: dg.DagsterRun) -> str:
+    first, last = _bounds(run)
     return f"{first}..{last}" if first != last else first
+
+
+def chunk_days_of(runs: Sequence[dg.DagsterRun], chunked: Collection[str]) -> int:
+    """The most days one run of an asset in ``chunked`` covered (0: no such run).
+
+    What the daemon that ran a backfill split it into: its code location's
+    ``$TVS_CHUNK_DAYS`` decides, whatever `tvs` asked for.
+    """
+    most = 0
+    for run in runs:
+        names = {key.to_user_string() for key in run.asset_selection or ()}
+        first, last = _bounds(run)
+        if names & set(chunked) and first and last:
+            days = (date.fromisoformat(last) - date.fromisoformat(first)).days + 1
+            most = max(most, days)
+    return most
 
 
 def follow_backfill(
@@ -203,13 +250,19 @@ def follow_backfill(
     report: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
     timeout: float | None = None,
     poll: float = POLL_SECONDS,
+    chunked: Collection[str] = (),
+    daemon: subprocess.Popen[bytes] | None = None,
 ) -> BackfillOutcome:
     """Wait for a backfill to end, reporting each change of its runs; how it ended.
+
+    ``chunked`` names the assets run in chunks: the outcome's ``chunk_days`` is read from
+    their runs. ``daemon``: the daemon process running it, if started here.
 
     Raises
     ------
     ConfigError
-        The backfill is not in the instance, or did not end within ``timeout`` seconds.
+        The backfill is not in the instance, did not end within ``timeout`` seconds, or
+        ``daemon`` exited before it ended.
     """
     started, last_line = time.monotonic(), ""
     while True:
@@ -234,6 +287,12 @@ def follow_backfill(
                 backfill_id,
                 backfill.status.value,
                 tuple((run.run_id, run.status.value, _describe(run)) for run in runs),
+                chunk_days_of(runs, chunked),
+            )
+        if daemon is not None and daemon.poll() is not None:
+            raise ConfigError(
+                f"backfill {backfill_id}: the dagster-daemon started for it exited "
+                f"({daemon.returncode}) before it ended ({line})"
             )
         if timeout is not None and time.monotonic() - started > timeout:
             raise ConfigError(
@@ -257,37 +316,92 @@ def running_daemon(
     """A ``dagster-daemon run`` for the instance at ``dagster_home``, stopped on the way out.
 
     ``env`` is the daemon's whole environment (``TVS_CHUNK_DAYS`` decides the chunks: the
-    daemon loads the definitions with it). The daemon's output goes to
-    ``<dagster_home>/daemon.log``.
+    code location is loaded with it). Without a ``workspace`` the daemon reads the code
+    location from one code server started here for its lifetime (`code_server`): a daemon
+    given the module instead starts its own server and replaces it every minute (its
+    workspace refresh), a new process loading the definitions each time. The output of both
+    goes to ``<dagster_home>/daemon.log``.
+
+    Raises
+    ------
+    ConfigError
+        The code server did not start.
     """
-    executable = shutil.which("dagster-daemon") or str(
-        Path(sys.executable).with_name("dagster-daemon")
-    )
-    if not Path(executable).is_file():
-        raise ConfigError("dagster-daemon: not found on PATH nor beside the Python that runs tvs")
-    command = [executable, "run"]
-    if workspace is not None:
-        command += ["-w", str(workspace)]
-    else:
-        command += ["-m", "tvs_pipeline.definitions", "-a", "defs"]
-    log = (dagster_home / "daemon.log").open("ab")
+    env = {**env, "DAGSTER_HOME": str(dagster_home)}
+    with contextlib.ExitStack() as stack:
+        log = stack.enter_context((dagster_home / "daemon.log").open("ab"))
+        if workspace is None:
+            workspace = stack.enter_context(code_server(dagster_home, env, log))
+        # `dagster-daemon run`, its backfill tick shortened (`DAEMON_MAIN`).
+        command = [sys.executable, "-c", DAEMON_MAIN, str(BACKFILL_TICK_SECONDS)]
+        process = subprocess.Popen(
+            [*command, "run", "-w", str(workspace)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=str(dagster_home),
+        )
+        stack.callback(_stop, process)
+        yield process
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """Terminate ``process``; kill it after 30 s."""
+    process.terminate()
+    try:
+        process.wait(30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@contextmanager
+def code_server(dagster_home: Path, env: dict[str, str], log: BinaryIO) -> Iterator[Path]:
+    """A ``dagster api grpc`` server of the definitions on a local socket; its workspace file.
+
+    Loaded once with ``env`` (``TVS_CHUNK_DAYS``), it serves the daemon's workspace refreshes
+    and starts each run's process; stopped on the way out.
+
+    Raises
+    ------
+    ConfigError
+        The server did not answer within `CODE_SERVER_START_SECONDS`.
+    """
+    from dagster._grpc.client import DagsterGrpcClient
+
+    folder = Path(tempfile.mkdtemp(prefix="tvs-code-"))  # short: a socket path has 107 bytes
+    socket = folder / "grpc.sock"
+    command = [sys.executable, "-m", "dagster", "api", "grpc", "--socket", str(socket)]
+    command += ["-m", "tvs_pipeline.definitions", "-a", "defs", "--location-name", LOCATION]
     process = subprocess.Popen(
-        command,
-        env={**env, "DAGSTER_HOME": str(dagster_home)},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=str(dagster_home),
+        command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=str(dagster_home)
     )
     try:
-        yield process
+        client = DagsterGrpcClient(socket=str(socket))
+        deadline = time.monotonic() + CODE_SERVER_START_SECONDS
+        while True:
+            if process.poll() is not None:
+                raise ConfigError(
+                    f"code server for {dagster_home}: exited {process.returncode} before it "
+                    f"answered (its output: {dagster_home / 'daemon.log'})"
+                )
+            try:
+                client.ping("tvs")
+                break
+            except Exception:  # not listening yet
+                if time.monotonic() > deadline:
+                    raise ConfigError(
+                        f"code server for {dagster_home}: no answer within "
+                        f"{CODE_SERVER_START_SECONDS}s (its output: {dagster_home / 'daemon.log'})"
+                    ) from None
+                time.sleep(0.5)
+        workspace = folder / "workspace.yaml"
+        location = {"socket": str(socket), "location_name": LOCATION}
+        workspace.write_text(yaml.safe_dump({"load_from": [{"grpc_server": location}]}))
+        yield workspace
     finally:
-        process.terminate()
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
+        _stop(process)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def daemon_env(chunk_days: int) -> dict[str, str]:
@@ -341,9 +455,16 @@ def run_chunked_backfill(
         raise ConfigError(f"bars_sync run {synced.run_id[:8]} failed at {synced.failure}")
     chunked_assets = [name for name in NIGHTLY_ASSETS if name not in SYNC_ASSETS]
     outcomes: list[BackfillOutcome] = []
+    split = chunked_asset_names(defs)
+    days = (date.fromisoformat(last) - date.fromisoformat(first)).days + 1
     with dg.DagsterInstance.from_config(str(home)) as instance:
-        started = contextlib.nullcontext() if daemon_running(instance) else None
-        with started or running_daemon(home, env):
+        running = daemon_running(instance)
+        if running:
+            report(
+                "a dagster-daemon already runs for this instance: its own TVS_CHUNK_DAYS "
+                f"splits the backfill (asked: {chunk_days})"
+            )
+        with contextlib.nullcontext() if running else running_daemon(home, env) as daemon:
             for title, assets in (("nightly", chunked_assets), ("shadow", SHADOW_ASSETS)):
                 if title not in paths:
                     continue
@@ -353,9 +474,19 @@ def run_chunked_backfill(
                 report(
                     f"{title}: backfill {backfill_id} of {first}..{last} in {chunk_days}-day runs"
                 )
-                outcome = follow_backfill(instance, backfill_id, report=report, timeout=timeout)
+                outcome = follow_backfill(
+                    instance,
+                    backfill_id,
+                    report=report,
+                    timeout=timeout,
+                    chunked=split,
+                    daemon=daemon,
+                )
                 _record_outcomes(chunked, instance, outcome)
                 outcomes.append(outcome)
+                note = chunking_note(title, outcome, chunk_days, days)
+                if note:
+                    report(note)
                 if not outcome.success:
                     failed = [f"{run_id[:8]} ({span})" for run_id, status, span in outcome.runs
                               if status != "SUCCESS"]  # fmt: skip
@@ -364,6 +495,31 @@ def run_chunked_backfill(
                         f"{', '.join(failed) or 'none'} (the UI's Backfills page has their errors)"
                     )
     return outcomes
+
+
+def chunked_asset_names(defs: dg.Definitions) -> set[str]:
+    """The assets of ``defs`` that a chunked backfill splits (`chunk_policy`)."""
+    graph = defs.resolve_asset_graph()
+    return {
+        key.to_user_string()
+        for key in graph.get_all_asset_keys()
+        if (policy := graph.get(key).backfill_policy) is not None
+        and policy.max_partitions_per_run is not None
+    }
+
+
+def chunking_note(title: str, outcome: BackfillOutcome, asked: int, days: int) -> str:
+    """One warning line when the backfill's runs were not of the ``asked`` size; else "".
+
+    A daemon started before `tvs backfill` splits with its own ``$TVS_CHUNK_DAYS``.
+    """
+    if not outcome.chunk_days or outcome.chunk_days == min(asked, days):
+        return ""
+    return (
+        f"warning: {title} backfill {outcome.backfill_id} ran in runs of up to "
+        f"{outcome.chunk_days} days, not {asked}: the running daemon's TVS_CHUNK_DAYS decides "
+        f"(restart it with TVS_CHUNK_DAYS={asked})"
+    )
 
 
 def _record_outcomes(

@@ -84,6 +84,41 @@ compute_logs:
 concurrency:
   runs:
     tag_concurrency_limits:
+      # Nightly runs of the champion path never overlap.
+      - key: tvs/path
+        value: champion
+        limit: 1
+      # The chunks of a backfill (`tvs backfill --chunk-days`) have their own limit: one per
+      # core of a 2-core machine; raise it with the cores (docs/runbook.md §9).
+      - key: tvs/path
+        value: backfill
+        limit: 2
+# The daemon admits queued runs every second (Dagster's default, 5 s, holds each queued run
+# 2.5 s on average: a chunked backfill queues one run per chunk and stage).
+run_queue:
+  dequeue_interval_seconds: 1
+run_retries:
+  enabled: true
+  max_retries: 1
+"""
+# What `tvs` wrote before the backfill limit: such a file, untouched, is rewritten.
+DAGSTER_YAML_BEFORE_BACKFILL_LIMIT = """\
+# Written by `tvs` on first use: the instance shared by `tvs` and `dagster dev`
+# (DAGSTER_HOME=$TVS_HOME/dagster). Keep in step with the repository's dagster.yaml.
+telemetry:
+  enabled: false
+nux:
+  enabled: false
+# The steps' stdout and stderr, for the run page of the UI (`tvs` draws its progress on its
+# own copy of the terminal, so capturing them takes nothing from it).
+compute_logs:
+  module: tvs_pipeline.defs.compute_logs
+  class: StepLogManager
+  config:
+    base_dir: "{home}/storage"
+concurrency:
+  runs:
+    tag_concurrency_limits:
       - key: tvs/path
         value: champion
         limit: 1
@@ -152,13 +187,20 @@ def dagster_yaml(home: Path) -> str:
 
 
 def _upgrade_config(home: Path) -> None:
-    """Rewrite a dagster.yaml `tvs` wrote before step logs were kept (no compute log files)."""
+    """Rewrite a dagster.yaml `tvs` wrote before a later need, as long as nobody edited it.
+
+    Before step logs were kept (no compute log files), or before the backfill limit (only
+    the file exactly as `tvs` wrote it: an operator's own limits stay).
+    """
     config = home / "dagster.yaml"
     try:
         text = config.read_text(encoding="utf-8")
     except FileNotFoundError:
         return
-    if text.startswith("# Written by `tvs`") and "noop_compute_log_manager" in text:
+    before_limit = DAGSTER_YAML_BEFORE_BACKFILL_LIMIT.replace("{home}", str(Path(home).resolve()))
+    if text.startswith("# Written by `tvs`") and (
+        "noop_compute_log_manager" in text or text == before_limit
+    ):
         staged = home / f".dagster.yaml.{uuid.uuid4().hex}.tmp"
         staged.write_text(dagster_yaml(home), encoding="utf-8")
         os.replace(staged, config)

@@ -18,12 +18,19 @@ import dagster as dg
 import pandas as pd
 import pytest
 import yaml
+from dagster._core.execution.backfill import BulkActionStatus
+from dagster._core.utils import make_new_run_id
 
+from tvs_pipeline.definitions import build_definitions
 from tvs_pipeline.defs.backfill import (
     BACKFILL_PATH,
     backfill_runs,
     chunk_policy,
+    chunked_asset_names,
+    chunking_note,
+    follow_backfill,
     run_chunked_backfill,
+    submit_backfill,
 )
 from tvs_pipeline.defs.carry import day_before
 from tvs_pipeline.defs.jobs import NIGHTLY_ASSETS
@@ -115,6 +122,8 @@ def test_a_40_day_backfill_in_4_chunks_by_the_daemon_equals_the_single_run(tmp_p
     assert done.success, (done, (home / "daemon.log").read_text()[-3000:])
     assert lines[0] == f"bars_sync: discovery and bars over {FIRST}..{LAST} as one run"
     assert lines[-1].endswith(f"{len(runs)} runs ({len(runs)} success)"), lines
+    # The daemon tvs started ran the asked chunks, read from its runs: no warning.
+    assert done.chunk_days == CHUNK and not [line for line in lines if "warning" in line]
     assert sync.is_success and sync.tags[RANGE_START] == FIRST and sync.tags[RANGE_END] == LAST
     check_runs(runs, records)
     assert_lakes_equal(single.home, chunked.home)
@@ -186,12 +195,97 @@ def test_a_refused_chunked_backfill_is_one_line_and_leaves_nothing(tmp_path, opt
     assert not (tmp_path / "home" / "dagster").exists()
 
 
-def test_a_missing_daemon_executable_is_one_line(tmp_path, monkeypatch):
+def test_a_code_server_that_cannot_load_the_definitions_is_one_line(tmp_path):
     from tvs_pipeline.defs.backfill import running_daemon
     from tvs_pipeline.errors import ConfigError
 
-    monkeypatch.setenv("PATH", str(tmp_path))  # no dagster-daemon on PATH
-    monkeypatch.setattr(sys, "executable", str(tmp_path / "python"))  # nor beside Python
-    with pytest.raises(ConfigError, match="dagster-daemon: not found on PATH nor beside"):
-        with running_daemon(tmp_path, {}):
+    # The definitions refuse a bad TVS_CHUNK_DAYS when the server imports them.
+    env = {**os.environ, "TVS_HOME": str(tmp_path), "TVS_CHUNK_DAYS": "ten"}
+    with pytest.raises(ConfigError, match=r"code server for .*: exited 1 before it answered"):
+        with running_daemon(tmp_path, env):
             pass
+    assert "TVS_CHUNK_DAYS='ten': expected an integer >= 1" in (tmp_path / "daemon.log").read_text()
+
+
+def queue_limits(home: Path) -> dict[tuple[str, str], int]:
+    """The tag limits of the run queue of the instance at ``home``, as its daemon reads them."""
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        queue = instance.get_concurrency_config().run_queue_config
+    return {(t["key"], t.get("value")): t["limit"] for t in queue.tag_concurrency_limits}
+
+
+def test_the_instance_tvs_writes_gives_backfill_chunks_their_own_limit(tmp_path):
+    home = prepare_instance(load_settings({"TVS_HOME": str(tmp_path)}))
+    # Runbook §9: one champion run at a time, two backfill chunks at a time (the cores here).
+    assert queue_limits(home) == {("tvs/path", "champion"): 1, ("tvs/path", BACKFILL_PATH): 2}
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert instance.run_coordinator.dequeue_interval_seconds == 1  # not Dagster's 5
+
+
+def test_an_instance_written_before_the_limit_gets_it_unless_edited(tmp_path):
+    from tvs_pipeline.defs.runner import DAGSTER_YAML_BEFORE_BACKFILL_LIMIT
+
+    settings = load_settings({"TVS_HOME": str(tmp_path)})
+    home = prepare_instance(settings)
+    old = DAGSTER_YAML_BEFORE_BACKFILL_LIMIT.replace("{home}", str(home.resolve()))
+    (home / "dagster.yaml").write_text(old)
+    assert queue_limits(home) == {("tvs/path", "champion"): 1}
+    prepare_instance(settings)  # what every `tvs` command does first
+    assert queue_limits(home)[("tvs/path", BACKFILL_PATH)] == 2
+    edited = old.replace("limit: 1", "limit: 3")  # the operator's own limits stay
+    (home / "dagster.yaml").write_text(edited)
+    prepare_instance(settings)
+    assert (home / "dagster.yaml").read_text() == edited
+
+
+# ------------------------------------------- the chunks a running daemon chose (review 6)
+def daemon_run(instance, backfill_id: str, asset: str, first: str, last: str) -> None:
+    """A finished run of ``asset`` over ``first..last`` as the daemon files it for a backfill."""
+    instance.add_run(
+        dg.DagsterRun(
+            job_name="__ASSET_JOB",
+            run_id=make_new_run_id(),
+            status=dg.DagsterRunStatus.SUCCESS,
+            asset_selection=frozenset({dg.AssetKey(asset)}),
+            tags={"dagster/backfill": backfill_id, RANGE_START: first, RANGE_END: last},
+        )
+    )
+
+
+@pytest.mark.parametrize(
+    ("daemon_chunks", "expected", "warned"),
+    [
+        # The daemon's own TVS_CHUNK_DAYS=20: two runs of 20 days where 10 were asked.
+        ([("2025-05-22", "2025-06-10"), ("2025-06-11", "2025-06-30")], 20, True),
+        # No TVS_CHUNK_DAYS in the daemon: one run over the 40 days.
+        ([(FIRST, LAST)], 40, True),
+        # The asked 10: the 4 chunks.
+        (CHUNKS, 10, False),
+    ],
+    ids=["daemon-k20", "daemon-unchunked", "as-asked"],
+)
+def test_the_chunks_reported_are_the_ones_the_daemon_ran(tmp_path, daemon_chunks, expected, warned):
+    settings = replace(load_settings({"TVS_HOME": str(tmp_path)}), chunk_days=CHUNK)
+    defs = build_definitions(settings)
+    split = chunked_asset_names(defs)
+    assert {"selection", "data_health"} <= split and not {"allocation", "simulation"} & split
+    with dg.DagsterInstance.from_config(str(prepare_instance(settings))) as instance:
+        backfill_id = submit_backfill(instance, defs, ["selection"], FIRST, LAST, title="nightly")
+        for first, last in daemon_chunks:
+            daemon_run(instance, backfill_id, "selection", first, last)
+        # allocation reads D-1: one run over the range whatever the chunks; not counted.
+        daemon_run(instance, backfill_id, "allocation", FIRST, LAST)
+        done = instance.get_backfill(backfill_id).with_status(BulkActionStatus.COMPLETED_SUCCESS)
+        instance.update_backfill(done)
+        outcome = follow_backfill(instance, backfill_id, report=lambda line: None, chunked=split)
+    assert outcome.success and len(outcome.runs) == len(daemon_chunks) + 1
+    assert outcome.chunk_days == expected
+    note = chunking_note("nightly", outcome, CHUNK, 40)
+    if warned:
+        assert note == (
+            f"warning: nightly backfill {backfill_id} ran in runs of up to {expected} days, "
+            "not 10: the running daemon's TVS_CHUNK_DAYS decides (restart it with "
+            "TVS_CHUNK_DAYS=10)"
+        )
+    else:
+        assert note == ""
