@@ -39,7 +39,13 @@ import lake_equal
 
 from tvs_pipeline.defs.backfill import BACKFILL_PATH, run_chunked_backfill
 from tvs_pipeline.defs.runner import dagster_yaml, prepare_instance, run_job
+from tvs_pipeline.parallel import local_cluster
 from tvs_pipeline.settings import load_settings
+
+
+def load() -> str:
+    """The machine's load average (1, 5, 15 min), printed with each timing: others share it."""
+    return "load {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
 
 
 def single(home: Path, first: str, last: str, workers: int, scheduler: str = "") -> float:
@@ -49,9 +55,11 @@ def single(home: Path, first: str, last: str, workers: int, scheduler: str = "")
     )
     started = time.perf_counter()
     for job in ("nightly", "shadow"):
+        began = time.perf_counter()
         outcome = run_job(settings, job, partition_range=(first, last))
         if not outcome.success:
             raise SystemExit(f"{home.name}: {job} failed at {outcome.failure}")
+        print(f"  {home.name} {job}: {time.perf_counter() - began:.0f} s ({load()})", flush=True)
     return time.perf_counter() - started
 
 
@@ -119,49 +127,59 @@ def main() -> None:
     chunk = math.ceil(args.days / 4)
     root = args.keep or Path(tempfile.mkdtemp(prefix="bench-scaleout-"))
     only = set(args.only.split(","))
-    print(f"{args.days} days {first}..{last}, both paths; homes under {root}")
+    print(f"{args.days} days {first}..{last}, both paths; homes under {root} ({load()})")
     walls: dict[str, float] = {}
     if "single" in only:
         walls["single"] = single(root / "single", first, last, args.workers)
-        print(f"single run per path, {args.workers} local workers: {walls['single']:.0f} s")
+        print(
+            f"single run per path, {args.workers} local workers: {walls['single']:.0f} s "
+            f"({load()})",
+            flush=True,
+        )
     if "chunked" in only:
         walls["chunked"], runs = chunked(root / "chunked", first, last, chunk, args.concurrent)
         print(
             f"4 chunks of {chunk} days per path, {args.concurrent} runs at once (daemon): "
-            f"{walls['chunked']:.0f} s"
+            f"{walls['chunked']:.0f} s ({load()})",
+            flush=True,
         )
         busy = 0.0
         for span, start, stop in sorted(runs, key=lambda r: r[1]):
             busy += stop - start
             print(f"  run {span}: {stop - start:.0f} s")
+        print(f"  {len(runs)} runs, summed run time {busy:.0f} s")
         if "single" in walls:
             # The runs' summed time beyond the single runs' is what chunking adds: each run's
             # start-up (a process, imports, definitions), its history windows read again,
-            # and per-partition events; spread over the runs and over the partitions.
+            # and per-partition events; spread over the runs and over the partitions. The
+            # wall beyond the single run's adds the waits between runs (daemon, queue).
             extra = busy - walls["single"]
+            wall_extra = walls["chunked"] - walls["single"]
             print(
-                f"  summed run time {busy:.0f} s vs {walls['single']:.0f} s single: "
-                f"{extra / len(runs):+.1f} s per run, "
-                f"{extra / (2 * args.days):+.3f} s per day and path"
+                f"  Dagster overhead: summed run time {extra:+.0f} s ({extra / len(runs):+.1f} s "
+                f"per run, {extra / (2 * args.days):+.3f} s per day and path); wall "
+                f"{wall_extra:+.0f} s ({wall_extra / (2 * args.days):+.3f} s per day and path)",
+                flush=True,
             )
     if "dask" in only:
-        from distributed import LocalCluster
-
-        with LocalCluster(
-            n_workers=args.workers,
-            threads_per_worker=1,
-            host="127.0.0.1",
-            dashboard_address=None,
-        ) as cluster:
-            walls["dask"] = single(root / "dask", first, last, 1, cluster.scheduler_address)
-        print(f"single run per path, Dask LocalCluster of {args.workers}: {walls['dask']:.0f} s")
+        with local_cluster(args.workers) as address:
+            walls["dask"] = single(root / "dask", first, last, 1, address)
+        print(
+            f"single run per path, Dask LocalCluster of {args.workers}: {walls['dask']:.0f} s "
+            f"({load()})",
+            flush=True,
+        )
     if "single" in walls:
         for name in ("chunked", "dask"):
             if name in walls:
-                ratio = walls[name] / walls["single"] - 1
-                print(f"{name}: {ratio:+.1%} against the single run (target <= +15 %)")
+                extra = walls[name] - walls["single"]
+                print(
+                    f"{name}: {extra / walls['single']:+.1%} against the single run "
+                    f"(target <= +15 %), {extra / (2 * args.days):+.3f} s per day and path",
+                    flush=True,
+                )
                 differences = compare(root / "single", root / name)
-                print(f"{name}: {'lake equal' if not differences else 'LAKES DIFFER'}")
+                print(f"{name}: {'lake equal' if not differences else 'LAKES DIFFER'}", flush=True)
 
 
 if __name__ == "__main__":
