@@ -104,6 +104,7 @@ def test_chunk_policy_gives_single_run_assets_k_day_runs():
 
 
 @pytest.mark.slow
+@pytest.mark.heavy  # minutes: `pytest -m heavy`
 def test_a_40_day_backfill_in_4_chunks_by_the_daemon_equals_the_single_run(tmp_path):
     single = load_settings({"TVS_HOME": str(tmp_path / "single")})
     outcome = run_job(single, "nightly", partition_range=(FIRST, LAST))

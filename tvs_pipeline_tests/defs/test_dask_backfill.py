@@ -43,6 +43,7 @@ def backfill(settings) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.heavy  # minutes: `pytest -m heavy`
 def test_a_20_day_backfill_on_a_dask_cluster_equals_the_in_process_one(tmp_path, capsys):
     alone = replace(load_settings({"TVS_HOME": str(tmp_path / "alone")}), workers=1)
     backfill(alone)

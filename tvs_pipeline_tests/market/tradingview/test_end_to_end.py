@@ -185,6 +185,7 @@ def test_a_day_after_the_services_latest_is_a_one_line_error(monkeypatch, tmp_pa
 
 
 @pytest.mark.slow
+@pytest.mark.heavy  # minutes: `pytest -m heavy`
 def test_a_30_day_backfill_on_the_live_source_rebuilds_each_days_universe(
     demo, monkeypatch, tmp_path, capsys
 ):
