@@ -96,6 +96,9 @@ ATOM_BOOK = (*COMPOSITION_COLUMNS, "weight")
 PBO_SPLITS = 16
 # A grid's entry of logics that keeps every atom; any other entry names logics joined by "+".
 ALL_LOGICS = "all"
+# Dates read and sent to the executor at once: enough calls to spread (`MIN_PARALLEL_CALLS`),
+# few enough stored days in memory.
+DATES_PER_BATCH = 16
 # ``run_calls(function, calls, shared)``: an executor's map (`ComputeResource.map`).
 RunCalls = Callable[[Callable[..., Any], Sequence[Mapping[str, Any]], Mapping[str, Any]], list]
 
@@ -141,7 +144,10 @@ class Tournament:
     pbo : float
         The grid's probability of backtest overfitting.
     books : DataFrame
-        ``BOOK_COLUMNS``: every cell's book at every rebalance date, for a later run to reuse.
+        ``BOOK_COLUMNS``: every cell's atom book at every rebalance date, for a later run to
+        reuse (the re-signs between dates follow from them and the returns).
+    decisions : dict
+        Strategy -> its physical weights by trade date (rebalance dates and re-signs).
     """
 
     board: pd.DataFrame
@@ -244,10 +250,11 @@ def run_tournament(
                 failed |= {n for n in needed if isinstance(cached[n], str)}
             else:
                 fresh.append((day, engine))
-    calls = _fresh_calls(fresh, load_day)
     shared = {"grid": grid, "selection": selection, "allocation": allocation}
-    for (day, engine), books in zip(fresh, run_calls(_decide_date, calls, shared), strict=True):
-        decided[(day, engine)] = books
+    for batch in _by_dates(fresh, DATES_PER_BATCH):
+        calls = _fresh_calls(batch, load_day)
+        for key, books in zip(batch, run_calls(_decide_date, calls, shared), strict=True):
+            decided[key] = books
     books, failures = _in_date_order(decided, dates, grid)
     sides = held_sides(_signal_atoms(books), returns, history)
     result = _rank(books, failures, returns, universe, grid, friction, borrow, sides, run_calls)
@@ -263,6 +270,13 @@ def _here(
 ) -> list:
     """Every call in this process (`map_calls` with one worker)."""
     return map_calls(function, calls, workers=1, shared=shared)
+
+
+def _by_dates(fresh: list[tuple[date, str]], size: int) -> list[list[tuple[date, str]]]:
+    """The (date, engine) pairs in batches of ``size`` dates (the dates in memory at once)."""
+    days = sorted({day for day, _ in fresh})
+    groups = [set(days[i : i + size]) for i in range(0, len(days), size)]
+    return [[pair for pair in fresh if pair[0] in group] for group in groups]
 
 
 def _fresh_calls(fresh: list[tuple[date, str]], load_day: Callable[[date], DayData]) -> list:
@@ -461,17 +475,6 @@ def _atom_book(book: pd.DataFrame) -> pd.DataFrame:
     return _typed(rows.sort_values("atom_id"))
 
 
-def _physical(book: pd.DataFrame) -> pd.Series:
-    """Symbol -> net weight ``Σ sign·w`` over its weighted atoms, by symbol.
-
-    `flatten_weights`' net weights without its checks (the book came out of them): a cell's
-    books are flattened on every decided and every re-signed date.
-    """
-    weighted = book.loc[book["weight"] != 0]
-    net = weighted["sign"].to_numpy(dtype="float64") * weighted["weight"].to_numpy(dtype="float64")
-    return pd.Series(net, index=weighted["symbol"].to_numpy()).groupby(level=0).sum()
-
-
 def _signal_atoms(books: dict[str, dict[date, pd.DataFrame]]) -> pd.DataFrame:
     """The distinct atoms of a signal logic in any book (``atom_id``, symbol, logic, side)."""
     frames = [
@@ -487,95 +490,108 @@ def _signal_atoms(books: dict[str, dict[date, pd.DataFrame]]) -> pd.DataFrame:
 def held_sides(
     atoms: pd.DataFrame, returns: pd.DataFrame, history: pd.DataFrame | None = None
 ) -> pd.DataFrame:
-    """Each atom's side as of the close of every day: its logic's signal from closes up to it.
+    """Each atom's side on every day: its logic's signal at its last close, as that day saw it.
 
-    The side an atom's logic decides at its last close on or before each day
-    (`close_sides`, the rule of `positions`' last element: the ``sign`` the nightly
-    synthesis of that day gives the atom), from its own returns: ``history`` before
-    ``returns`` starts, then ``returns``' sessions. Row D reads nothing after D.
+    The side an atom's logic decides at a close (`close_sides`, the rule of `positions`' last
+    element: the ``sign`` the nightly synthesis gives the atom) from its own returns up to that
+    close: ``history``'s, completed by ``returns``' sessions. It changes only on a day the
+    listing has a session in ``returns`` (a day it is out of the stored panel, its synthesis
+    has no such atom: its side is the day before's). Row D reads no close after D.
 
     Parameters
     ----------
     atoms : DataFrame
         ``atom_id``, ``symbol``, ``logic``, ``direction``: one row per atom.
     returns : DataFrame
-        Index: calendar days; columns: listings; NaN where no session.
+        Index: calendar days; columns: listings; NaN where no session (or no stored row).
     history : DataFrame, optional
-        ``symbol``, ``market_date``, ``ret``: own-session returns (rows on or after
-        ``returns``' first day are ignored).
+        ``symbol``, ``market_date``, ``ret``: own-session returns (before and within the
+        span; a session in both keeps ``history``'s return).
 
     Returns
     -------
     DataFrame
         Index ``returns``' days, one int64 column (+1/-1) per atom.
     """
-    first = returns.index[0] if len(returns.index) else pd.NaT
-    earlier = pd.DataFrame(columns=["symbol", "market_date", "ret"])
-    if history is not None and len(history):
-        earlier = history.loc[pd.DatetimeIndex(history["market_date"]) < first]
-    before = {symbol: rows for symbol, rows in earlier.groupby("symbol", sort=False)}
+    stored = history if history is not None else pd.DataFrame(columns=["symbol"])
+    known = {symbol: rows for symbol, rows in stored.groupby("symbol", sort=False)}
     columns = {}
     for atom in atoms.itertuples(index=False):
-        past = before.get(atom.symbol)
+        rows = known.get(atom.symbol)
         past = (
             pd.Series(dtype="float64")
-            if past is None
+            if rows is None
             else pd.Series(
-                past["ret"].to_numpy(dtype="float64"), index=pd.DatetimeIndex(past["market_date"])
-            ).sort_index()
+                rows["ret"].to_numpy(dtype="float64"), index=pd.DatetimeIndex(rows["market_date"])
+            )
         )
-        now = returns[atom.symbol].dropna() if atom.symbol in returns else pd.Series()
-        own = pd.concat([past, now.astype("float64")])
+        now = returns[atom.symbol] if atom.symbol in returns else pd.Series(np.nan, returns.index)
+        sessions = now.dropna().astype("float64")
+        own = pd.concat([past, sessions[~sessions.index.isin(past.index)]]).sort_index()
+        own = own.loc[~own.index.duplicated()]
         side = close_sides(own.to_numpy(), atom.logic, atom.direction)
-        by_close = pd.Series(side[1:], index=own.index)
-        columns[atom.atom_id] = (
-            by_close.reindex(returns.index.union(by_close.index))
-            .ffill()
-            .reindex(returns.index)
-            .fillna(side[0])
-            .astype("int64")
-        )
+        by_close = pd.Series(side[1:], index=own.index, dtype="float64")
+        as_of = by_close.reindex(returns.index.union(by_close.index)).ffill().reindex(returns.index)
+        # The side moves on the listing's stored sessions only; before the first, as of then.
+        column = as_of.where(now.notna().to_numpy())
+        column.iloc[0] = as_of.iloc[0] if np.isfinite(as_of.iloc[0]) else side[0]
+        columns[atom.atom_id] = column.ffill().astype("int64")
     return pd.DataFrame(columns, index=returns.index, dtype="int64")
 
 
 def _resigned(
     books: dict[date, pd.DataFrame], sides: pd.DataFrame, end: pd.Timestamp
-) -> dict[date, pd.DataFrame]:
-    """A cell's books, re-signed on each day a held atom's side flips (the ``signal`` rule).
+) -> tuple[pd.DataFrame, int]:
+    """A cell's physical weights, re-signed on each day a held atom's side flips.
 
-    Between two decided dates the book keeps its atoms and their weights; on a day where
-    `flipped_atoms` finds a held atom (non-zero weight) whose side at that close
-    (``sides``) differs from the side held, `rebalance_reason` says ``signal`` and the book
-    is traded to its atoms at their new sides.
+    The ``signal`` rule: between two decided dates the book keeps its atoms and their weights;
+    on a day where `flipped_atoms` finds a held atom (non-zero weight) whose side at that
+    close (``sides``) differs from the side held, `rebalance_reason` says ``signal`` and the
+    book is traded to its atoms at their new sides.
+
+    Returns
+    -------
+    (DataFrame, int)
+        Net weights ``Σ sign·w`` by trade date (the decided dates and the re-signs) and
+        symbol (0 where not held), and the number of re-signs.
     """
-    held: dict[date, pd.DataFrame] = {}
+    blocks, resigns = [], 0
     ordered = sorted(books)
     for at, day in enumerate(ordered):
-        book = books[day]
-        held[day] = book
-        live = book.loc[(book["weight"] != 0) & book["atom_id"].isin(sides.columns)]
-        if live.empty:
-            continue
-        until = pd.Timestamp(ordered[at + 1]) if at + 1 < len(ordered) else end + pd.Timedelta(1)
-        window = sides.loc[
-            (sides.index > pd.Timestamp(day)) & (sides.index < until), live["atom_id"]
-        ]
-        sign = pd.Series(live["sign"].to_numpy(), index=live["atom_id"].to_numpy())
-        # A side held is the side of the day before once any flip is traded, so a flip can
-        # only come on the first day or on a day some side moved: only those are asked.
-        values = window.to_numpy()
-        moved = np.r_[True, (values[1:] != values[:-1]).any(axis=1)] if len(values) else []
-        for when, today in window.loc[moved].iterrows():
-            reason = rebalance_reason(
-                has_book=True, calendars=[], as_of=when.date(), step=1, drift=0.0,
-                tolerance=1.0, flipped=flipped_atoms(sign, today),
-            )  # fmt: skip
-            if reason != "signal":
-                continue
-            sign = today.copy()
-            book = book.assign(sign=book["atom_id"].map(sign).fillna(book["sign"]).astype("int64"))
-            held[when.date()] = book
-    return held
+        book = books[day].loc[books[day]["weight"] != 0]
+        symbols, where = np.unique(book["symbol"].to_numpy(dtype=str), return_inverse=True)
+        weight = book["weight"].to_numpy(dtype="float64")
+        sign = book["sign"].to_numpy(dtype="float64")
+        rows, nets = [pd.Timestamp(day)], [np.bincount(where, sign * weight, len(symbols))]
+        live = np.flatnonzero(book["atom_id"].isin(sides.columns).to_numpy())
+        if len(live):
+            until = pd.Timestamp(ordered[at + 1]) if at + 1 < len(ordered) else end
+            after = (sides.index > pd.Timestamp(day)) & (sides.index <= until)
+            ids = pd.Index(book["atom_id"].to_numpy()[live])
+            if at + 1 < len(ordered):
+                after &= sides.index < until
+            window = sides.loc[after, ids]
+            values = window.to_numpy(dtype="float64")
+            # Once a flip is traded the side held is the day's, so a flip comes only on the
+            # first day or on a day some side moved: only those are asked.
+            moved = np.r_[True, (values[1:] != values[:-1]).any(axis=1)] if len(values) else []
+            for when, today in zip(window.index[moved], values[moved], strict=True):
+                held = pd.Series(sign[live], index=ids, copy=False)
+                flipped = flipped_atoms(held, pd.Series(today, index=ids, copy=False))
+                reason = rebalance_reason(
+                    has_book=True, calendars=[], as_of=when.date(), step=1, drift=0.0,
+                    tolerance=1.0, flipped=flipped,
+                )  # fmt: skip
+                if reason != "signal":
+                    continue
+                sign = sign.copy()
+                sign[live] = today
+                rows.append(when)
+                nets.append(np.bincount(where, sign * weight, len(symbols)))
+                resigns += 1
+        blocks.append(pd.DataFrame(np.array(nets).reshape(len(rows), len(symbols)),
+                                   index=pd.DatetimeIndex(rows), columns=symbols))  # fmt: skip
+    return pd.concat(blocks).fillna(0.0), resigns
 
 
 def _cell_run(
@@ -588,14 +604,12 @@ def _cell_run(
     borrow: pd.Series | float,
 ) -> tuple[pd.DataFrame, pd.DataFrame, int]:
     """One cell: its books re-signed, simulated: (weights by trade date, ledger, signal days)."""
-    held = _resigned(books, sides, returns.index[-1])
-    weights = pd.DataFrame({day: _physical(book) for day, book in held.items()}).T
-    weights = weights.sort_index().fillna(0.0)
-    weights.index = pd.DatetimeIndex(weights.index)
+    weights, resigns = _resigned(books, sides, returns.index[-1])
+    weights = weights.sort_index().sort_index(axis=1)
     weights = weights.reindex(columns=weights.columns.intersection(returns.columns))
     ledger = simulate(weights, returns, friction=friction, borrow_bps_per_year=borrow)
     ledger = ledger.assign(universe_return=universe.reindex(ledger.index))
-    return weights, ledger, len(held) - len(books)
+    return weights, ledger, resigns
 
 
 def _shares(books: dict[date, pd.DataFrame], by: str) -> str:

@@ -27,6 +27,7 @@ from tvs_pipeline.selection.day import select_day
 from tvs_pipeline.settings import load_settings
 from tvs_pipeline.simulation.tournament import run_tournament, strategy_name
 from tvs_pipeline.synthesis.atoms import build_atoms
+from tvs_pipeline.synthesis.positions import SIGNAL_LOGICS, positions
 
 pytestmark = pytest.mark.slow
 
@@ -102,6 +103,19 @@ def _hand_ledger(weights: dict[pd.Timestamp, pd.Series], returns: pd.DataFrame, 
     return pd.Series(net)
 
 
+def _nightly_sides(panel: pd.DataFrame, atoms: pd.DataFrame) -> pd.Series:
+    """Each atom's side at the close of the panel's day, as that day's synthesis signs it
+    (an atom whose listing left the panel is no atom of that day: no side)."""
+    sides = {}
+    for atom in atoms.itertuples(index=False):
+        own = panel.loc[panel["symbol"] == atom.symbol].sort_values("market_date")["ret"]
+        if own.empty:
+            continue
+        r = own.to_numpy(dtype=float)
+        sides[atom.atom_id] = positions(r, atom.logic, atom.direction, int(atom.timescale))[-1]
+    return pd.Series(sides, dtype="int64")
+
+
 def test_a_cell_rebuilt_by_hand_from_the_stored_days(lake):
     _, profile = lake
     inputs = _inputs(lake)
@@ -110,22 +124,40 @@ def test_a_cell_rebuilt_by_hand_from_the_stored_days(lake):
     assert set(result.board["strategy"]) >= {name, strategy_name("htr_3_4", "equal", "selected")}
     assert len(inputs["dates"]) >= 3
     # By hand: each rebalance date's stored partitions, the daily path's functions, no loop of
-    # the tournament's own.
+    # the tournament's own; between the dates, each day's stored panel signs the held atoms of
+    # a signal logic as that day's synthesis would, and a changed side re-signs the book.
     config = profile.allocation.updated(engine="custom", profile="equal_weight", fallback=[])
-    weights = {}
-    for day in inputs["dates"]:
+    weights, resigned = {}, 0
+    dates = list(inputs["dates"])
+    for at, day in enumerate(dates):
         data = inputs["load_day"](day)
         decided = select_day(data.panel, data.dedup, profile.selection.params(), day, "htr_3_4")
         book = target_weights(build_atoms(decided, data.panel), config, decided, data.market)
-        physical = book.loc[book["kind"] == "physical"]
-        weights[pd.Timestamp(day)] = pd.Series(
-            physical["net_weight"].to_numpy(), index=physical["symbol"]
-        )
+        atoms = book.loc[(book["kind"] == "atom") & (book["weight"] != 0)].set_index("atom_id")
+        sign = atoms["sign"].astype("int64")
+        weights[pd.Timestamp(day)] = (atoms["weight"] * sign).groupby(atoms["symbol"]).sum()
+        signal = atoms.loc[atoms["logic"].isin(SIGNAL_LOGICS)].reset_index()
+        until = dates[at + 1] if at + 1 < len(dates) else pd.Timestamp(END).date()
+        for later in pd.date_range(
+            day, until, inclusive="neither" if at + 1 < len(dates) else "right"
+        ):
+            if signal.empty:
+                break
+            today = _nightly_sides(inputs["load_day"](later.date()).panel, signal)
+            if (today != sign.reindex(today.index)).any():
+                sign = sign.copy()
+                sign.loc[today.index] = today
+                weights[later] = (atoms["weight"] * sign).groupby(atoms["symbol"]).sum()
+                resigned += 1
+    assert resigned > 0  # the demo's mean-reversion and rating atoms flip between the dates
     expected = _hand_ledger(weights, inputs["returns"], inputs["friction"].rate, inputs["borrow"])
     got = result.returns.loc[result.returns["strategy"] == name].set_index("date")["net"]
     common = expected.index.intersection(got.index)
     assert len(common) >= 20
     np.testing.assert_allclose(got.loc[common], expected.loc[common], atol=1e-12)
+    vectorized = result.board.loc[result.board["simulator"] == "vectorized"]
+    row = vectorized.set_index("strategy").loc[name]
+    assert row["signal_rebalances"] == resigned and row["rebalances"] == len(weights)
     ok = result.board.loc[result.board["status"] == "ok"]
     assert ok["deflated_sharpe"].between(0, 1).all() and 0 <= result.pbo <= 1
     # The leaders were re-run through cvxportfolio, and the two simulators agree.
@@ -147,8 +179,12 @@ def test_nothing_at_a_rebalance_date_reads_what_comes_after(lake):
 
     other = run_tournament(**{**inputs, "returns": shocked, "load_day": load_day})
     assert loaded == list(inputs["dates"])  # each date reads its own partitions only
+    # Every book up to the cut, and every date's decided book after it (from its own stored
+    # partitions), is unchanged; the re-signs after the cut follow the perturbed returns.
+    decided = pd.DatetimeIndex(inputs["dates"])
     for name, weights in base.decisions.items():
-        pd.testing.assert_frame_equal(other.decisions[name], weights)
+        kept = weights.index[(weights.index <= cut) | weights.index.isin(decided)]
+        pd.testing.assert_frame_equal(other.decisions[name].loc[kept], weights.loc[kept])
     before = base.returns.loc[base.returns["date"] <= cut].reset_index(drop=True)
     after = other.returns.loc[other.returns["date"] <= cut].reset_index(drop=True)
     pd.testing.assert_frame_equal(before, after)

@@ -35,6 +35,7 @@ from tvs_pipeline.simulation.tournament import (
     run_tournament,
 )
 from tvs_pipeline.simulation.track_record import session_matrix
+from tvs_pipeline.synthesis.positions import SIGNAL_LOGICS
 
 __all__ = [
     "GRID_TAG",
@@ -218,8 +219,8 @@ def tournament_inputs(
 ) -> dict[str, object]:
     """`run_tournament`'s arguments from the lake: dates, a day loader, returns, the grid.
 
-    ``history``: the first stored day's panel, the closes before the span that the signal
-    atoms' sides read (`held_sides`).
+    ``history``: the own-session returns of the signal logics' candidates (`_signal_history`),
+    which the held atoms' sides read between the dates (`held_sides`).
     """
     grids = profile.tournament.grids
     if grid_name not in grids:
@@ -254,12 +255,7 @@ def tournament_inputs(
         "dates": rebalance_dates(days, sorted(set(stored["calendar"])), profile.run.step),
         "load_day": load_day,
         "returns": session_matrix(session_returns(reader, list(span.date)), span),
-        "history": reader.read(
-            "normalization",
-            columns="symbol, market_date, ret",
-            where="date = ? and market_date < ?",
-            params=[days[0], days[0]],
-        ),
+        "history": _signal_history(reader, days[0], end),
         "universe": _universe(market, span),
         "regimes": _regimes(market),
         "grid": Grid(
@@ -274,6 +270,36 @@ def tournament_inputs(
         "friction": friction,
         "borrow": friction.borrow_rates(sleeves),
     }
+
+
+def _signal_history(reader: LakeReader, start: date, end: date) -> pd.DataFrame:
+    """Each signal-logic candidate's own-session returns, every session the stored panels hold.
+
+    The ``normalization`` partitions of ``[start, end]`` (each a 500-day window up to its
+    day), one row per (symbol, market date) with the return as first stored: a listing out of
+    some days' panels still has every session a later panel shows, as that panel's synthesis
+    reads it.
+    """
+    logics = ", ".join(f"'{logic}'" for logic in SIGNAL_LOGICS)
+    symbols = reader.read(
+        "dedup",
+        columns="distinct symbol",
+        where=f"date between ? and ? and logic in ({logics})",
+        params=[start, end],
+    )
+    if symbols is None or symbols.empty:
+        return pd.DataFrame(columns=["symbol", "market_date", "ret"])
+    # `LakeReader.read` runs `select <columns> from … where <where>`: the clause ends with the
+    # grouping, one row per session across the overlapping windows.
+    rows = reader.read(
+        "normalization",
+        columns="symbol, market_date, arg_min(ret, date) as ret",
+        where="date between ? and ? and symbol in (select symbol from signal) "
+        "group by symbol, market_date",
+        params=[start, end],
+        frames={"signal": symbols},
+    )
+    return rows if rows is not None else pd.DataFrame(columns=["symbol", "market_date", "ret"])
 
 
 def leaderboard_markdown(board: pd.DataFrame, rows: int = LEADERBOARD_ROWS) -> str:
