@@ -531,7 +531,9 @@ def tmpfs_home(request, tmp_path, monkeypatch):
     ("tmpfs_home", "what"),
     [
         ("300k", ["tvs: error: Dagster instance {home}/dagster: "]),
-        ("700k", ["failed at bars: OSError: could not write partition {home}/lake/bars/"]),
+        # 900k: with the FX and futures sleeves (issue 17) the instance outgrows 700k before
+        # bars is written (its sqlite fails first); 750k-1.1M all fail at bars (measured).
+        ("900k", ["failed at bars: OSError: could not write partition {home}/lake/bars/"]),
         (
             "3m",
             [
