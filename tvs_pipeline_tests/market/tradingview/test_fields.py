@@ -159,3 +159,25 @@ def test_the_package_shows_the_equity_fields_the_other_markets_lack():
     from tradingview_screener import screeners
 
     assert "market_cap_calc" in _named_fields(screeners.coin().query)
+
+
+SCANNER_PRESETS = sorted(p.stem for p in (MARKETS_ROOT.parent / "scanners").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("name", SCANNER_PRESETS)
+def test_every_shipped_scanner_asks_its_market_known_fields_only(name):
+    """Every L4 preset (the FX and futures sleeves among them) filters, gates and sorts on
+    fields of its own market: the service would answer anything else with HTTP 400."""
+    from tvs_pipeline.config import load_scanner
+    from tvs_pipeline.market.query import build_scan_query
+
+    scanner = load_scanner(name)
+    fitted = fit_to_market(build_scan_query(scanner), name)
+    known = market_fields(scanner.universe.market)
+    assert set(fitted.columns) <= known.fields
+    assert {rule.column.split("|")[0] for rule in fitted.filters} - {"ticker"} <= known.fields
+
+
+def test_the_fx_and_futures_presets_exist():
+    assert {"forex_majors_trend", "forex_majors_trend_short", "futures_trend",
+            "futures_trend_short"} <= set(SCANNER_PRESETS)  # fmt: skip
