@@ -152,21 +152,15 @@ def _nightly_tournament(settings, args: argparse.Namespace, profile, day: str) -
     Its books of earlier dates come from the last stored tournament, so a night decides at
     most the new date's (`tournament_books`); the sensor does the same after scheduled runs.
     """
-    from tvs_pipeline.defs.assets.tournament import stored_rebalance_dates
+    from tvs_pipeline.defs.assets.tournament import tournament_skip_reason
     from tvs_pipeline.lake.catalog import LakeReader
 
-    reader = LakeReader(settings.lake_root)
-    dates = stored_rebalance_dates(reader, profile, date.fromisoformat(day))
-    if len(dates) < 2:
-        print(
-            f"tournament: skipped, {len(dates)} rebalance date(s) stored in the lookback "
-            "(two needed; `tvs backfill` fills the history)",
-            file=sys.stderr,
-        )
+    skip = tournament_skip_reason(LakeReader(settings.lake_root), profile, date.fromisoformat(day))
+    if skip:
+        print(f"tournament: skipped, {skip}", file=sys.stderr)
         return
     grid = profile.tournament.grid
-    print(f"tournament (grid {grid}, {len(dates)} rebalance dates) as of the same day:",
-          file=sys.stderr)  # fmt: skip
+    print(f"tournament (grid {grid}) as of the same day:", file=sys.stderr)
     try:
         _execute(settings, args, "tournament", partition_key=day)
     except CommandError as err:

@@ -14,7 +14,7 @@ from datetime import date
 import dagster as dg
 
 from tvs_pipeline.config import load_profile
-from tvs_pipeline.defs.assets.tournament import stored_rebalance_dates
+from tvs_pipeline.defs.assets.tournament import tournament_skip_reason
 from tvs_pipeline.defs.jobs import nightly_job, shadow_job, tournament_job
 from tvs_pipeline.defs.shadow import CLI_LAUNCHED, LAUNCHER_TAG, FinishedRun, shadow_run_requests
 from tvs_pipeline.lake.catalog import LakeReader
@@ -80,14 +80,11 @@ def tournament_after_nightly(context: dg.RunStatusSensorContext):
     request = requests[0]
     settings = load_settings()
     day = date.fromisoformat(request.partition_key)
-    dates = stored_rebalance_dates(
+    skip = tournament_skip_reason(
         LakeReader(settings.lake_root), load_profile(settings.profile), day
     )
-    if len(dates) < 2:
-        return dg.SkipReason(
-            f"{request.partition_key}: {len(dates)} rebalance date(s) stored in the lookback; "
-            "the tournament needs two (tvs backfill fills the history)"
-        )
+    if skip:
+        return dg.SkipReason(f"{request.partition_key}: {skip}")
     return dg.RunRequest(
         run_key=f"tournament:{request.run_key}", partition_key=request.partition_key
     )

@@ -47,6 +47,7 @@ __all__ = [
     "tournament",
     "tournament_inputs",
     "tournament_of",
+    "tournament_skip_reason",
 ]
 
 # A run picks its range start and grid with these tags (the UI's launchpad or `tvs tournament`);
@@ -212,6 +213,21 @@ def stored_rebalance_dates(
         return []
     days = sorted(pd.DatetimeIndex(stored["date"].unique()).date)
     return rebalance_dates(days, sorted(set(stored["calendar"])), profile.run.step)
+
+
+def tournament_skip_reason(reader: LakeReader, profile: ResolvedProfile, day: date) -> str:
+    """Why a nightly tournament as of ``day`` would not run ('' when it would).
+
+    One rule for `tvs run` and the `tournament_after_nightly` sensor: the lookback must hold
+    two rebalance dates (`stored_rebalance_dates`).
+    """
+    dates = stored_rebalance_dates(reader, profile, day)
+    if len(dates) >= 2:
+        return ""
+    return (
+        f"{len(dates)} rebalance date(s) stored in the lookback; the tournament needs two "
+        "(`tvs backfill` fills the history)"
+    )
 
 
 def tournament_inputs(
