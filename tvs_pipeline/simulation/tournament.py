@@ -513,29 +513,40 @@ def held_sides(
     DataFrame
         Index ``returns``' days, one int64 column (+1/-1) per atom.
     """
-    stored = history if history is not None else pd.DataFrame(columns=["symbol"])
-    known = {symbol: rows for symbol, rows in stored.groupby("symbol", sort=False)}
+    days = returns.index.to_numpy(dtype="datetime64[ns]")
+    known: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    if history is not None and len(history):
+        ordered = history.sort_values(["symbol", "market_date"], kind="mergesort")
+        dates = pd.DatetimeIndex(ordered["market_date"]).to_numpy(dtype="datetime64[ns]")
+        values = ordered["ret"].to_numpy(dtype="float64")
+        symbols = ordered["symbol"].to_numpy()
+        starts = np.flatnonzero(np.r_[True, symbols[1:] != symbols[:-1]])
+        for first, last in zip(starts, np.r_[starts[1:], len(symbols)], strict=True):
+            known[symbols[first]] = (dates[first:last], values[first:last])
+    empty = (np.array([], dtype="datetime64[ns]"), np.array([], dtype="float64"))
     columns = {}
     for atom in atoms.itertuples(index=False):
-        rows = known.get(atom.symbol)
-        past = (
-            pd.Series(dtype="float64")
-            if rows is None
-            else pd.Series(
-                rows["ret"].to_numpy(dtype="float64"), index=pd.DatetimeIndex(rows["market_date"])
-            )
+        past_dates, past = known.get(atom.symbol, empty)
+        now = (
+            returns[atom.symbol].to_numpy(dtype="float64")
+            if atom.symbol in returns
+            else np.full(len(days), np.nan)
         )
-        now = returns[atom.symbol] if atom.symbol in returns else pd.Series(np.nan, returns.index)
-        sessions = now.dropna().astype("float64")
-        own = pd.concat([past, sessions[~sessions.index.isin(past.index)]]).sort_index()
-        own = own.loc[~own.index.duplicated()]
-        side = close_sides(own.to_numpy(), atom.logic, atom.direction)
-        by_close = pd.Series(side[1:], index=own.index, dtype="float64")
-        as_of = by_close.reindex(returns.index.union(by_close.index)).ffill().reindex(returns.index)
-        # The side moves on the listing's stored sessions only; before the first, as of then.
-        column = as_of.where(now.notna().to_numpy())
-        column.iloc[0] = as_of.iloc[0] if np.isfinite(as_of.iloc[0]) else side[0]
-        columns[atom.atom_id] = column.ffill().astype("int64")
+        stored = np.isfinite(now)
+        extra = stored & ~np.isin(days, past_dates)
+        own_dates = np.concatenate([past_dates, days[extra]])
+        order = np.argsort(own_dates, kind="mergesort")
+        own_dates = own_dates[order]
+        own = np.concatenate([past, now[extra]])[order]
+        keep = np.r_[True, own_dates[1:] != own_dates[:-1]] if len(own_dates) else []
+        own_dates, own = own_dates[keep], own[keep]
+        side = close_sides(own, atom.logic, atom.direction)
+        # The side as of each day (its last close up to it), moving only on stored sessions.
+        as_of = side[np.searchsorted(own_dates, days, side="right")]
+        moves = stored.copy()
+        moves[0] = True
+        last = np.maximum.accumulate(np.where(moves, np.arange(len(days)), 0))
+        columns[atom.atom_id] = as_of[last]
     return pd.DataFrame(columns, index=returns.index, dtype="int64")
 
 
