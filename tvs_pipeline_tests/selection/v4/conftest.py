@@ -9,8 +9,11 @@ import pytest
 from tvs_pipeline.selection.params import SelectionParams
 from tvs_pipeline.selection.v4 import V4Engine
 
-# DemoMarket(seed=7): htr_3_4 stops at ladder stage 2 on this day (16 winners, 14 at stage 1).
-DAY = date(2025, 9, 30)  # the trend ladder stops at stage 2 (13 -> 19 winners)
+# DemoMarket(seed=7) on this day, min_pool 20: the trend ladder stops at stage 2 (19 -> 26
+# winners). Before issue 17 the defaults (min_pool 15) stopped it there (13 -> 19); its FX and
+# futures trend candidates give stage 1 19 winners, so the default ladder stops at stage 1.
+DAY = date(2025, 9, 30)
+PARAMS = SelectionParams(min_pool=20)
 
 
 def staged_contexts(returns, candidates, params=None, run_id="test-run"):
@@ -35,7 +38,13 @@ def day_inputs(demo_funnel):
     return returns, candidates.loc[candidates["logic"] == "trend"].reset_index(drop=True)
 
 
+@pytest.fixture(scope="session")
+def params() -> SelectionParams:
+    """The shared parameters the staged contexts run with (``PARAMS``)."""
+    return PARAMS
+
+
 @pytest.fixture(scope="module")
 def staged(day_inputs):
     """Every intermediate context of a default v4 run on ``DAY``."""
-    return staged_contexts(*day_inputs, SelectionParams())
+    return staged_contexts(*day_inputs, PARAMS)
