@@ -51,7 +51,7 @@ order by symbol, market_date
 """
 
 
-pytestmark = pytest.mark.slow  # one real run of the funnel: 25 s on the loaded 2-core machine
+pytestmark = pytest.mark.slow  # one real run of the funnel: 7 s (load 2.5), 25-31 s (load 8-10)
 
 
 @pytest.fixture(scope="module")
