@@ -603,6 +603,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     No track record in the range prints one line and exits 1.
     """
     from tvs_pipeline.lake.catalog import LakeReader
+    from tvs_pipeline.simulation.report import survivorship_caveat, survivorship_days
     from tvs_pipeline.simulation.tearsheet import headline_rows, render_tearsheet
 
     settings = load_settings()
@@ -632,17 +633,33 @@ def cmd_report(args: argparse.Namespace) -> int:
         params=[date.fromisoformat(start), date.fromisoformat(end)],
         columns="date, symbol, net_weight",
     )
+    sessions = ledger.loc[ledger["session"].to_numpy(dtype=bool, na_value=False), "date"]
+    first_session, last_session = sessions.min().date(), sessions.max().date()
+    # A lake written before discovery recorded `point_in_time` has no rebuilt day.
+    schema = reader.read("discovery", where="false")
+    rebuilt = []
+    if schema is not None and "point_in_time" in schema:
+        discovered = reader.read(
+            "discovery",
+            columns="distinct date, point_in_time",
+            where="date between ? and ?",
+            params=[first_session, last_session],
+        )
+        rebuilt = survivorship_days(discovered, first_session, last_session)
+    caveat = survivorship_caveat(rebuilt)
     sheet = render_tearsheet(
         ledger,
         weights,
         title=f"{args.role} ({profile.name} profile)",
         directory=settings.reports_dir / args.role / f"{start}_{end}",
+        caveat=caveat,
     )
-    sessions = ledger.loc[ledger["session"].to_numpy(dtype=bool, na_value=False), "date"]
     print(
         f"{args.role} ({profile.name} profile): out-of-sample track record, "
-        f"{sessions.min().date()} to {sessions.max().date()}, net of costs"
+        f"{first_session} to {last_session}, net of costs"
     )
+    if caveat:
+        print(f"caveat: {caveat}")
     rows = headline_rows(sheet.headline)
     width = max(len(label) for label, _ in rows)
     print("\n".join(f"  {label:<{width}}  {value:>10}" for label, value in rows))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import html
 import os
 import shutil
 import signal
@@ -211,6 +212,24 @@ def test_report_renders_the_roles_whole_track_record(home, track_lake, capsys, r
     assert shown["Sharpe (rf 0)"] == format_metric("sharpe", expected["sharpe"])
     assert shown["sessions"] == "10"
     assert "out-of-sample track record" in page.read_text()
+
+
+def test_report_says_which_days_universe_was_rebuilt_point_in_time(home, track_lake, capsys):
+    # Discovery flags: a live-source backfill rebuilt 5 and 6 March; 4 March was a live scan;
+    # 1 March (before the record) and 16 March (a Sunday after its last session) do not count.
+    flags = {"2025-03-01": True, "2025-03-04": False, "2025-03-05": True, "2025-03-06": True,
+             "2025-03-16": True}  # fmt: skip
+    days, rebuilt = pd.to_datetime(list(flags)), list(flags.values())
+    discovery = pd.DataFrame({"date": days, "symbol": "X:A", "point_in_time": rebuilt})
+    _write_days(str(home / "lake"), "discovery", discovery)
+    assert main(["report"]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    caveat = (
+        "2 days from 2025-03-05 to 2025-03-06 discovered point in time: universe rebuilt point "
+        "in time from today's listings: listings delisted before today are absent (survivorship)"
+    )
+    assert out[1] == f"caveat: {caveat}"
+    assert caveat in html.unescape(Path(out[-1]).read_text(encoding="utf-8"))
 
 
 def test_report_over_a_range(home, track_lake, capsys):

@@ -161,7 +161,12 @@ def monthly_returns(ledger: pd.DataFrame) -> pd.DataFrame:
 
 
 def render_tearsheet(
-    ledger: pd.DataFrame, weights: pd.DataFrame | None, *, title: str, directory: Path
+    ledger: pd.DataFrame,
+    weights: pd.DataFrame | None,
+    *,
+    title: str,
+    directory: Path,
+    caveat: str = "",
 ) -> Tearsheet:
     """Render the out-of-sample tear sheet of a track record under ``directory``.
 
@@ -186,6 +191,9 @@ def render_tearsheet(
         What the track record is (e.g. the profile and role); the page adds the dates.
     directory : Path
         Folder of ``index.html`` and the PNGs; created if missing.
+    caveat : str
+        A line every reader must see before the numbers (the survivorship of a universe
+        rebuilt point in time); it heads the page and the Markdown. Empty: none.
 
     Returns
     -------
@@ -233,6 +241,7 @@ def render_tearsheet(
     encoded = base64.b64encode(_png(small, MARKDOWN_DPI)).decode("ascii")
     markdown = "\n".join(
         [
+            *([f"**{caveat}**", ""] if caveat else []),
             f"**{heading}** ({headline['n_periods']} sessions)",
             "",
             headline_markdown(headline, MARKDOWN_KEYS),
@@ -241,7 +250,7 @@ def render_tearsheet(
         ]
     )
     page = directory / "index.html"
-    _write_atomic(page, _page(heading, headline, pngs).encode("utf-8"))
+    _write_atomic(page, _page(heading, headline, pngs, caveat).encode("utf-8"))
     return Tearsheet(html=page, pngs=pngs, headline=headline, markdown=markdown)
 
 
@@ -440,8 +449,9 @@ def _write_atomic(path: Path, data: bytes) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def _page(heading: str, headline: dict[str, float], pngs: dict[str, Path]) -> str:
-    """The HTML page: heading, headline table, then each chart by relative link."""
+def _page(heading: str, headline: dict[str, float], pngs: dict[str, Path], caveat: str = "") -> str:
+    """The HTML page: heading, caveat, headline table, then each chart by relative link."""
+    warning = f'<p class="caveat"><strong>{html.escape(caveat)}</strong></p>\n' if caveat else ""
     rows = "\n".join(
         f"<tr><td>{html.escape(label)}</td><td>{value}</td></tr>"
         for label, value in headline_rows(headline, tuple(headline))
@@ -462,11 +472,12 @@ table {{ border-collapse: collapse; }}
 td {{ padding: 2px 14px; border-bottom: 1px solid #ddd; }}
 td:last-child {{ text-align: right; font-variant-numeric: tabular-nums; }}
 img {{ max-width: 100%; }}
+.caveat {{ background: #fff3cd; border-left: 4px solid #d39e00; padding: 6px 10px; }}
 </style>
 </head>
 <body>
 <h1>{html.escape(heading)}</h1>
-<p>Out of sample: every session's return is earned by a book decided before that session.
+{warning}<p>Out of sample: every session's return is earned by a book decided before that session.
 Net of trading costs and borrow; only sessions are counted.</p>
 <table>
 {rows}

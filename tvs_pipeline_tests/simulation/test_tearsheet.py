@@ -135,6 +135,19 @@ def test_tearsheet_writes_valid_pngs_and_page(rendered):
     )  # no temporary file left behind
 
 
+def test_a_caveat_heads_the_page_and_the_markdown_escaped(tmp_path):
+    caveat = "2 days discovered point in time: listings delisted <before> today are absent"
+    sheet = render_tearsheet(_tiny(), None, title="a", directory=tmp_path, caveat=caveat)
+    page = sheet.html.read_text(encoding="utf-8")
+    escaped = "listings delisted &lt;before&gt; today"
+    # Above the headline table: a reader meets it before any number.
+    assert escaped in page and page.index(escaped) < page.index("<table>")
+    assert sheet.markdown.splitlines()[0] == f"**{caveat}**"
+    plain = render_tearsheet(_tiny(), None, title="a", directory=tmp_path / "plain")
+    assert "caveat" not in plain.html.read_text(encoding="utf-8").split("</style>")[1]
+    assert plain.markdown.startswith("**a — out-of-sample")
+
+
 def test_tearsheet_rerender_replaces_the_files(tmp_path):
     first = render_tearsheet(_tiny(), None, title="a", directory=tmp_path)
     second = render_tearsheet(_tiny(), _weights(), title="b", directory=tmp_path)

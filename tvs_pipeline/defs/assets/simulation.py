@@ -131,21 +131,20 @@ def performance_report(
         params=[days[-1]],
     )
     first = pd.Timestamp(upto["date"].iloc[0]).date()
+    caveat = survivorship_caveat(
+        survivorship_days(discovered, first, days[-1]) if discovered is not None else []
+    )
     sheet = render_tearsheet(
         upto,
         weights,
         title="champion",
         directory=report_directory(reports.directory, "champion", first, days[-1]),
+        caveat=caveat,
     )
     # The page drawn by this run is the last day's; earlier days of a range have none.
     table.loc[table["date"] == pd.Timestamp(days[-1]), "report_path"] = str(sheet.html)
-    caveat = survivorship_caveat(
-        survivorship_days(discovered, first, days[-1]) if discovered is not None else []
-    )
     page = {
-        "tear_sheet": dg.MetadataValue.md(
-            f"**{caveat}**\n\n{sheet.markdown}" if caveat else sheet.markdown
-        ),
+        "tear_sheet": dg.MetadataValue.md(sheet.markdown),
         "report": dg.MetadataValue.path(str(sheet.html)),
         **({"survivorship": dg.MetadataValue.text(caveat)} if caveat else {}),
     }
