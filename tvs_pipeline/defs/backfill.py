@@ -99,10 +99,13 @@ POLL_SECONDS = 2.0
 LOCATION = "tvs_pipeline"
 CODE_SERVER_START_SECONDS = 120
 # Dagster's backfill daemon looks at a backfill every 30 s (a constant, not in dagster.yaml),
-# so each stage that waits for another waits 15 s on average before its runs are even
-# queued. The daemon `tvs` starts runs Dagster's own `dagster-daemon` entry point with that
-# constant lowered first; a daemon you run yourself keeps 30 s.
-BACKFILL_TICK_SECONDS = 5
+# so each stage that waits for another waits 15 s on average before its runs are queued.
+# The daemon `tvs` starts runs Dagster's own entry point with this value set first. Lowered
+# to 5 s, the waits per stage fell to 0-3.5 s, but on 2 shared cores the daemon's five-times
+# more frequent evaluations slowed the runs as much (a 40-day backfill ended at the same
+# second, docs/runbook.md §9.4): kept at Dagster's 30 s here; lower it where the daemon has
+# a core of its own.
+BACKFILL_TICK_SECONDS = 30
 DAEMON_MAIN = """\
 import sys
 import dagster._daemon.controller as controller
@@ -332,7 +335,7 @@ def running_daemon(
         log = stack.enter_context((dagster_home / "daemon.log").open("ab"))
         if workspace is None:
             workspace = stack.enter_context(code_server(dagster_home, env, log))
-        # `dagster-daemon run`, its backfill tick shortened (`DAEMON_MAIN`).
+        # `dagster-daemon run`, its backfill tick set to BACKFILL_TICK_SECONDS (`DAEMON_MAIN`).
         command = [sys.executable, "-c", DAEMON_MAIN, str(BACKFILL_TICK_SECONDS)]
         process = subprocess.Popen(
             [*command, "run", "-w", str(workspace)],
