@@ -61,18 +61,16 @@ def positions(
     DataError
         ``timescale`` below 1 or a direction other than LONG/SHORT.
     """
-    if direction not in ("LONG", "SHORT"):
-        raise DataError(f"positions: direction must be LONG or SHORT, got {direction!r}")
     if not isinstance(timescale, int | np.integer) or timescale < 1:
         raise DataError(
             f"positions {logic}: timescale must be a whole number >= 1, got {timescale!r}"
         )
-    base = 1 if direction == "LONG" else -1
+    signal = close_sides(returns, logic, direction, window)  # checks the direction
     n = len(returns)
-    sides = np.full(n + 1, base, dtype=np.int64)
     if logic not in SIGNAL_LOGICS or n == 0:
-        return sides
-    signal = close_sides(returns, logic, direction, window)
+        return signal  # the direction throughout
+    base = 1 if direction == "LONG" else -1
+    sides = np.empty(n + 1, dtype=np.int64)
     # close k (k = 0 .. n; close 0 is before the first return) decides returns k+1 .. k+h
     rebalances = np.arange(n, -1, -timescale)[::-1]
     held = np.searchsorted(rebalances, np.arange(n + 1), side="left") - 1
@@ -115,7 +113,7 @@ def close_sides(
         A direction other than LONG/SHORT.
     """
     if direction not in ("LONG", "SHORT"):
-        raise DataError(f"close_sides: direction must be LONG or SHORT, got {direction!r}")
+        raise DataError(f"{logic} atom: direction must be LONG or SHORT, got {direction!r}")
     base = 1 if direction == "LONG" else -1
     n = len(returns)
     if logic not in SIGNAL_LOGICS or n == 0:
