@@ -557,7 +557,7 @@ def _resigned(
 
     The ``signal`` rule: between two decided dates the book keeps its atoms and their weights;
     on a day where `flipped_atoms` finds a held atom (non-zero weight) whose side at that
-    close (``sides``) differs from the side held, `rebalance_reason` says ``signal`` and the
+    close (``sides``) differs from the side held (the nightly book's ``signal`` reason), the
     book is traded to its atoms at their new sides.
 
     Returns
@@ -576,11 +576,13 @@ def _resigned(
         rows, nets = [pd.Timestamp(day)], [np.bincount(where, sign * weight, len(symbols))]
         live = np.flatnonzero(book["atom_id"].isin(sides.columns).to_numpy())
         if len(live):
-            until = pd.Timestamp(ordered[at + 1]) if at + 1 < len(ordered) else end
-            after = (sides.index > pd.Timestamp(day)) & (sides.index <= until)
-            ids = pd.Index(book["atom_id"].to_numpy()[live])
+            # Up to the next decided date (which trades its own book), or through ``end``.
+            after = sides.index > pd.Timestamp(day)
             if at + 1 < len(ordered):
-                after &= sides.index < until
+                after &= sides.index < pd.Timestamp(ordered[at + 1])
+            else:
+                after &= sides.index <= end
+            ids = pd.Index(book["atom_id"].to_numpy()[live])
             window = sides.loc[after, ids]
             values = window.to_numpy(dtype="float64")
             # Once a flip is traded the side held is the day's, so a flip comes only on the
@@ -588,12 +590,7 @@ def _resigned(
             moved = np.r_[True, (values[1:] != values[:-1]).any(axis=1)] if len(values) else []
             for when, today in zip(window.index[moved], values[moved], strict=True):
                 held = pd.Series(sign[live], index=ids, copy=False)
-                flipped = flipped_atoms(held, pd.Series(today, index=ids, copy=False))
-                reason = rebalance_reason(
-                    has_book=True, calendars=[], as_of=when.date(), step=1, drift=0.0,
-                    tolerance=1.0, flipped=flipped,
-                )  # fmt: skip
-                if reason != "signal":
+                if not flipped_atoms(held, pd.Series(today, index=ids, copy=False)):
                     continue
                 sign = sign.copy()
                 sign[live] = today
