@@ -2,9 +2,11 @@
 
 1. ``single``: one run per path (the champion's nightly over the range, then the shadow), the
    days of long steps spread over ``--workers`` forked local processes (today's default);
-2. ``chunked``: one asset backfill per path in ``ceil(days / 4)``-day runs (4 chunks), run by a
-   real ``dagster-daemon`` whose queue admits ``--concurrent`` runs at once; each chunk in one
-   process (TVS_WORKERS=1: the chunks are the parallelism);
+2. ``chunked``: `tvs backfill --chunk-days`: the bars sync as one run, then one asset backfill of
+   both paths' day-independent stages in ``ceil(days / 4)``-day runs (4 chunks), run by a real
+   ``dagster-daemon`` whose queue admits ``--concurrent`` runs at once, each with
+   ``--workers / --concurrent`` processes, then one of the stages in day order, one run per
+   stage with ``--workers`` processes;
 3. ``dask``: as ``single``, the days spread over a Dask ``LocalCluster`` of ``--workers``
    worker processes on 127.0.0.1 (TVS_DASK_SCHEDULER).
 
@@ -75,18 +77,24 @@ def chunked_home_config(settings, concurrent: int) -> Path:
     return prepare_instance(settings)
 
 
-def chunked(home: Path, first: str, last: str, chunk: int, concurrent: int) -> tuple[float, list]:
-    """Both paths as asset backfills of ``chunk``-day runs; the wall time and the runs."""
-    settings = replace(load_settings({"TVS_HOME": str(home)}), workers=1)
+def chunked(
+    home: Path, first: str, last: str, chunk: int, concurrent: int, workers: int
+) -> tuple[float, list]:
+    """Both paths as asset backfills of ``chunk``-day runs; the wall time and the runs.
+
+    The chunks' runs are tagged with ``workers // concurrent`` processes each, the runs in
+    order with ``workers`` (`run_chunked_backfill`).
+    """
+    settings = replace(load_settings({"TVS_HOME": str(home)}), workers=workers)
     dagster_home = chunked_home_config(settings, concurrent)
-    os.environ["TVS_WORKERS"] = "1"  # the daemon started for the backfill inherits it
     started = time.perf_counter()
     outcomes = run_chunked_backfill(settings, first, last, chunk, report=lambda line: None)
     wall = time.perf_counter() - started
-    del os.environ["TVS_WORKERS"]
 
     runs = []
     with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+        for record in instance.get_run_records(filters=dg.RunsFilter(job_name="bars_sync")):
+            runs.append((f"bars_sync {first}..{last}", record.start_time, record.end_time))
         for outcome in outcomes:
             ids = [run_id for run_id, _, _ in outcome.runs]
             for record in instance.get_run_records(filters=dg.RunsFilter(run_ids=ids)):
@@ -137,9 +145,12 @@ def main() -> None:
             flush=True,
         )
     if "chunked" in only:
-        walls["chunked"], runs = chunked(root / "chunked", first, last, chunk, args.concurrent)
+        walls["chunked"], runs = chunked(
+            root / "chunked", first, last, chunk, args.concurrent, args.workers
+        )
         print(
-            f"4 chunks of {chunk} days per path, {args.concurrent} runs at once (daemon): "
+            f"bars sync, 4 chunks of {chunk} days, runs in day order; {args.concurrent} runs "
+            "at once (daemon): "
             f"{walls['chunked']:.0f} s ({load()})",
             flush=True,
         )

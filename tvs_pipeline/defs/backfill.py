@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import BinaryIO
 
@@ -40,6 +40,7 @@ from dagster._core.definitions.assets.graph.asset_graph_subset import AssetGraph
 from dagster._core.definitions.events import AssetKeyPartitionKey
 from dagster._core.execution.backfill import BulkActionStatus, PartitionBackfill
 
+from tvs_pipeline.defs.resources import WORKERS_TAG
 from tvs_pipeline.defs.shadow import CLI_LAUNCHED, LAUNCHER_TAG
 from tvs_pipeline.errors import ConfigError
 from tvs_pipeline.settings import Settings
@@ -49,6 +50,7 @@ __all__ = [
     "PATH_TAG",
     "SYNC_ASSETS",
     "BackfillOutcome",
+    "backfill_concurrency",
     "backfill_runs",
     "bars_sync_job",
     "chunk_days_of",
@@ -56,6 +58,7 @@ __all__ = [
     "chunked_asset_names",
     "chunking_note",
     "code_server",
+    "covers",
     "daemon_env",
     "daemon_running",
     "follow_backfill",
@@ -63,6 +66,7 @@ __all__ = [
     "running_daemon",
     "sequential",
     "submit_backfill",
+    "tail_assets",
 ]
 
 # The chunks carry tvs/path=backfill, not the path's own value: the instance's limit of one
@@ -119,23 +123,29 @@ sys.exit(main())
 def chunk_policy(
     assets: Sequence[dg.AssetsDefinition], chunk_days: int
 ) -> list[dg.AssetsDefinition]:
-    """Each asset that backfills as one run, made to backfill in runs of ``chunk_days`` days.
+    """Each day-independent asset that backfills as one run, made to backfill in K-day runs.
 
     An asset whose day D reads an earlier day (`sequential`: ``bars`` its own past window,
     ``allocation`` its D−1 book, ``simulation`` its D−1 track record and the D−1 book) keeps
     its single run: its days are sequential whatever the split, and Dagster's asset backfill
     splits such assets badly (``bars`` one run per day; ``simulation`` chunks shifted by a day
-    behind the book's, the last one reaching past the range). The day-independent assets are
-    chunked and their chunks run at the same time. ``chunk_days`` 0 leaves the assets as they
-    are (one run per backfill).
+    behind the book's, the last one reaching past the range). So does every asset that reads
+    one of them, bars aside (`tail_assets`: ``performance_report``, the parity, the promotion
+    report): chunked, each of their chunks would be a run of its own started as the sequential
+    run ends (one process start and one daemon tick each, for seconds of work). The other
+    assets are chunked and their chunks run at the same time. ``chunk_days`` 0 leaves the
+    assets as they are (one run per backfill).
     """
     if chunk_days <= 0:
         return list(assets)
     single = dg.BackfillPolicy.single_run()
     policy = dg.BackfillPolicy.multi_run(max_partitions_per_run=chunk_days)
+    tail = tail_assets(assets)
     return [
         asset.with_attributes(backfill_policy=policy)
-        if asset.backfill_policy == single and not sequential(asset)
+        if asset.backfill_policy == single
+        and not sequential(asset)
+        and not {key.to_user_string() for key in asset.keys} & tail
         else asset
         for asset in assets
     ]
@@ -151,6 +161,29 @@ def sequential(asset: dg.AssetsDefinition) -> bool:
     return False
 
 
+def tail_assets(assets: Sequence[dg.AssetsDefinition]) -> set[str]:
+    """The sequential assets after the bars sync and every asset that reads one of them.
+
+    The second stage of a chunked backfill: one run each, after the chunks (`chunk_policy`).
+    """
+    reads: dict[str, set[str]] = {}
+    tail: set[str] = set()
+    for asset in assets:
+        for spec in asset.specs:
+            name = spec.key.to_user_string()
+            reads[name] = {dep.asset_key.to_user_string() for dep in spec.deps}
+            if sequential(asset) and name not in SYNC_ASSETS:
+                tail.add(name)
+    grew = True
+    while grew:  # downstream closure: a handful of assets, a few passes
+        grew = False
+        for name, parents in reads.items():
+            if name not in tail and parents & tail:
+                tail.add(name)
+                grew = True
+    return tail
+
+
 @dataclass(frozen=True)
 class BackfillOutcome:
     """How a backfill ended: its status and its runs (id, status, partition range)."""
@@ -161,13 +194,15 @@ class BackfillOutcome:
     # The most days one run of a chunked (day-independent) asset covered: the chunk size the
     # daemon actually used, read from its runs (0: no such run).
     chunk_days: int = 0
+    # Its runs had materialised every day of every asset it targets, before the daemon's
+    # next tick marked it completed (`follow_backfill`'s ``covering``).
+    covered: bool = False
 
     @property
     def success(self) -> bool:
-        """Every run succeeded and the backfill completed."""
-        return self.status in ("COMPLETED", "COMPLETED_SUCCESS") and all(
-            status == "SUCCESS" for _, status, _ in self.runs
-        )
+        """Every run succeeded and the backfill completed (or its runs covered it all)."""
+        done = self.covered or self.status in ("COMPLETED", "COMPLETED_SUCCESS")
+        return done and all(status == "SUCCESS" for _, status, _ in self.runs)
 
 
 def _backfill_id() -> str:
@@ -255,11 +290,15 @@ def follow_backfill(
     poll: float = POLL_SECONDS,
     chunked: Collection[str] = (),
     daemon: subprocess.Popen[bytes] | None = None,
+    covering: tuple[Collection[str], str, str] = (),
 ) -> BackfillOutcome:
     """Wait for a backfill to end, reporting each change of its runs; how it ended.
 
     ``chunked`` names the assets run in chunks: the outcome's ``chunk_days`` is read from
-    their runs. ``daemon``: the daemon process running it, if started here.
+    their runs. ``daemon``: the daemon process running it, if started here. ``covering``
+    (assets, first day, last day): end as soon as successful runs have materialised all of
+    it, not at the daemon's next tick (up to 30 s later) that marks the backfill completed —
+    for a stage whose successor waits on it (`run_chunked_backfill`).
 
     Raises
     ------
@@ -285,12 +324,14 @@ def follow_backfill(
             report(f"  {elapsed:6.0f}s {line}")
             last_line = line
         finished = all(run.is_finished for run in runs)
-        if backfill.status in DONE and finished:
+        covered = bool(covering) and finished and covers(runs, *covering)
+        if (backfill.status in DONE and finished) or covered:
             return BackfillOutcome(
                 backfill_id,
                 backfill.status.value,
                 tuple((run.run_id, run.status.value, _describe(run)) for run in runs),
                 chunk_days_of(runs, chunked),
+                covered and backfill.status not in DONE,
             )
         if daemon is not None and daemon.poll() is not None:
             raise ConfigError(
@@ -303,6 +344,26 @@ def follow_backfill(
                 "is a dagster-daemon running for this instance?"
             )
         time.sleep(poll)
+
+
+def covers(runs: Sequence[dg.DagsterRun], assets: Collection[str], first: str, last: str) -> bool:
+    """Whether successful ``runs`` materialised every day ``first..last`` of every asset."""
+    needed = {
+        (name, (date.fromisoformat(first) + timedelta(days=offset)).isoformat())
+        for name in assets
+        for offset in range((date.fromisoformat(last) - date.fromisoformat(first)).days + 1)
+    }
+    for run in runs:
+        if run.status != dg.DagsterRunStatus.SUCCESS:
+            continue
+        start, end = _bounds(run)
+        if not start:
+            continue
+        span = (date.fromisoformat(end) - date.fromisoformat(start)).days + 1
+        days = [(date.fromisoformat(start) + timedelta(days=n)).isoformat() for n in range(span)]
+        for key in run.asset_selection or ():
+            needed -= {(key.to_user_string(), day) for day in days}
+    return not needed
 
 
 def daemon_running(instance: dg.DagsterInstance) -> bool:
@@ -422,16 +483,24 @@ def run_chunked_backfill(
     timeout: float | None = None,
     paths: Sequence[str] = ("nightly", "shadow"),
 ) -> list[BackfillOutcome]:
-    """Backfill both paths over ``first..last``, their stages in runs of ``chunk_days`` days.
+    """Backfill ``paths`` over ``first..last`` in three stages; the two backfills' outcomes.
 
-    First discovery and the bars sync as one run here (`bars_sync_job`: its days are
-    sequential); then the rest of the champion path, then the challenger's (its parity reads
-    both), each one asset backfill in the instance under ``$TVS_HOME/dagster``, run by its
-    daemon; when no daemon is running for that instance, one is started for the duration with
-    ``TVS_CHUNK_DAYS`` = ``chunk_days`` (a daemon already running uses its own
-    environment's). The outcome of every run is appended to the audit ledger here (the runs
-    are tagged as launched by ``tvs``, so the run-status sensors leave them alone).
-    ``paths`` picks the paths (``nightly``, ``shadow``).
+    1. Discovery and the bars sync as one run here (`bars_sync_job`: its days are sequential).
+    2. One asset backfill of every day-independent asset of ``paths`` (the funnel, selection,
+       synthesis, both paths' alike) in runs of ``chunk_days`` days (`chunked_asset_names`),
+       which the queue runs side by side, each with a share of the cores (`WORKERS_TAG`).
+    3. When it has ended, one asset backfill of the rest (`tail_assets`: the allocation and
+       the track record, which carry day D−1, and what reads them) as one run per stage over
+       the range, with all the cores. Submitted only after the chunks, it is never split:
+       in the same backfill, Dagster would start a run of the day-ordered assets over
+       whatever days the chunks had finished at each tick (a 60-day backfill made 37 runs).
+
+    Both backfills are in the instance under ``$TVS_HOME/dagster``, run by its daemon; when
+    no daemon is running for that instance, one is started for the duration with
+    ``TVS_CHUNK_DAYS`` = ``chunk_days`` (a daemon already running uses its own environment's).
+    The outcome of every run is appended to the audit ledger here (the runs are tagged as
+    launched by ``tvs``, so the run-status sensors leave them alone). ``paths`` picks the
+    paths (``nightly``, ``shadow``).
 
     Raises
     ------
@@ -456,10 +525,20 @@ def run_chunked_backfill(
     synced = run_job(chunked, "bars_sync", partition_range=(first, last))
     if not synced.success:
         raise ConfigError(f"bars_sync run {synced.run_id[:8]} failed at {synced.failure}")
-    chunked_assets = [name for name in NIGHTLY_ASSETS if name not in SYNC_ASSETS]
-    outcomes: list[BackfillOutcome] = []
+    selected = [
+        name
+        for path, names in (("nightly", NIGHTLY_ASSETS), ("shadow", SHADOW_ASSETS))
+        if path in paths
+        for name in names
+        if name not in SYNC_ASSETS
+    ]
     split = chunked_asset_names(defs)
+    stages = [
+        ("chunks", [name for name in selected if name in split]),
+        ("in order", [name for name in selected if name not in split]),
+    ]
     days = (date.fromisoformat(last) - date.fromisoformat(first)).days + 1
+    outcomes: list[BackfillOutcome] = []
     with dg.DagsterInstance.from_config(str(home)) as instance:
         running = daemon_running(instance)
         if running:
@@ -467,16 +546,23 @@ def run_chunked_backfill(
                 "a dagster-daemon already runs for this instance: its own TVS_CHUNK_DAYS "
                 f"splits the backfill (asked: {chunk_days})"
             )
+        at_once = backfill_concurrency(instance)
         with contextlib.nullcontext() if running else running_daemon(home, env) as daemon:
-            for title, assets in (("nightly", chunked_assets), ("shadow", SHADOW_ASSETS)):
-                if title not in paths:
+            for stage, assets in stages:
+                if not assets:
                     continue
+                title = f"{'+'.join(paths)} {stage}"
+                # The concurrent chunks share the cores (one each when nothing limits how
+                # many run at once); the one run in order has them all.
+                workers = settings.workers
+                if stage == "chunks":
+                    workers = max(1, workers // at_once) if at_once > 0 else 1
+                tags = {BACKFILL_OF_TAG: title, WORKERS_TAG: str(workers)}
                 backfill_id = submit_backfill(
-                    instance, defs, assets, first, last, title=title, tags={BACKFILL_OF_TAG: title}
+                    instance, defs, assets, first, last, title=title, tags=tags
                 )
-                report(
-                    f"{title}: backfill {backfill_id} of {first}..{last} in {chunk_days}-day runs"
-                )
+                shape = f"in {chunk_days}-day runs" if stage == "chunks" else "one run per stage"
+                report(f"{title}: backfill {backfill_id} of {first}..{last} {shape}")
                 outcome = follow_backfill(
                     instance,
                     backfill_id,
@@ -484,6 +570,10 @@ def run_chunked_backfill(
                     timeout=timeout,
                     chunked=split,
                     daemon=daemon,
+                    # The chunks end when their runs have every day: the next stage need
+                    # not wait for the tick that marks them completed. The last stage does,
+                    # so the instance is left with no backfill in progress.
+                    covering=(assets, first, last) if stage == "chunks" else (),
                 )
                 _record_outcomes(chunked, instance, outcome)
                 outcomes.append(outcome)
@@ -498,6 +588,25 @@ def run_chunked_backfill(
                         f"{', '.join(failed) or 'none'} (the UI's Backfills page has their errors)"
                     )
     return outcomes
+
+
+def backfill_concurrency(instance: dg.DagsterInstance) -> int:
+    """How many runs of a backfill the instance's queue starts at once (0: no limit).
+
+    The least of ``max_concurrent_runs`` and the ``tvs/path=backfill`` tag limit, where set;
+    an instance without a queue (``DefaultRunCoordinator``) starts every run as submitted.
+    """
+    queue = instance.get_concurrency_config().run_queue_config
+    if queue is None:
+        return 0
+    # max_concurrent_runs -1: no limit (0 would pause the queue: nothing runs at all).
+    limits = [queue.max_concurrent_runs] if queue.max_concurrent_runs > 0 else []
+    limits += [
+        int(limit["limit"])
+        for limit in queue.tag_concurrency_limits
+        if limit.get("key") == PATH_TAG and limit.get("value") == BACKFILL_PATH
+    ]
+    return min(limits, default=0)
 
 
 def chunked_asset_names(defs: dg.Definitions) -> set[str]:

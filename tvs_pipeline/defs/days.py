@@ -168,7 +168,7 @@ def _in_process(compute: ComputeResource | None, calls: int) -> bool:
         return True
     if getattr(compute, "scheduler", ""):  # a Dask cluster takes the days
         return False
-    return compute.workers <= 1 or calls < max(2, compute.min_calls)
+    return compute.run_workers <= 1 or calls < max(2, compute.min_calls)
 
 
 def metric(value: float, digits: int = 2) -> dg.MetadataValue:

@@ -8,6 +8,7 @@ from functools import lru_cache
 from typing import Any
 
 import dagster as dg
+from pydantic import PrivateAttr
 
 from tvs_pipeline.config import ResolvedProfile, load_profile
 from tvs_pipeline.lake.catalog import LakeReader
@@ -17,6 +18,7 @@ from tvs_pipeline.parallel import MIN_PARALLEL_CALLS, map_calls
 from tvs_pipeline.settings import Settings, TradingViewSettings, load_settings
 
 __all__ = [
+    "WORKERS_TAG",
     "ComputeResource",
     "LakeResource",
     "MarketResource",
@@ -25,6 +27,9 @@ __all__ = [
     "build_resources",
     "resolved_profile",
 ]
+
+
+WORKERS_TAG = "tvs/workers"
 
 
 @lru_cache(maxsize=8)
@@ -103,6 +108,21 @@ class ComputeResource(dg.ConfigurableResource):
     workers: int = 1
     min_calls: int = MIN_PARALLEL_CALLS
     scheduler: str = ""
+    # A run tagged tvs/workers=N uses N local processes, whatever the code location's
+    # $TVS_WORKERS: a chunked backfill gives its concurrent chunks a share of the cores each
+    # and its one sequential run all of them (`defs.backfill.run_chunked_backfill`).
+    _run_workers: int = PrivateAttr(default=0)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        """Read the run's ``tvs/workers`` tag, if any."""
+        run = context.run
+        text = run.tags.get(WORKERS_TAG, "") if run is not None else ""
+        self._run_workers = int(text) if text.isdigit() and int(text) > 0 else 0
+
+    @property
+    def run_workers(self) -> int:
+        """The local processes this run spreads its days over (the tag's, else ``workers``)."""
+        return self._run_workers or self.workers
 
     def map(
         self,
@@ -111,7 +131,7 @@ class ComputeResource(dg.ConfigurableResource):
         shared: Mapping[str, Any] | None = None,
     ) -> list[Any]:
         """``[function(**shared, **call) for call in calls]``, over the workers when many."""
-        return map_calls(function, calls, self.workers, self.min_calls, shared, self.scheduler)
+        return map_calls(function, calls, self.run_workers, self.min_calls, shared, self.scheduler)
 
 
 def build_resources(

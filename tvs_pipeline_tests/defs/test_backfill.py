@@ -24,17 +24,21 @@ from dagster._core.utils import make_new_run_id
 from tvs_pipeline.definitions import build_definitions
 from tvs_pipeline.defs.backfill import (
     BACKFILL_PATH,
+    backfill_concurrency,
     backfill_runs,
     chunk_policy,
     chunked_asset_names,
     chunking_note,
+    covers,
     follow_backfill,
     run_chunked_backfill,
     submit_backfill,
+    tail_assets,
 )
 from tvs_pipeline.defs.carry import day_before
 from tvs_pipeline.defs.jobs import NIGHTLY_ASSETS
 from tvs_pipeline.defs.partitions import bars_window
+from tvs_pipeline.defs.resources import WORKERS_TAG, ComputeResource
 from tvs_pipeline.defs.runner import prepare_instance, run_job
 from tvs_pipeline.settings import load_settings
 
@@ -88,19 +92,86 @@ def test_chunk_policy_gives_single_run_assets_k_day_runs():
     def plain() -> None: ...
 
     @dg.asset(partitions_def=daily.partitions_def, backfill_policy=dg.BackfillPolicy.single_run(),
-              deps=[day_before("carried")])  # fmt: skip
+              deps=[day_before("carried"), daily])  # fmt: skip
     def carried() -> None: ...
 
     @dg.asset(partitions_def=daily.partitions_def, backfill_policy=dg.BackfillPolicy.single_run(),
               deps=[bars_window(5, before=True)])  # fmt: skip
     def bars() -> None: ...
 
-    chunked = chunk_policy([daily, plain, carried, bars], 10)
+    @dg.asset(partitions_def=daily.partitions_def, backfill_policy=dg.BackfillPolicy.single_run(),
+              deps=[carried])  # fmt: skip
+    def report() -> None: ...
+
+    @dg.asset(partitions_def=daily.partitions_def, backfill_policy=dg.BackfillPolicy.single_run(),
+              deps=[bars])  # fmt: skip
+    def health() -> None: ...
+
+    chunked = chunk_policy([daily, plain, carried, bars, report, health], 10)
     assert chunked[0].backfill_policy == dg.BackfillPolicy.multi_run(10)
     assert chunked[1].backfill_policy == plain.backfill_policy
     assert chunked[2].backfill_policy == dg.BackfillPolicy.single_run()  # reads D-1
     assert chunked[3].backfill_policy == dg.BackfillPolicy.single_run()  # a window of itself
+    # What reads a day-ordered asset waits for all of it: one run after it, not chunks.
+    assert chunked[4].backfill_policy == dg.BackfillPolicy.single_run()
+    # bars is synced first, on its own: what reads it is chunked like the rest.
+    assert chunked[5].backfill_policy == dg.BackfillPolicy.multi_run(10)
     assert chunk_policy([daily], 0)[0] is daily
+
+
+def test_the_second_stage_is_what_carries_a_day_and_what_reads_it():
+    defs = build_definitions(load_settings({}))
+    assets = [a for a in defs.assets if isinstance(a, dg.AssetsDefinition)]
+    # By hand from the graph: the two books and track records read D-1; the report, the
+    # parity and the promotion report read them.
+    assert tail_assets(assets) == {
+        "allocation",
+        "simulation",
+        "performance_report",
+        "allocation_challenger",
+        "simulation_challenger",
+        "selection_parity",
+        "promotion_report",
+    }
+
+
+@pytest.mark.parametrize(
+    ("max_runs", "backfill_limit", "expected"),
+    [(2, 2, 2), (3, 1, 1), (1, 4, 1), (-1, 3, 3), (-1, None, 0)],
+)
+def test_the_runs_a_backfill_gets_at_once_are_the_least_limit(
+    tmp_path, max_runs, backfill_limit, expected
+):
+    limits = [{"key": "tvs/path", "value": "champion", "limit": 1}]
+    if backfill_limit is not None:
+        limits.append({"key": "tvs/path", "value": BACKFILL_PATH, "limit": backfill_limit})
+    config = {
+        "run_coordinator": {
+            "module": "dagster._core.run_coordinator",
+            "class": "QueuedRunCoordinator",
+            "config": {"max_concurrent_runs": max_runs, "tag_concurrency_limits": limits},
+        }
+    }
+    (tmp_path / "dagster.yaml").write_text(yaml.safe_dump(config))
+    with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
+        assert backfill_concurrency(instance) == expected
+    default = {"module": "dagster._core.run_coordinator", "class": "DefaultRunCoordinator"}
+    (tmp_path / "dagster.yaml").write_text(yaml.safe_dump({"run_coordinator": default}))
+    with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
+        assert backfill_concurrency(instance) == 0  # no queue: runs start as submitted
+
+
+@pytest.mark.parametrize(("tag", "expected"), [("3", 3), (None, 2), ("0", 2), ("two", 2)])
+def test_a_run_tagged_tvs_workers_spreads_its_days_over_that_many(tag, expected):
+    seen: list[int] = []
+
+    @dg.asset
+    def probe(compute: ComputeResource) -> None:
+        seen.append(compute.run_workers)
+
+    tags = {WORKERS_TAG: tag} if tag is not None else {}
+    result = dg.materialize([probe], resources={"compute": ComputeResource(workers=2)}, tags=tags)
+    assert result.success and seen == [expected]
 
 
 @pytest.mark.slow
@@ -113,20 +184,24 @@ def test_a_40_day_backfill_in_4_chunks_by_the_daemon_equals_the_single_run(tmp_p
     chunked = replace(load_settings({"TVS_HOME": str(tmp_path / "chunked")}), chunk_days=CHUNK)
     home = queued_instance(chunked)
     lines: list[str] = []
-    (done,) = run_chunked_backfill(
+    outcomes = run_chunked_backfill(
         chunked, FIRST, LAST, CHUNK, report=lines.append, timeout=1500, paths=("nightly",)
     )
     with dg.DagsterInstance.from_config(str(home)) as instance:
-        runs = backfill_runs(instance, done.backfill_id)
-        records = instance.get_run_records(filters=dg.RunsFilter(run_ids=[r.run_id for r in runs]))
+        runs = [backfill_runs(instance, done.backfill_id) for done in outcomes]
+        ids = [run.run_id for stage in runs for run in stage]
+        records = instance.get_run_records(filters=dg.RunsFilter(run_ids=ids))
         (sync,) = instance.get_runs(filters=dg.RunsFilter(job_name="bars_sync"))
-    assert done.success, (done, (home / "daemon.log").read_text()[-3000:])
+    assert [done.success for done in outcomes] == [True, True], (
+        outcomes,
+        (home / "daemon.log").read_text()[-3000:],
+    )
     assert lines[0] == f"bars_sync: discovery and bars over {FIRST}..{LAST} as one run"
-    assert lines[-1].endswith(f"{len(runs)} runs ({len(runs)} success)"), lines
+    assert lines[-1].endswith(f"{len(runs[1])} runs ({len(runs[1])} success)"), lines
     # The daemon tvs started ran the asked chunks, read from its runs: no warning.
-    assert done.chunk_days == CHUNK and not [line for line in lines if "warning" in line]
+    assert outcomes[0].chunk_days == CHUNK and not [line for line in lines if "warning" in line]
     assert sync.is_success and sync.tags[RANGE_START] == FIRST and sync.tags[RANGE_END] == LAST
-    check_runs(runs, records)
+    check_runs(runs, records, chunked.workers)
     assert_lakes_equal(single.home, chunked.home)
 
 
@@ -147,23 +222,28 @@ def assert_lakes_equal(before: Path, after: Path) -> None:
         pd.testing.assert_frame_equal(a, b, check_exact=True, obj=key)
 
 
-def check_runs(runs, records) -> None:
-    """The backfill's runs: chunks where the days are independent, order where they are not,
-    every day once, and never more than 2 runs at once."""
+def check_runs(stages, records, workers: int) -> None:
+    """The backfills' runs: chunks where the days are independent, then one run per stage over
+    the range where they are not, every day once, never more than 2 runs at once."""
     spans: dict[str, list[tuple[str, str]]] = {}
-    for run in runs:
-        for key in run.asset_selection:
-            spans.setdefault(key.to_user_string(), []).append(
-                (run.tags[RANGE_START], run.tags[RANGE_END])
-            )
-        assert run.tags["tvs/path"] == BACKFILL_PATH
+    for stage, runs in enumerate(stages):
+        for run in runs:
+            for key in run.asset_selection:
+                spans.setdefault(key.to_user_string(), []).append(
+                    (run.tags[RANGE_START], run.tags[RANGE_END])
+                )
+            assert run.tags["tvs/path"] == BACKFILL_PATH
+            # 2 runs at once share the cores; the runs in order have them all.
+            assert run.tags[WORKERS_TAG] == str(max(1, workers // 2) if stage == 0 else workers)
     # bars reads a window of its own past: it ran before, in bars_sync.
     assert set(spans) == set(NIGHTLY_ASSETS) - {"discovery", "bars", "fetch_failures"}
     # The day-independent assets ran in the 4 chunks of 10 days, each chunk once.
-    for asset in ("data_health", "normalization", "enrichment", "dedup", "selection"):
+    for asset in ("data_health", "normalization", "enrichment", "dedup", "selection", "market"):
         assert sorted(spans[asset]) == CHUNKS, asset
-    # Every asset's runs cover the 40 days once, in order: those that read day D-1
-    # (allocation, simulation) and what reads them run on what is ready, not in chunks.
+    # Those that read day D-1 (allocation, simulation) and what reads them: one run each.
+    for asset in ("allocation", "simulation", "performance_report"):
+        assert spans[asset] == [(FIRST, LAST)], asset
+    # Every asset's runs cover the 40 days once.
     for asset, seen in spans.items():
         days = [
             day
@@ -171,11 +251,14 @@ def check_runs(runs, records) -> None:
             for day in pd.date_range(start, end).strftime("%Y-%m-%d")
         ]
         assert days == list(pd.date_range(FIRST, LAST).strftime("%Y-%m-%d")), asset
+    times = {r.dagster_run.run_id: (r.start_time, r.end_time) for r in records}
+    assert all(start and end for start, end in times.values())
+    # The second stage started after the last chunk ended.
+    chunks_end = max(times[run.run_id][1] for run in stages[0])
+    assert min(times[run.run_id][0] for run in stages[1]) >= chunks_end
     # The queue never held more than 2 runs at once.
-    times = [(r.start_time, r.end_time) for r in records]
-    assert all(start and end for start, end in times)
-    for start, _ in times:
-        assert sum(1 for s, e in times if s <= start < e) <= 2
+    for start, _ in times.values():
+        assert sum(1 for s, e in times.values() if s <= start < e) <= 2
 
 
 @pytest.mark.parametrize(
@@ -253,6 +336,39 @@ def daemon_run(instance, backfill_id: str, asset: str, first: str, last: str) ->
     )
 
 
+def finished_run(assets: tuple[str, ...], first: str, last: str, status=None) -> dg.DagsterRun:
+    return dg.DagsterRun(
+        job_name="__ASSET_JOB",
+        run_id=make_new_run_id(),
+        status=status or dg.DagsterRunStatus.SUCCESS,
+        asset_selection=frozenset(dg.AssetKey(name) for name in assets),
+        tags={RANGE_START: first, RANGE_END: last},
+    )
+
+
+def test_a_stage_is_covered_when_successful_runs_hold_every_day_of_every_asset():
+    both = ("selection", "synthesis")
+    runs = [finished_run(both, *chunk) for chunk in CHUNKS]
+    assert covers(runs, both, FIRST, LAST)
+    assert not covers(runs[:3], both, FIRST, LAST)  # the last 10 days missing
+    assert not covers(runs, (*both, "market"), FIRST, LAST)  # an asset no run held
+    # A failed run holds nothing, even when its range is right.
+    failed = finished_run(both, *CHUNKS[1], status=dg.DagsterRunStatus.FAILURE)
+    assert not covers([runs[0], failed, *runs[2:]], both, FIRST, LAST)
+    # One day short at a chunk's edge: 2025-05-31 is in no run.
+    edge = [finished_run(both, FIRST, "2025-05-30"), *runs[1:]]
+    assert not covers(edge, both, FIRST, LAST)
+    # A run of one day carries dagster/partition instead of a range.
+    single_day = dg.DagsterRun(
+        job_name="__ASSET_JOB",
+        run_id=make_new_run_id(),
+        status=dg.DagsterRunStatus.SUCCESS,
+        asset_selection=frozenset(dg.AssetKey(name) for name in both),
+        tags={"dagster/partition": "2025-05-31"},
+    )
+    assert covers([*edge, single_day], both, FIRST, LAST)
+
+
 @pytest.mark.parametrize(
     ("daemon_chunks", "expected", "warned"),
     [
@@ -269,7 +385,8 @@ def test_the_chunks_reported_are_the_ones_the_daemon_ran(tmp_path, daemon_chunks
     settings = replace(load_settings({"TVS_HOME": str(tmp_path)}), chunk_days=CHUNK)
     defs = build_definitions(settings)
     split = chunked_asset_names(defs)
-    assert {"selection", "data_health"} <= split and not {"allocation", "simulation"} & split
+    assert {"selection", "data_health"} <= split
+    assert not {"allocation", "simulation", "performance_report"} & split
     with dg.DagsterInstance.from_config(str(prepare_instance(settings))) as instance:
         backfill_id = submit_backfill(instance, defs, ["selection"], FIRST, LAST, title="nightly")
         for first, last in daemon_chunks:
