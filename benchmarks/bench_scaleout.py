@@ -129,6 +129,13 @@ def main() -> None:
     parser.add_argument("--concurrent", type=int, default=2)
     parser.add_argument("--only", default="single,chunked,dask")
     parser.add_argument("--keep", type=Path, default=None, help="build the homes here")
+    parser.add_argument(
+        "--single-seconds",
+        type=float,
+        default=0.0,
+        help="the wall of a single run measured before in --keep's 'single' home (with "
+        "--only chunked,dask: compared with it and its lake)",
+    )
     args = parser.parse_args()
     end = date.fromisoformat(args.end)
     first, last = (end - timedelta(days=args.days - 1)).isoformat(), end.isoformat()
@@ -137,6 +144,8 @@ def main() -> None:
     only = set(args.only.split(","))
     print(f"{args.days} days {first}..{last}, both paths; homes under {root} ({load()})")
     walls: dict[str, float] = {}
+    if args.single_seconds and "single" not in only:
+        walls["single"] = args.single_seconds
     if "single" in only:
         walls["single"] = single(root / "single", first, last, args.workers)
         print(

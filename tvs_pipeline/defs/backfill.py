@@ -52,6 +52,7 @@ __all__ = [
     "BackfillOutcome",
     "backfill_concurrency",
     "backfill_runs",
+    "backfill_stages",
     "bars_sync_job",
     "chunk_days_of",
     "chunk_policy",
@@ -509,7 +510,6 @@ def run_chunked_backfill(
         within ``timeout`` seconds.
     """
     from tvs_pipeline.definitions import build_definitions
-    from tvs_pipeline.defs.jobs import NIGHTLY_ASSETS, SHADOW_ASSETS
     from tvs_pipeline.defs.runner import prepare_instance, run_job
 
     chunked = replace(settings, chunk_days=chunk_days)
@@ -525,18 +525,8 @@ def run_chunked_backfill(
     synced = run_job(chunked, "bars_sync", partition_range=(first, last))
     if not synced.success:
         raise ConfigError(f"bars_sync run {synced.run_id[:8]} failed at {synced.failure}")
-    selected = [
-        name
-        for path, names in (("nightly", NIGHTLY_ASSETS), ("shadow", SHADOW_ASSETS))
-        if path in paths
-        for name in names
-        if name not in SYNC_ASSETS
-    ]
     split = chunked_asset_names(defs)
-    stages = [
-        ("chunks", [name for name in selected if name in split]),
-        ("in order", [name for name in selected if name not in split]),
-    ]
+    groups = backfill_stages(defs, paths)
     days = (date.fromisoformat(last) - date.fromisoformat(first)).days + 1
     outcomes: list[BackfillOutcome] = []
     with dg.DagsterInstance.from_config(str(home)) as instance:
@@ -548,46 +538,103 @@ def run_chunked_backfill(
             )
         at_once = backfill_concurrency(instance)
         with contextlib.nullcontext() if running else running_daemon(home, env) as daemon:
-            for stage, assets in stages:
-                if not assets:
-                    continue
-                title = f"{'+'.join(paths)} {stage}"
-                # The concurrent chunks share the cores (one each when nothing limits how
-                # many run at once); the one run in order has them all.
-                workers = settings.workers
-                if stage == "chunks":
-                    workers = max(1, workers // at_once) if at_once > 0 else 1
-                tags = {BACKFILL_OF_TAG: title, WORKERS_TAG: str(workers)}
-                backfill_id = submit_backfill(
-                    instance, defs, assets, first, last, title=title, tags=tags
-                )
-                shape = f"in {chunk_days}-day runs" if stage == "chunks" else "one run per stage"
-                report(f"{title}: backfill {backfill_id} of {first}..{last} {shape}")
-                outcome = follow_backfill(
-                    instance,
-                    backfill_id,
-                    report=report,
-                    timeout=timeout,
-                    chunked=split,
-                    daemon=daemon,
-                    # The chunks end when their runs have every day: the next stage need
-                    # not wait for the tick that marks them completed. The last stage does,
-                    # so the instance is left with no backfill in progress.
-                    covering=(assets, first, last) if stage == "chunks" else (),
-                )
-                _record_outcomes(chunked, instance, outcome)
-                outcomes.append(outcome)
-                note = chunking_note(title, outcome, chunk_days, days)
-                if note:
-                    report(note)
-                if not outcome.success:
-                    failed = [f"{run_id[:8]} ({span})" for run_id, status, span in outcome.runs
-                              if status != "SUCCESS"]  # fmt: skip
-                    raise ConfigError(
-                        f"{title} backfill {backfill_id}: {outcome.status.lower()}; failed runs: "
-                        f"{', '.join(failed) or 'none'} (the UI's Backfills page has their errors)"
+            for number, group in enumerate(groups):
+                chunks = number == 0
+                # The runs side by side share the cores (one each when nothing limits how
+                # many run at once): the chunks, or one path's books beside the other's.
+                side_by_side = at_once if chunks else min(len(group), at_once or len(group))
+                workers = max(1, settings.workers // side_by_side) if side_by_side else 1
+                submitted = []
+                for title, assets in group:
+                    tags = {BACKFILL_OF_TAG: title, WORKERS_TAG: str(workers)}
+                    backfill_id = submit_backfill(
+                        instance, defs, assets, first, last, title=title, tags=tags
                     )
+                    shape = f"in {chunk_days}-day runs" if chunks else "one run per stage"
+                    report(f"{title}: backfill {backfill_id} of {first}..{last} {shape}")
+                    submitted.append((title, assets, backfill_id))
+                for title, assets, backfill_id in submitted:
+                    outcome = follow_backfill(
+                        instance,
+                        backfill_id,
+                        report=report,
+                        timeout=timeout,
+                        chunked=split,
+                        daemon=daemon,
+                        # A stage ends when its runs have every day: the next need not wait
+                        # for the daemon's tick that marks it completed. The last stage
+                        # does, so no backfill is left in progress in the instance.
+                        covering=(assets, first, last) if number < len(groups) - 1 else (),
+                    )
+                    _record_outcomes(chunked, instance, outcome)
+                    outcomes.append(outcome)
+                    note = chunking_note(title, outcome, chunk_days, days)
+                    if note:
+                        report(note)
+                    if not outcome.success:
+                        failed = [f"{run_id[:8]} ({span})" for run_id, status, span in outcome.runs
+                                  if status != "SUCCESS"]  # fmt: skip
+                        raise ConfigError(
+                            f"{title} backfill {backfill_id}: {outcome.status.lower()}; failed "
+                            f"runs: {', '.join(failed) or 'none'} (the UI's Backfills page has "
+                            "their errors)"
+                        )
     return outcomes
+
+
+def backfill_stages(
+    defs: dg.Definitions, paths: Sequence[str]
+) -> list[list[tuple[str, list[str]]]]:
+    """The backfills after the bars sync, in groups, each a list of (title, assets).
+
+    The groups run one after the other, the backfills of a group side by side:
+
+    1. The chunks: every day-independent asset of ``paths`` (`chunked_asset_names`).
+    2. Per path, its assets in day order (`tail_assets`) that read no other path's: the
+       champion's books and track record beside the challenger's.
+    3. The assets in day order that read both paths (the parity, the promotion report).
+    Empty backfills and groups are left out.
+    """
+    from tvs_pipeline.defs.jobs import NIGHTLY_ASSETS, SHADOW_ASSETS
+
+    graph = defs.resolve_asset_graph()
+    split = chunked_asset_names(defs)
+    names = {"nightly": NIGHTLY_ASSETS, "shadow": SHADOW_ASSETS}
+    own = {
+        path: [name for name in names[path] if name not in SYNC_ASSETS]
+        for path in ("nightly", "shadow")
+        if path in paths
+    }
+    owner = {name: path for path, assets in own.items() for name in assets if name not in split}
+
+    def reaches(name: str) -> set[str]:
+        """The paths of the day-ordered assets ``name`` is or reads, directly or not."""
+        parents = graph.get(dg.AssetKey(name)).parent_keys
+        found = {owner[name]}
+        for parent in (key.to_user_string() for key in parents):
+            if parent in owner and parent != name:
+                found |= reaches(parent)
+        return found
+
+    joined = "+".join(own)
+    groups = [
+        [
+            (
+                f"{joined} chunks",
+                [name for assets in own.values() for name in assets if name in split],
+            )
+        ],
+        [
+            (
+                f"{path} in order",
+                [name for name in assets if name in owner and reaches(name) == {path}],
+            )
+            for path, assets in own.items()
+        ],
+        [(f"{joined} in order", [name for name in owner if len(reaches(name)) > 1])],
+    ]
+    groups = [[(title, assets) for title, assets in group if assets] for group in groups]
+    return [group for group in groups if group]
 
 
 def backfill_concurrency(instance: dg.DagsterInstance) -> int:

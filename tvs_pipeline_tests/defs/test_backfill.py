@@ -26,6 +26,7 @@ from tvs_pipeline.defs.backfill import (
     BACKFILL_PATH,
     backfill_concurrency,
     backfill_runs,
+    backfill_stages,
     chunk_policy,
     chunked_asset_names,
     chunking_note,
@@ -133,6 +134,25 @@ def test_the_second_stage_is_what_carries_a_day_and_what_reads_it():
         "selection_parity",
         "promotion_report",
     }
+
+
+def test_the_stages_run_each_path_in_order_beside_the_other_and_then_what_reads_both():
+    defs = build_definitions(replace(load_settings({}), chunk_days=CHUNK))
+    chunks = ["data_health", "normalization", "enrichment", "dedup", "selection", "synthesis"]
+    chunks += ["market", "selection_challenger", "synthesis_challenger"]
+    assert backfill_stages(defs, ("nightly", "shadow")) == [
+        [("nightly+shadow chunks", chunks)],
+        [
+            ("nightly in order", ["allocation", "simulation", "performance_report"]),
+            ("shadow in order", ["allocation_challenger", "simulation_challenger"]),
+        ],
+        # The parity reads both books; the promotion report both track records.
+        [("nightly+shadow in order", ["selection_parity", "promotion_report"])],
+    ]
+    assert backfill_stages(defs, ("nightly",)) == [
+        [("nightly chunks", chunks[:7])],
+        [("nightly in order", ["allocation", "simulation", "performance_report"])],
+    ]
 
 
 @pytest.mark.parametrize(
