@@ -1,16 +1,16 @@
-"""Chunked backfills: one asset backfill of K-day runs, executed by the instance's daemon.
+"""Chunked backfills: asset backfills of K-day runs, executed by the instance's daemon.
 
-With ``$TVS_CHUNK_DAYS`` = K the definitions give every daily asset
+With ``$TVS_CHUNK_DAYS`` = K the definitions give every day-independent daily asset
 ``BackfillPolicy.multi_run(K)`` (`chunk_policy`), so an asset backfill over a range runs as
 runs of at most K days each. The daemon reads that policy from the code location it loads, so
 K must be in the daemon's environment: `tvs backfill --chunk-days K` starts a daemon with it
 when the instance has none running. The runs go through the instance's run queue
-(``QueuedRunCoordinator``): its ``max_concurrent_runs`` and tag limits decide how many chunks
-run at once; each chunk is a process of the default run launcher locally, a pod with
-``K8sRunLauncher`` (deploy/). Chunks of day-independent assets run at the same time; an
-asset whose day D reads an earlier day (``bars``, ``allocation``, ``simulation``: they
-declare it, `carry.day_before`, `partitions.bars_window`) stays one run over the range,
-which the chunks downstream of it wait for (`chunk_policy`).
+(``QueuedRunCoordinator``): its ``max_concurrent_runs`` and tag limits decide how many run at
+once; each is a process of the default run launcher locally, a pod with ``K8sRunLauncher``
+(deploy/). `run_chunked_backfill` syncs the bars as one run, then submits the chunks of both
+paths, then each path's day-ordered assets (``allocation`` and ``simulation`` read day D−1:
+`carry.day_before`) and what reads them as one run per stage, the paths side by side, then
+what reads both paths (`backfill_stages`).
 """
 
 from __future__ import annotations
