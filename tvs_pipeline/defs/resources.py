@@ -109,8 +109,8 @@ class ComputeResource(dg.ConfigurableResource):
     min_calls: int = MIN_PARALLEL_CALLS
     scheduler: str = ""
     # A run tagged tvs/workers=N uses N local processes, whatever the code location's
-    # $TVS_WORKERS: a chunked backfill gives its concurrent chunks a share of the cores each
-    # and its one sequential run all of them (`defs.backfill.run_chunked_backfill`).
+    # $TVS_WORKERS: a chunked backfill gives the runs it starts side by side a share of the
+    # cores each and a run alone all of them (`defs.backfill.run_chunked_backfill`).
     _run_workers: int = PrivateAttr(default=0)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
