@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 
 from tvs_pipeline.funnel.history import assert_not_after
-from tvs_pipeline.funnel.indicators import wilder_adx, wilder_atr
 from tvs_pipeline.funnel.normalization import bar_window
+from tvs_pipeline.indicators import wilder_adx, wilder_atr
 
 __all__ = ["ENRICHMENT_COLUMNS", "USD_PER_QUOTE", "enrich", "enrich_day", "usd_per_quote"]
 

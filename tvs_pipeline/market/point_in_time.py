@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from tvs_pipeline.errors import ConfigError
+from tvs_pipeline.indicators import vote_mean
 from tvs_pipeline.market.demo.bars import BarStore
 from tvs_pipeline.market.demo.snapshot import compute_indicators
 from tvs_pipeline.market.query import ScanQuery, apply_query, evaluate_filter
@@ -189,7 +190,7 @@ def _fields(store: BarStore, n: int) -> dict[str, np.ndarray]:
         "Value.Traded": close * volume,
         "ADX": indicators.adx[rows],
         "ATR": indicators.atr[rows],
-        "Recommend.All": _vote_mean([ma, other]),
+        "Recommend.All": vote_mean([ma, other]),
         "Recommend.MA": ma,
         "Recommend.Other": other,
         "Perf.W": _perf(store, rows, 7),
@@ -208,13 +209,6 @@ def _perf(store: BarStore, rows: np.ndarray, days: int) -> np.ndarray:
         k = lo + int(np.searchsorted(store.day[lo : row + 1], store.day[row] - days, "right")) - 1
         out[j] = (close[row] / close[max(k, lo)] - 1.0) * 100.0
     return out
-
-
-def _vote_mean(votes: list[np.ndarray]) -> np.ndarray:
-    """Mean of the available (non-NaN) votes; NaN where none is available."""
-    stacked = np.stack(votes)
-    count = np.sum(~np.isnan(stacked), axis=0)
-    return np.where(count > 0, np.nansum(stacked, axis=0) / np.maximum(count, 1), np.nan)
 
 
 def scan_at(

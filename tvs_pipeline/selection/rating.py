@@ -5,24 +5,22 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from tvs_pipeline.indicators import rating_votes, vote_mean
 from tvs_pipeline.selection.reversion import log_prices
 
 __all__ = [
     "DEFAULT_RATING_HORIZON",
-    "MA_WINDOWS",
     "rating_ic_columns",
     "technical_rating",
 ]
 
-MA_WINDOWS = (10, 20, 50, 100, 200)  # TradingView's Recommend.MA windows (the demo's too)
-RSI_PERIOD, RSI_OVERSOLD, RSI_OVERBOUGHT, MOMENTUM_LAG = 14, 30.0, 70.0, 10
 DEFAULT_RATING_HORIZON = 10  # sessions: the rating logic's holding horizon
 
 
 def technical_rating(close: pd.DataFrame) -> pd.DataFrame:
     """``Recommend.All`` of every column on every row, from its closes only (causal).
 
-    ``Recommend.MA`` = mean of ``sign(close - SMA_n)`` over the windows of ``MA_WINDOWS`` the
+    ``Recommend.MA`` = mean of ``sign(close - SMA_n)`` over the windows (10, 20, 50, 100, 200) the
     history covers; ``Recommend.Other`` = mean of the RSI(14) vote (+1 below 30, -1 above 70,
     else 0) and the sign of the 10-row momentum, where available; the rating is the mean of the
     two available parts (NaN when neither is). The scale of the closes does not matter, so
@@ -38,19 +36,8 @@ def technical_rating(close: pd.DataFrame) -> pd.DataFrame:
     DataFrame
         Same shape, in [-1, 1].
     """
-    values = close.to_numpy(dtype="float64")
-    votes = []
-    for n in MA_WINDOWS:
-        average = close.rolling(n, min_periods=n).mean().to_numpy()
-        votes.append(np.where(np.isfinite(average), np.sign(values - average), np.nan))
-    strength = _rsi(values)
-    rsi_vote = np.where(
-        strength < RSI_OVERSOLD, 1.0, np.where(strength > RSI_OVERBOUGHT, -1.0, 0.0)
-    )
-    rsi_vote = np.where(np.isfinite(strength), rsi_vote, np.nan)
-    momentum = np.full_like(values, np.nan)
-    momentum[MOMENTUM_LAG:] = np.sign(values[MOMENTUM_LAG:] - values[:-MOMENTUM_LAG])
-    rating = _mean([_mean(votes), _mean([rsi_vote, momentum])])
+    ma, other = rating_votes(close.to_numpy(dtype="float64"), _rolling_average)
+    rating = vote_mean([ma, other])
     return pd.DataFrame(rating, index=close.index, columns=close.columns)
 
 
@@ -96,35 +83,6 @@ def rating_ic_columns(aligned: np.ndarray, horizon: int = DEFAULT_RATING_HORIZON
     return np.where((n >= 30) & (sxx > 0) & (syy > 0), ic, np.nan)
 
 
-def _rsi(values: np.ndarray, n: int = RSI_PERIOD) -> np.ndarray:
-    """Wilder's RSI down top-padded columns (as `tvs_pipeline.funnel.indicators.rsi`).
-
-    Gains and losses are smoothed with Wilder's average seeded by the mean of the first ``n``
-    changes; 100 when the average loss is 0 (50 when the gain is 0 too); NaN before bar ``n``.
-    """
-    change = np.full_like(values, np.nan)
-    change[1:] = values[1:] - values[:-1]
-    averages = []
-    for part in (np.maximum(change, 0.0), np.maximum(-change, 0.0)):
-        part = np.where(np.isfinite(change), part, np.nan)
-        valid = np.isfinite(part)
-        count = np.cumsum(valid, axis=0)
-        seed = np.nancumsum(part, axis=0) / n
-        start = np.where(count > n, part, np.nan)
-        start = np.where(valid & (count == n), seed, start)
-        smooth = pd.DataFrame(start).ewm(alpha=1.0 / n, adjust=False, ignore_na=True).mean()
-        averages.append(np.where(valid & (count >= n), smooth.to_numpy(), np.nan))
-    gain, loss = averages
-    with np.errstate(invalid="ignore", divide="ignore"):
-        strength = 100.0 - 100.0 / (1.0 + gain / loss)
-    strength = np.where(loss > 0, strength, np.where(gain > 0, 100.0, 50.0))
-    return np.where(np.isfinite(gain), strength, np.nan)
-
-
-def _mean(parts: list[np.ndarray]) -> np.ndarray:
-    """Mean of the available (finite) parts, NaN where none is."""
-    stacked = np.stack(parts)
-    count = np.isfinite(stacked).sum(axis=0)
-    total = np.where(np.isfinite(stacked), stacked, 0.0).sum(axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(count > 0, total / count, np.nan)
+def _rolling_average(values: np.ndarray, n: int) -> np.ndarray:
+    """The ``n``-row simple moving average down columns with NaN above their first close."""
+    return pd.DataFrame(values).rolling(n, min_periods=n).mean().to_numpy()

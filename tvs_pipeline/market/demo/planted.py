@@ -7,14 +7,19 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
+from tvs_pipeline.indicators import (
+    MA_WINDOWS,
+    MOMENTUM_LAG,
+    RSI_OVERBOUGHT,
+    RSI_OVERSOLD,
+    RSI_PERIOD,
+)
 from tvs_pipeline.market.demo.epoch import ANCHOR_DAY, CALENDAR, Streams, normal, stable_id
 from tvs_pipeline.market.demo.model import LatentPaths
 
 __all__ = ["MA_WINDOWS", "PLANTED", "RSI_PERIOD", "RatingState", "plant_paths"]
 
 PLANTED = ("mean_revert", "rated")
-MA_WINDOWS = (10, 20, 50, 100, 200)  # the snapshot's Recommend.MA windows
-RSI_PERIOD, MOMENTUM_LAG = 14, 10
 # Annual vol of the slow random walk under a mean-reverting listing's deviation.
 LEVEL_VOL = {"stock": 0.08, "crypto": 0.20}
 SESSIONS = {"stock": 252.0, "crypto": 365.0}
@@ -150,7 +155,8 @@ class RatingState:
             with np.errstate(divide="ignore", invalid="ignore"):
                 strength = 100.0 - 100.0 / (1.0 + self.gain / self.loss)
             strength = np.where(self.loss > 0, strength, np.where(self.gain > 0, 100.0, 50.0))
-            other.append(np.where(strength < 30, 1.0, np.where(strength > 70, -1.0, 0.0)))
+            vote = np.where(strength > RSI_OVERBOUGHT, -1.0, 0.0)
+            other.append(np.where(strength < RSI_OVERSOLD, 1.0, vote))
         if n > MOMENTUM_LAG:
             other.append(np.sign(close - self.closes[-1 - MOMENTUM_LAG]))
         if other:

@@ -7,13 +7,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from tvs_pipeline.funnel.indicators import rsi, wilder_adx, wilder_atr
+from tvs_pipeline.indicators import rating_votes, vote_mean, wilder_adx, wilder_atr
 from tvs_pipeline.market.demo.bars import OHLCV, BarStore
 from tvs_pipeline.market.query import DEFAULT_COLUMNS
 
 __all__ = ["Indicators", "build_snapshot", "compute_indicators"]
 
-MA_WINDOWS = (10, 20, 50, 100, 200)
 SNAPSHOT_TEXT = {"ticker": "symbol", "name": "ticker", "description": "description",
                  "type": "type", "exchange": "exchange", "currency": "currency",
                  "base_currency": "base_currency", "sector": "sector"}  # fmt: skip
@@ -40,8 +39,8 @@ def compute_indicators(store: BarStore) -> Indicators:
     Returns
     -------
     Indicators
-        Wilder ADX and ATR (14); ``ma``: mean of sign(close - SMA_n) over the available n in
-        ``MA_WINDOWS``; ``other``: mean of the RSI(14) vote and the sign of momentum(10).
+        Wilder ADX and ATR (14); ``ma`` and ``other``: ``Recommend.MA`` and
+        ``Recommend.Other`` (`tvs_pipeline.indicators.rating_votes`).
     """
     lengths = np.diff(store.offsets)
     out = {name: np.full(len(store.day), np.nan) for name in ("adx", "atr", "ma", "other")}
@@ -52,19 +51,13 @@ def compute_indicators(store: BarStore) -> Indicators:
             lo, hi = store.offsets[col : col + 2]
             for name, values in panel.items():
                 values[: hi - lo, j] = store.ohlcv[name][lo:hi]
-        closes = panel["close"]
         high, low, close = (pd.DataFrame(panel[f]) for f in OHLCV[1:4])
-        strength = rsi(close).to_numpy()
-        rsi_vote = np.where(strength < 30, 1.0, np.where(strength > 70, -1.0, 0.0))
-        rsi_vote[np.isnan(strength)] = np.nan
-        momentum = np.full_like(closes, np.nan)
-        momentum[10:] = closes[10:] - closes[:-10]
-        averages = [_moving_average(closes, n) for n in MA_WINDOWS]
+        ma, other = rating_votes(panel["close"], _moving_average)
         results = {
             "adx": wilder_adx(high, low, close).to_numpy(),
             "atr": wilder_atr(high, low, close).to_numpy(),
-            "ma": _vote_mean([np.sign(closes - average) for average in averages]),
-            "other": _vote_mean([rsi_vote, np.sign(momentum)]),
+            "ma": ma,
+            "other": other,
         }
         for j, col in enumerate(chunk):
             lo, hi = store.offsets[col : col + 2]
@@ -116,7 +109,7 @@ def build_snapshot(
         "Value.Traded": close * volume,
         "market_cap_basic": cat["units"].to_numpy() * np.where(crypto, base_price, close),
         "ADX": indicators.adx[rows],
-        "Recommend.All": _vote_mean([ma, other]),
+        "Recommend.All": vote_mean([ma, other]),
         "Recommend.MA": ma,
         "Recommend.Other": other,
         "Perf.W": _perf(store, rows, cols, 7),
@@ -144,10 +137,3 @@ def _moving_average(values: np.ndarray, n: int) -> np.ndarray:
     out[n - 1 :] = total[n - 1 :]
     out[n:] -= total[:-n]
     return out / n
-
-
-def _vote_mean(votes: list[np.ndarray]) -> np.ndarray:
-    """Mean of the available (non-NaN) votes; NaN where none is available."""
-    stacked = np.stack(votes)
-    count = np.sum(~np.isnan(stacked), axis=0)
-    return np.where(count > 0, np.nansum(stacked, axis=0) / np.maximum(count, 1), np.nan)

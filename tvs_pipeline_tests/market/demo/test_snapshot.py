@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from tvs_pipeline.errors import DataError
-from tvs_pipeline.funnel.indicators import rsi, wilder_adx, wilder_atr
+from tvs_pipeline.indicators import rsi, wilder_adx, wilder_atr
 from tvs_pipeline.market.demo import EPOCH_START
 from tvs_pipeline.market.query import DEFAULT_COLUMNS
 

@@ -1,7 +1,11 @@
-"""Causal Wilder indicators (true range, ATR, +DI/-DI/ADX, RSI) over wide per-listing frames."""
+"""Causal Wilder indicators (true range, ATR, +DI/-DI/ADX, RSI) over wide per-listing frames.
+
+Also the parts of the scanner's technical rating (``Recommend.MA``, ``Recommend.Other``).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TypeVar
 
 import numpy as np
@@ -10,13 +14,25 @@ import pandas as pd
 from tvs_pipeline.errors import ConfigError, DataError
 
 __all__ = [
+    "MA_WINDOWS",
+    "MOMENTUM_LAG",
+    "RSI_OVERBOUGHT",
+    "RSI_OVERSOLD",
+    "RSI_PERIOD",
+    "rating_votes",
     "rsi",
     "true_range",
+    "vote_mean",
     "wilder_adx",
     "wilder_atr",
     "wilder_dmi",
     "wilder_smooth",
 ]
+
+# The technical rating's parts (the demo scanner's, methodology §13): the windows of
+# Recommend.MA's moving averages; Recommend.Other's RSI period and bands, and momentum lag.
+MA_WINDOWS = (10, 20, 50, 100, 200)
+RSI_PERIOD, RSI_OVERSOLD, RSI_OVERBOUGHT, MOMENTUM_LAG = 14, 30.0, 70.0, 10
 
 Frame = TypeVar("Frame", pd.DataFrame, pd.Series)
 
@@ -301,3 +317,46 @@ def rsi(close: Frame, n: int = 14) -> Frame:
         strength = 100.0 - 100.0 / (1.0 + gain / loss)
     strength = np.where(loss > 0, strength, np.where(gain > 0, 100.0, 50.0))
     return _wrap(np.where(np.isnan(gain), np.nan, strength), close)
+
+
+def rating_votes(
+    close: np.ndarray, average: Callable[[np.ndarray, int], np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """``Recommend.MA`` and ``Recommend.Other`` of every column on every row (causal).
+
+    ``Recommend.MA`` = mean of ``sign(close - SMA_n)`` over the windows of ``MA_WINDOWS`` the
+    history covers; ``Recommend.Other`` = mean of the RSI(14) vote (+1 below 30, -1 above 70,
+    else 0) and the sign of the 10-row momentum, where available; NaN where no part is.
+    ``Recommend.All`` is ``vote_mean([ma, other])``.
+
+    Parameters
+    ----------
+    close : ndarray
+        Shape ``(T, K)``, rows in time order, each column's closes in one unbroken run
+        (NaN above or below it).
+    average : callable
+        ``average(close, n)``: the ``n``-row simple moving average, NaN before a column's
+        ``n``-th close. Passed in because the callers' layouts want different ones (a running
+        sum serves top-aligned columns; NaN above a column needs a rolling window).
+
+    Returns
+    -------
+    tuple of ndarray
+        ``(ma, other)``, each shaped like ``close``, in [-1, 1].
+    """
+    ma = vote_mean([np.sign(close - average(close, n)) for n in MA_WINDOWS])
+    strength = rsi(pd.DataFrame(close), RSI_PERIOD).to_numpy()
+    rsi_vote = np.where(
+        strength < RSI_OVERSOLD, 1.0, np.where(strength > RSI_OVERBOUGHT, -1.0, 0.0)
+    )
+    rsi_vote[np.isnan(strength)] = np.nan
+    momentum = np.full_like(close, np.nan)
+    momentum[MOMENTUM_LAG:] = np.sign(close[MOMENTUM_LAG:] - close[:-MOMENTUM_LAG])
+    return ma, vote_mean([rsi_vote, momentum])
+
+
+def vote_mean(votes: list[np.ndarray]) -> np.ndarray:
+    """Mean of the available (non-NaN) votes; NaN where none is available."""
+    stacked = np.stack(votes)
+    count = np.sum(~np.isnan(stacked), axis=0)
+    return np.where(count > 0, np.nansum(stacked, axis=0) / np.maximum(count, 1), np.nan)

@@ -7,9 +7,11 @@ import pandas as pd
 import pytest
 
 from tvs_pipeline.errors import ConfigError, DataError
-from tvs_pipeline.funnel.indicators import (
+from tvs_pipeline.indicators import (
+    rating_votes,
     rsi,
     true_range,
+    vote_mean,
     wilder_adx,
     wilder_atr,
     wilder_dmi,
@@ -271,3 +273,31 @@ def test_misaligned_inputs_are_data_error(mangle):
     high, low, close = random_panel(30, 2)
     with pytest.raises(DataError, match="indicator inputs"):
         wilder_adx(high, mangle(low), close)
+
+
+def _sma(values: np.ndarray, n: int) -> np.ndarray:
+    return pd.DataFrame(values).rolling(n, min_periods=n).mean().to_numpy()
+
+
+def test_rating_votes_of_straight_lines_by_hand():
+    """A straight rise: every close is above its averages (MA +1 from the 10th close), RSI
+    is 100 (vote -1 from bar 14), momentum is up (+1 from bar 10): Other is +1 on bars 10-13
+    and 0 after. A fall mirrors it. A column that starts 50 rows down is the rise, shifted."""
+    rise = np.arange(1.0, 251.0)
+    late = np.full(250, np.nan)
+    late[50:] = rise[:200]
+    ma, other = rating_votes(np.column_stack([rise, rise[::-1], late]), _sma)
+    expected_ma = np.where(np.arange(250) >= 9, 1.0, np.nan)
+    expected_other = np.select([np.arange(250) >= 14, np.arange(250) >= 10], [0.0, 1.0], np.nan)
+    np.testing.assert_array_equal(ma[:, 0], expected_ma)
+    np.testing.assert_array_equal(other[:, 0], expected_other)
+    np.testing.assert_array_equal(ma[:, 1], -expected_ma)
+    np.testing.assert_array_equal(other[:, 1], -expected_other)
+    np.testing.assert_array_equal(ma[50:, 2], expected_ma[:200])
+    np.testing.assert_array_equal(other[50:, 2], expected_other[:200])
+    assert np.isnan(ma[:50, 2]).all() and np.isnan(other[:50, 2]).all()
+
+
+def test_vote_mean_counts_only_the_votes_cast():
+    got = vote_mean([np.array([1.0, np.nan, -1.0, np.nan]), np.array([0.0, np.nan, 1.0, -1.0])])
+    np.testing.assert_array_equal(got, [0.5, np.nan, 0.0, -1.0])
