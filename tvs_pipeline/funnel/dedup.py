@@ -41,7 +41,8 @@ CANDIDATE_FEATURES: tuple[str, ...] = ("symbol", "adv_usd_20", "adx_14", "vol_an
 def dedup_day(discovery: pd.DataFrame, enrichment: pd.DataFrame) -> pd.DataFrame:
     """One day's candidates (discovered and OK), deduplicated to one listing per identity.
 
-    Two scanners of one logic and direction may both list a symbol: it is one candidate.
+    Two scanners of one logic and direction may both list a symbol: it is one candidate,
+    the row of the scanner with the shorter ``timescale`` (the first listed on a tie).
     Liquidity (``value_traded_usd``) is the 20-day average traded value in USD.
 
     Parameters
@@ -65,8 +66,11 @@ def dedup_day(discovery: pd.DataFrame, enrichment: pd.DataFrame) -> pd.DataFrame
     missing = [c for c in CANDIDATE_COLUMNS if c not in discovery.columns]
     if missing:
         raise DataError(f"dedup: discovery lacks {missing}")
-    found = discovery[list(CANDIDATE_COLUMNS)]
-    found = found.drop_duplicates(["symbol", "logic", "direction"])
+    found = discovery[list(CANDIDATE_COLUMNS)].reset_index(drop=True)
+    # Of two scanners of one logic at two horizons, the shorter's row, whatever their order:
+    # synthesis makes one atom at the shortest horizon (methodology §9).
+    found = found.sort_values("timescale", kind="mergesort", na_position="last")
+    found = found.drop_duplicates(["symbol", "logic", "direction"]).sort_index()
     candidates = found.merge(ok, on="symbol", how="inner")
     return dedup_listings(candidates.assign(value_traded_usd=candidates["adv_usd_20"]))
 

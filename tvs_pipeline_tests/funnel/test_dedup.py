@@ -358,6 +358,32 @@ def test_dedup_day_takes_the_ok_listings_once_per_logic_and_direction():
     pd.testing.assert_frame_equal(enrichment, before[1])
 
 
+@pytest.mark.parametrize("order", [[0, 1], [1, 0]], ids=["60-first", "20-first"])
+def test_dedup_day_keeps_the_shortest_horizon_whatever_the_scanner_order(order):
+    """Two trend scanners at 60 and 20 sessions both list BTC: the candidate is the 20-session
+    scanner's row (synthesis makes one atom at the shortest horizon, methodology §9), in
+    either order of the scanners."""
+    discovery = pd.DataFrame(
+        {
+            "symbol": "BINANCE:BTCUSDT",
+            "sleeve": "crypto",
+            "scanner": ["trend_slow", "trend_fast"],
+            "logic": "trend",
+            "direction": "LONG",
+            "timescale": [60, 20],
+            "asset_class": "crypto",
+            "calendar": "24/7",
+            "sessions_per_year": 365,
+        }
+    ).iloc[order]
+    enrichment = pd.DataFrame(
+        {"symbol": ["BINANCE:BTCUSDT"], "status": ["OK"], "adv_usd_20": [1e9], "adx_14": [30.0],
+         "vol_ann": [0.5], "sector": ["crypto"]}
+    )  # fmt: skip
+    out = dedup_day(discovery, enrichment)
+    assert out[["scanner", "timescale"]].values.tolist() == [["trend_fast", 20]]
+
+
 def test_dedup_day_names_a_missing_discovery_column():
     # An older partition lacks only `timescale` (read as the logic's); any other is an error.
     discovery = pd.DataFrame({"symbol": ["BINANCE:BTCUSDT"], "sleeve": "crypto"})
