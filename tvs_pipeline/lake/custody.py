@@ -35,7 +35,7 @@ from tvs_pipeline.lake import ledger_db
 from tvs_pipeline.lake.ledger import GENESIS, append_record, check_line, file_digest
 from tvs_pipeline.lake.storage import PARTITION_COLUMN, is_local, process_alive
 
-__all__ = ["LakeCustody", "LakeVerdict", "index_path"]
+__all__ = ["LakeCustody", "LakeVerdict", "Stamp", "index_path", "list_partitions"]
 
 INDEX_VERSION = 1
 LOCK_TIMEOUT = 120
@@ -159,7 +159,7 @@ class LakeCustody:
         it was last hashed keeps that digest.
         """
         with self._locked(rebuild=True) as index:
-            listed = self._list_lake()
+            listed = list_partitions(self.root)
             problems: list[str] = []
             assets = sorted(set(listed) | set(index["recorded"]))
             for asset in assets:
@@ -386,36 +386,9 @@ class LakeCustody:
             return self._stamps(asset, keys)
         return {
             key: stamp
-            for key, stamp in self._list_lake(asset).get(asset, {}).items()
+            for key, stamp in list_partitions(self.root, asset).get(asset, {}).items()
             if first <= key <= last
         }
-
-    def _list_lake(self, asset: str | None = None) -> dict[str, dict[str, Stamp]]:
-        """Every partition file under the root (or one asset's folder): asset -> key -> stamp."""
-        base = f"{self.root}/{asset}" if asset else self.root
-        found: dict[str, dict[str, Stamp]] = {}
-        if is_local(self.root):
-            top = _strip(self.root)
-            for folder, _, names in os.walk(_strip(base)):
-                if "part.parquet" not in names:
-                    continue
-                relative = os.path.relpath(os.path.join(folder, "part.parquet"), top)
-                match = PARTITION_FILE.match(relative.replace(os.sep, "/"))
-                stamp = _local_stamp(os.path.join(folder, "part.parquet"))
-                if match and stamp is not None:
-                    found.setdefault(match["asset"], {})[match["key"]] = stamp
-            return found
-        fs, path = fsspec.core.url_to_fs(base)
-        _, root_path = fsspec.core.url_to_fs(self.root)
-        try:
-            listing = fs.find(path, detail=True)
-        except FileNotFoundError:
-            return found
-        for name, info in listing.items():
-            match = PARTITION_FILE.match(name[len(root_path.rstrip("/")) + 1 :])
-            if match:
-                found.setdefault(match["asset"], {})[match["key"]] = _remote_stamp(info)
-        return found
 
     # ---------------------------------------------------------------- reconciliation
 
@@ -539,6 +512,38 @@ def _anchored(handle: Any, state: dict[str, Any], size: int) -> bool:
         return json.loads(line)["hash"] == state["hash"]
     except (ValueError, KeyError, TypeError):
         return False
+
+
+def list_partitions(root: str, asset: str | None = None) -> dict[str, dict[str, Stamp]]:
+    """Every partition file under ``root`` (or one asset's folder): asset -> key -> stamp.
+
+    A stamp changes whenever the file does: size, mtime_ns, ctime_ns and inode locally; size
+    and ETag (else modification time) on an object store.
+    """
+    base = f"{root}/{asset}" if asset else root
+    found: dict[str, dict[str, Stamp]] = {}
+    if is_local(root):
+        top = _strip(root)
+        for folder, _, names in os.walk(_strip(base)):
+            if "part.parquet" not in names:
+                continue
+            relative = os.path.relpath(os.path.join(folder, "part.parquet"), top)
+            match = PARTITION_FILE.match(relative.replace(os.sep, "/"))
+            stamp = _local_stamp(os.path.join(folder, "part.parquet"))
+            if match and stamp is not None:
+                found.setdefault(match["asset"], {})[match["key"]] = stamp
+        return found
+    fs, path = fsspec.core.url_to_fs(base)
+    _, root_path = fsspec.core.url_to_fs(root)
+    try:
+        listing = fs.find(path, detail=True)
+    except FileNotFoundError:
+        return found
+    for name, info in listing.items():
+        match = PARTITION_FILE.match(name[len(root_path.rstrip("/")) + 1 :])
+        if match:
+            found.setdefault(match["asset"], {})[match["key"]] = _remote_stamp(info)
+    return found
 
 
 def _file_stamp(path: Path) -> tuple[int, int, int] | None:

@@ -375,8 +375,16 @@ def _book_key(
 
 
 # The code a book is decided by: `select_day`, `build_atoms`, `target_weights` and what they
-# call, and the rule that re-signs it between dates (`allocation/rebalance.py`, `synthesis`).
-_DECIDING_CODE = ("selection", "synthesis", "allocation", "funnel", "simulation/tournament.py")
+# call, and the rule that re-signs it between dates (`allocation/rebalance.py`, `synthesis`);
+# `indicators.py` holds the technical rating that selection and the rating's signal read.
+_DECIDING_CODE = (
+    "selection",
+    "synthesis",
+    "allocation",
+    "funnel",
+    "indicators.py",
+    "simulation/tournament.py",
+)
 
 
 @functools.cache

@@ -23,6 +23,7 @@ from tvs_pipeline.defs.assets.tournament import (
 )
 from tvs_pipeline.defs.resources import build_resources
 from tvs_pipeline.lake.catalog import LakeReader
+from tvs_pipeline.lake.storage import partition_path, write_parquet_atomic
 from tvs_pipeline.selection.day import select_day
 from tvs_pipeline.settings import load_settings
 from tvs_pipeline.simulation.tournament import run_tournament, strategy_name
@@ -188,6 +189,26 @@ def test_nothing_at_a_rebalance_date_reads_what_comes_after(lake):
     before = base.returns.loc[base.returns["date"] <= cut].reset_index(drop=True)
     after = other.returns.loc[other.returns["date"] <= cut].reset_index(drop=True)
     pd.testing.assert_frame_equal(before, after)
+
+
+def test_partition_stamps_change_with_a_rewrite_and_need_every_asset(tmp_path):
+    """A day's stamp is there once every asset holds the day, and a rewrite of one of its
+    files (same rows, written again) changes it; files not rewritten keep theirs."""
+    root = str(tmp_path / "lake")
+    frame = pd.DataFrame({"x": [1.0]})
+    one, two = date(2025, 6, 2), date(2025, 6, 3)
+    for day in (one, two):
+        write_parquet_atomic(frame, partition_path(root, "dedup", day))
+    write_parquet_atomic(frame, partition_path(root, "market", one))
+    before = partition_stamps(root, ["dedup", "market"])
+    untouched = partition_stamps(root, ["dedup"])
+    assert before(one) is not None and before(two) is None  # no `market` on the second day
+    write_parquet_atomic(frame, partition_path(root, "market", one))
+    write_parquet_atomic(frame, partition_path(root, "market", two))
+    after = partition_stamps(root, ["dedup", "market"])
+    assert after(one) != before(one) and after(two) is not None
+    again = partition_stamps(root, ["dedup"])
+    assert [again(day) for day in (one, two)] == [untouched(day) for day in (one, two)]
 
 
 def test_books_are_reused_only_while_their_inputs_and_parameters_are_the_same(lake):

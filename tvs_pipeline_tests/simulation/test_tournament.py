@@ -84,8 +84,8 @@ def test_grid_cells_are_the_product():
 
 @pytest.mark.parametrize(
     "rule",
-    ["selection/vetoes.py", "allocation/rebalance.py", "synthesis/positions.py"],
-    ids=["a-veto", "the-signal-rule", "a-position-rule"],
+    ["selection/vetoes.py", "allocation/rebalance.py", "synthesis/positions.py", "indicators.py"],
+    ids=["a-veto", "the-signal-rule", "a-position-rule", "the-rating-votes"],
 )
 def test_the_books_key_follows_the_code_that_decides_them(tmp_path, rule):
     package = Path(tournament.__file__).resolve().parents[1]

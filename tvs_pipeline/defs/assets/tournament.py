@@ -9,7 +9,6 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import dagster as dg
-import fsspec
 import pandas as pd
 
 from tvs_pipeline.config.schema import ResolvedProfile
@@ -23,7 +22,7 @@ from tvs_pipeline.defs.resources import (
 )
 from tvs_pipeline.errors import ConfigError, DataError
 from tvs_pipeline.lake.catalog import LakeReader
-from tvs_pipeline.lake.storage import PARTITION_KEY
+from tvs_pipeline.lake.custody import list_partitions
 from tvs_pipeline.simulation.friction import FrictionModel
 from tvs_pipeline.simulation.tearsheet import render_leaderboard
 from tvs_pipeline.simulation.tournament import (
@@ -165,27 +164,19 @@ def tournament_of(
 
 
 def partition_stamps(root: str, assets: Sequence[str]) -> Callable[[date], str | None]:
-    """``stamps(day)``: the size and change token of each of the day's partition files.
+    """``stamps(day)``: the stamp of each of the day's partition files of ``assets``.
 
-    The lake's own listing (one per asset, local or object store): a rewritten partition gets
-    a new modification time (and inode) locally, a new ETag on an object store. None for a day
-    missing one of ``assets``.
+    The lake's own listing, as its custody reads it (`list_partitions`): a rewritten
+    partition gets a new stamp. None for a day missing one of ``assets``.
     """
-    fs, path = fsspec.core.url_to_fs(str(root))
     by_day: dict[date, list[str]] = {}
     for asset in assets:
-        try:
-            found = fs.find(f"{path.rstrip('/')}/{asset}", detail=True)
-        except FileNotFoundError:
-            found = {}
-        for name, info in found.items():
-            match = PARTITION_KEY.search(str(name))
-            if match is None:
+        for key, stamp in list_partitions(root, asset).get(asset, {}).items():
+            try:
+                day = date.fromisoformat(key)
+            except ValueError:  # not a day's partition
                 continue
-            token = info.get("ETag") or info.get("mtime") or info.get("LastModified")
-            by_day.setdefault(date.fromisoformat(match.group(1)), []).append(
-                f"{asset}:{info.get('size')}:{token}:{info.get('ino', '')}"
-            )
+            by_day.setdefault(day, []).append(f"{asset}:{':'.join(map(str, stamp))}")
 
     def stamps(day: date) -> str | None:
         found = by_day.get(day, [])
