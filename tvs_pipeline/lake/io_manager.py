@@ -38,6 +38,7 @@ from tvs_pipeline.lake.storage import (
     read_partition,
     split_by_partition,
     staging_path,
+    sync_folders,
 )
 
 __all__ = ["LakeIOManager", "LakeIOManagerResource", "deferred_interrupts", "frame_metadata"]
@@ -122,6 +123,7 @@ class LakeIOManager(dg.UPathIOManager):
         staged = _stage(context, obj, str(path))
         try:
             _commit(staged)
+            _sync([staged])
         finally:
             _discard(staged)
 
@@ -170,6 +172,7 @@ class LakeIOManager(dg.UPathIOManager):
                     self._record_write(context, written)
                 for staged in written.values():
                     _commit(staged)
+                _sync(written.values())  # the renames durable before the output record
                 if self._ledger_path is not None:
                     self._record_output(context, obj, written, trail)
         finally:
@@ -480,6 +483,8 @@ def _stage(context: dg.OutputContext, obj: pd.DataFrame, path: str) -> _Staged:
         staged.tmp = tmp
         with open(tmp, "wb") as handle:
             handle.write(memoryview(data))
+            handle.flush()
+            os.fsync(handle.fileno())  # on the disk before the write record names it
     except OSError as err:
         _discard(staged)
         raise _write_error(path, err) from err
@@ -498,6 +503,15 @@ def _commit(staged: _Staged) -> None:
             handle.write(memoryview(staged.data))
     except OSError as err:
         raise _write_error(staged.path, err) from err
+
+
+def _sync(staged: Iterable[_Staged]) -> None:
+    """Flush the folders of the partitions renamed into place (`sync_folders`)."""
+    paths = [s.path for s in staged]
+    try:
+        sync_folders(paths)
+    except OSError as err:
+        raise _write_error(paths[0], err) from err
 
 
 def _discard(staged: _Staged) -> None:

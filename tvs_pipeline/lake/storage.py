@@ -7,6 +7,7 @@ import os
 import re
 import socket
 import uuid
+from collections.abc import Iterable
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
@@ -35,6 +36,7 @@ __all__ = [
     "read_schema",
     "split_by_partition",
     "staging_path",
+    "sync_folders",
     "write_parquet_atomic",
 ]
 
@@ -256,8 +258,10 @@ def process_alive(pid: object) -> bool:
 def write_parquet_atomic(frame: pd.DataFrame, path: str) -> None:
     """Write ``frame`` to ``path`` so that a reader never sees a half-written file.
 
-    Locally the file is written beside its target and renamed (atomic on POSIX); on object
-    storage a single PUT is already atomic, so it is written in place.
+    Locally the file is written beside its target, flushed to the disk, and renamed (atomic
+    on POSIX), then its folders are synced (`sync_folders`), so a power loss leaves the old
+    file or the whole new one; on object storage a single PUT is already atomic and durable,
+    so it is written in place.
 
     Raises
     ------
@@ -272,17 +276,37 @@ def write_parquet_atomic(frame: pd.DataFrame, path: str) -> None:
             os.makedirs(os.path.dirname(local), exist_ok=True)
             tmp = staging_path(local)
             try:
-                pq.write_table(table, tmp)
+                with open(tmp, "wb") as handle:
+                    pq.write_table(table, handle)
+                    handle.flush()
+                    os.fsync(handle.fileno())
                 os.replace(tmp, local)
             finally:
                 if os.path.exists(tmp):
                     os.remove(tmp)
+            sync_folders([local])
             return
         fs, fs_path = fsspec.core.url_to_fs(path)
         with fs.open(fs_path, "wb") as handle:
             pq.write_table(table, handle)
     except OSError as err:
         raise _os_error(err, f"could not write partition {path}: {_cause(err)}") from err
+
+
+def sync_folders(files: Iterable[str]) -> None:
+    """Make the renames of local ``files`` durable: fsync each one's folder and that folder's.
+
+    A rename is an entry of its folder, and a partition's folder (``date=D``) is new on its
+    first write, an entry of the asset's folder: both are flushed once, however many files
+    they hold. The files' own bytes are flushed by their writer before the rename.
+    """
+    folders = {os.path.dirname(_strip_file_scheme(f)) for f in files if is_local(f)}
+    for folder in sorted(folders | {os.path.dirname(f) for f in folders}):
+        handle = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(handle)
+        finally:
+            os.close(handle)
 
 
 def read_partition(path: str) -> pd.DataFrame:

@@ -602,3 +602,45 @@ def test_each_day_of_a_range_run_shows_its_own_metadata(ledgered):
         assert meta["listings_held"].value == int((physical["net_weight"].abs() > 0).sum())
         gross = 100 * stored["gross_exposure"].iloc[0]
         assert meta["gross_exposure_pct"].value == pytest.approx(gross, abs=5e-3)  # 0.01 %
+
+
+def test_a_partition_is_on_the_disk_before_its_records_name_it(tmp_path, monkeypatch):
+    """Power loss at any point leaves records that are true: the staged file is flushed
+    before the write record names its digest, and the rename (the file's folder and the new
+    `date=D` entry in the asset's folder) before the output record says it is in place. The
+    real calls are watched, in order: every fsync by the path it flushed, every rename."""
+    events: list[tuple[str, str]] = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd):
+        events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}")))
+        return real_fsync(fd)
+
+    def replace(src, dst, *args, **kwargs):
+        events.append(("replace", os.fspath(dst)))
+        return real_replace(src, dst, *args, **kwargs)
+
+    @dg.asset(partitions_def=dg.DailyPartitionsDefinition(start_date="2025-01-01"))
+    def upstream() -> pd.DataFrame:
+        return pd.DataFrame({"x": [1.0, 2.0]})
+
+    lake, ledger = tmp_path / "lake", tmp_path / "ledger" / "audit.jsonl"
+    io_manager = LakeIOManagerResource(root=str(lake), ledger_path=str(ledger))
+    with dg.instance_for_test() as instance:
+        monkeypatch.setattr(os, "fsync", fsync)
+        monkeypatch.setattr(os, "replace", replace)
+        assert dg.materialize(
+            [upstream], partition_key=DAY, instance=instance, resources={"io_manager": io_manager}
+        ).success
+        monkeypatch.undo()
+    part = lake / "upstream" / f"date={DAY}" / "part.parquet"
+    kinds = [r["kind"] for r in read_records(ledger)]
+    assert kinds == ["intent", "write", "output"]
+    records = [i for i, e in enumerate(events) if e == ("fsync", str(ledger))]
+    assert len(records) == 3  # one flush per record
+    renamed = events.index(("replace", str(part)))
+    staged = [i for i, (kind, path) in enumerate(events) if kind == "fsync" and ".part-" in path]
+    assert len(staged) == 1 and staged[0] < records[1] < renamed < records[2]
+    folders = {path for kind, path in events[renamed : records[2]] if kind == "fsync"}
+    assert folders == {str(part.parent), str(part.parent.parent)}
+    assert pq.read_table(part).num_rows == 2

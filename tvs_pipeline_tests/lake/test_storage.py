@@ -132,8 +132,7 @@ def test_a_full_disk_names_the_partition_and_keeps_the_old_file(tmp_path, monkey
     write_parquet_atomic(pd.DataFrame({"x": [1]}), path)
 
     def full(table, where, **kwargs):
-        with open(where, "wb") as handle:
-            handle.write(b"PAR1")
+        where.write(b"PAR1")  # a start, then the disk is full
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(pq, "write_table", full)
@@ -143,6 +142,27 @@ def test_a_full_disk_names_the_partition_and_keeps_the_old_file(tmp_path, monkey
     monkeypatch.undo()
     assert read_partition(path)["x"].tolist() == [1]
     assert os.listdir(os.path.dirname(path)) == ["part.parquet"]
+
+
+def test_a_write_is_flushed_before_its_rename_and_the_rename_after(tmp_path, monkeypatch):
+    """The staged bytes reach the disk before the rename puts them in place, and the
+    partition's new folder and its entry in the asset's folder right after: a power loss
+    leaves no empty or partial `part.parquet`."""
+    events = []
+    real_fsync, real_replace = os.fsync, os.replace
+    monkeypatch.setattr(
+        os, "fsync", lambda fd: (events.append(os.readlink(f"/proc/self/fd/{fd}")), real_fsync(fd))
+    )
+    monkeypatch.setattr(
+        os, "replace", lambda src, dst: (events.append(f"rename {dst}"), real_replace(src, dst))
+    )
+    path = partition_path(str(tmp_path / "lake"), "a", "2025-01-01")
+    write_parquet_atomic(pd.DataFrame({"x": [1]}), path)
+    monkeypatch.undo()
+    folder = os.path.dirname(path)
+    assert events[0].startswith(os.path.join(folder, ".part-")) and events[1] == f"rename {path}"
+    assert sorted(events[2:]) == sorted([folder, os.path.dirname(folder)])
+    assert read_partition(path)["x"].tolist() == [1]
 
 
 @pytest.fixture
