@@ -480,7 +480,11 @@ def cmd_tournament(args: argparse.Namespace) -> int:
         "tournament_regimes", where="date = ? and proposed", params=[end]
     )
     if regimes is not None and len(regimes):
-        print("\nproposed `allocation.regime_profiles` for `profile: auto` (out of sample):")
+        print(
+            "\nproposed `allocation.regime_profiles` for `profile: auto` (returns out of "
+            "sample, the choice in sample: the best cell on the very sessions it is scored "
+            "on, deflated for the trials; confirm it on later sessions):"
+        )
         for row in regimes.sort_values("regime").itertuples():
             print(
                 f"  {row.regime.lower()}: {row.profile}   # {row.strategy}, {row.sessions} "

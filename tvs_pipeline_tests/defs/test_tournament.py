@@ -16,8 +16,10 @@ from tvs_pipeline.definitions import ASSETS
 from tvs_pipeline.defs.assets.tournament import (
     DAY_INPUTS,
     GRID_TAG,
+    PROPOSAL_CAVEAT,
     START_TAG,
     partition_stamps,
+    proposal_markdown,
     tournament,
     tournament_inputs,
 )
@@ -280,3 +282,22 @@ def test_the_asset_stores_the_board_and_the_series_in_the_lake(lake):
     assert reused["tournament_books"].value > 0
     second = reader.read("tournament", where="date = ?", params=[date.fromisoformat(END)])
     pd.testing.assert_frame_equal(second, board)
+
+
+def test_the_regime_proposal_says_its_choice_is_in_sample():
+    """Only the proposed row of each regime is shown, and the caveat follows the table."""
+    regimes = pd.DataFrame(
+        {
+            "regime": ["CALM", "CALM", "STRESS"],
+            "profile": ["max_sharpe", "min_variance", "min_variance"],
+            "strategy": ["a", "b", "c"],
+            "sessions": [40, 40, 12],
+            "sharpe": [0.2, 0.1, 0.05],
+            "deflated_sharpe": [0.9, 0.6, 0.4],
+            "proposed": [True, False, True],
+        }
+    )
+    text = proposal_markdown(regimes)
+    lines = text.splitlines()
+    assert [line.split("|")[2].strip() for line in lines[2:4]] == ["max_sharpe", "min_variance"]
+    assert "| b " not in text and lines[-1] == PROPOSAL_CAVEAT and "in sample" in PROPOSAL_CAVEAT

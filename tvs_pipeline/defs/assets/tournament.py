@@ -331,13 +331,21 @@ def _shares_text(shares: object) -> str:
     return " · ".join(f"{name} {share:.0%}".replace("%", " %") for name, share in ordered)
 
 
+# The proposal picks each regime's best cell on the sessions it then reports: its returns are
+# out of sample, its choice is not.
+PROPOSAL_CAVEAT = (
+    "_Returns out of sample; the choice in sample (each regime's best cell on the sessions "
+    "it is scored on, deflated for the trials): confirm it on later sessions._"
+)
+
+
 def proposal_markdown(regimes: pd.DataFrame) -> str:
     """The profile each regime's leaderboard proposes for ``allocation.profile: auto``."""
     if regimes.empty:
         return "_no regime with three sessions or more_"
     chosen = regimes.loc[regimes["proposed"]].sort_values("regime")
     columns = ["regime", "profile", "strategy", "sessions", "sharpe", "deflated_sharpe"]
-    return chosen[columns].to_markdown(index=False, floatfmt=".3f")
+    return f"{chosen[columns].to_markdown(index=False, floatfmt='.3f')}\n\n{PROPOSAL_CAVEAT}"
 
 
 def _start(text: str | None, end: date, profile: ResolvedProfile) -> date:
