@@ -71,8 +71,9 @@ LABELS = {
     "avg_gross_exposure": "average gross exposure",
     "avg_net_exposure": "average net exposure",
     "periods_per_year": "sessions per year",
-    "selection_alpha": "selection alpha vs universe",
-    "benchmark_annual_return": "universe annual return",
+    # The universe of a session is chosen at its close: biased up (methodology §11.3, open).
+    "selection_alpha": "selection alpha vs universe (understated, §11.3)",
+    "benchmark_annual_return": "universe annual return (overstated, §11.3)",
 }
 MARKDOWN_KEYS = (
     "total_return",
@@ -345,7 +346,8 @@ def _equity_figure(sessions: pd.DataFrame) -> Figure:
     equity = np.cumprod(1.0 + sessions["net"].to_numpy(dtype=float))
     benchmark = np.cumprod(1.0 + sessions["universe_return"].fillna(0.0).to_numpy(dtype=float))
     ax.plot(x, equity, color="#1f4e79", linewidth=1.4, label="book (net of costs)")
-    ax.plot(x, benchmark, color="#7f7f7f", linewidth=1.0, label="raw universe, equal weight")
+    universe = "raw universe, equal weight (chosen at each close, §11.3)"
+    ax.plot(x, benchmark, color="#7f7f7f", linewidth=1.0, label=universe)
     ax.axhline(1.0, color="black", linewidth=0.6)
     ax.set_title("Equity, out of sample (start = 1.0)")
     ax.legend(loc="upper left", fontsize=8)
