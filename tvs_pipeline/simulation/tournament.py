@@ -784,17 +784,27 @@ def _selection_alpha(board: pd.DataFrame) -> pd.DataFrame:
     return board.assign(selection_alpha=mapped)
 
 
-def rebalance_dates(days: Sequence[date], calendars: list[str], step: int) -> list[date]:
+def rebalance_dates(
+    days: Sequence[date], calendars: Sequence[str] | Mapping[date, Sequence[str]], step: int
+) -> list[date]:
     """The days of ``days`` on the cadence grid: every ``step``-th shared session of ``calendars``.
 
     The grid the nightly book rebalances on (`tvs_pipeline.allocation.rebalance`), so a
-    tournament cell and the nightly path trade on the same dates.
+    tournament cell and the nightly path trade on the same dates. ``calendars``: the same for
+    every day, or each day's own (the calendars stored on that day): a day is then on the grid
+    or not from what was known on it, never from a sleeve that appears later in the range.
     """
+    of_day = calendars if isinstance(calendars, Mapping) else dict.fromkeys(days, calendars)
     return [
         day
         for day in days
         if rebalance_reason(
-            has_book=True, calendars=calendars, as_of=day, step=step, drift=0.0, tolerance=1.0
+            has_book=True,
+            calendars=sorted(set(of_day.get(day, ()))),
+            as_of=day,
+            step=step,
+            drift=0.0,
+            tolerance=1.0,
         )
         == "cadence"
     ]

@@ -4,7 +4,7 @@ runs on a demo lake in tvs_pipeline_tests/defs/test_tournament.py."""
 from __future__ import annotations
 
 import shutil
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -70,6 +70,22 @@ def test_rebalance_dates_fall_on_the_session_grid():
     assert picked == [d for d in days if (d - date(2015, 1, 1)).days % 10 == 0]
     weekdays = rebalance_dates(days, ["XNYS"], 5)
     assert all(d.weekday() < 5 for d in weekdays) and len(weekdays) in (4, 5)
+
+
+def test_a_days_place_on_the_grid_reads_only_its_own_calendars():
+    """An equity sleeve that appears in April leaves the crypto-only dates before it as the
+    24/7 grid has them, and April's dates are the mixed grid's: no date moves because of a
+    calendar seen later."""
+    days = [date(2026, 1, 1) + timedelta(days=i) for i in range(120)]
+    april = date(2026, 4, 1)
+    calendars = {d: ["24/7"] if d < april else ["24/7", "XNYS"] for d in days}
+    picked = rebalance_dates(days, calendars, 10)
+    before = [d for d in days if d < april]
+    after = [d for d in days if d >= april]
+    assert [d for d in picked if d < april] == rebalance_dates(before, ["24/7"], 10)
+    assert [d for d in picked if d >= april] == rebalance_dates(after, ["24/7", "XNYS"], 10)
+    # The range's union instead would have put January on the mixed grid.
+    assert rebalance_dates(before, ["24/7", "XNYS"], 10) != rebalance_dates(before, ["24/7"], 10)
 
 
 def test_grid_cells_are_the_product():

@@ -203,7 +203,13 @@ def stored_rebalance_dates(
     if stored is None or stored.empty:
         return []
     days = sorted(pd.DatetimeIndex(stored["date"].unique()).date)
-    return rebalance_dates(days, sorted(set(stored["calendar"])), profile.run.step)
+    return rebalance_dates(days, calendars_by_day(stored), profile.run.step)
+
+
+def calendars_by_day(stored: pd.DataFrame) -> dict[date, list[str]]:
+    """Each stored day's calendars (``date`` and ``calendar`` columns of ``dedup`` rows)."""
+    grouped = stored.groupby(pd.DatetimeIndex(stored["date"]).date)["calendar"]
+    return {day: sorted(set(names)) for day, names in grouped}
 
 
 def tournament_skip_reason(reader: LakeReader, profile: ResolvedProfile, day: date) -> str:
@@ -259,7 +265,7 @@ def tournament_inputs(
         return DayData(panel=read["normalization"], dedup=read["dedup"], market=read["market"])
 
     return {
-        "dates": rebalance_dates(days, sorted(set(stored["calendar"])), profile.run.step),
+        "dates": rebalance_dates(days, calendars_by_day(stored), profile.run.step),
         "load_day": load_day,
         "returns": session_matrix(session_returns(reader, list(span.date)), span),
         "history": _signal_history(reader, days[0], end),
