@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+import tomllib
 from pathlib import Path
 
 import dagster as dg
@@ -985,3 +986,22 @@ def test_promotion_prints_percentages_and_whole_counts(home, capsys):
         ["champion", "htr_3_4", "225", "80.00", "%", "1.62", "%", "1.23", "5.00", "%", "1.50"],
         ["challenger", "v4", "225", "80.00", "%", "-20.00", "%", "n/a", "10.00", "%", "3.00"],
     ]
+
+
+def test_ctrl_c_while_the_cli_loads_is_one_line_and_exit_130():
+    """The `tvs` script's entry point (pyproject) catches an interrupt during the imports,
+    before the CLI's own handler exists: 0.3 s in, pandas and Dagster are still loading."""
+    with open(Path(tvs_pipeline.__file__).resolve().parents[1] / "pyproject.toml", "rb") as f:
+        script = tomllib.load(f)["project"]["scripts"]["tvs"]
+    module, function = script.split(":")
+    code = f"import sys; from {module} import {function}; sys.exit({function}())"
+    env = {**os.environ, "PYTHONPATH": str(Path(tvs_pipeline.__file__).resolve().parents[1])}
+    child = subprocess.Popen(
+        [sys.executable, "-c", code, "profiles"], env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )  # fmt: skip
+    time.sleep(0.3)
+    child.send_signal(signal.SIGINT)
+    out, err = child.communicate(timeout=60)
+    assert child.returncode == 130, err.decode()
+    assert err.decode().splitlines() == ["tvs: interrupted"] and out == b""
