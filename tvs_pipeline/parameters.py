@@ -46,7 +46,7 @@ class Parameters(BaseModel):
     default is written once: here, on the field.
     """
 
-    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, allow_inf_nan=False)
 
     @classmethod
     def build(cls, values: Mapping[str, Any] | None = None, what: str = "") -> Self:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +15,7 @@ __all__ = ["ObjectStoreSettings", "Settings", "TradingViewSettings", "load_setti
 
 DEFAULT_HOME = "./data"
 DEFAULT_PROFILE = "demo"
+SOURCES = ("demo", "tradingview")  # the profile's `run.source` values (config.schema)
 ANONYMOUS_TOKEN = "unauthorized_user_token"
 
 
@@ -226,7 +228,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         home=home,
         lake_root=lake_root,
         profile=env.get("TVS_PROFILE") or DEFAULT_PROFILE,
-        source=env.get("TVS_SOURCE") or None,
+        source=_source(env.get("TVS_SOURCE", "").strip()),
         tradingview=_tradingview_settings(env),
         workers=_workers(env.get("TVS_WORKERS")),
         object_store=ObjectStoreSettings(**_numbers(env, S3_ENV)),
@@ -234,6 +236,13 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     )
     configure_object_store(settings.object_store, lake_root)
     return settings
+
+
+def _source(text: str) -> str | None:
+    """``$TVS_SOURCE``: the market source over the profile's, checked before anything runs."""
+    if text and text not in SOURCES:
+        raise ConfigError(f"TVS_SOURCE={text!r}: expected one of {', '.join(SOURCES)}")
+    return text or None
 
 
 def _workers(text: str | None) -> int:
@@ -301,6 +310,8 @@ def _numbers(env: dict[str, str], table: dict[str, tuple[str, type, float]]) -> 
             value = kind(text)
         except ValueError as err:
             raise ConfigError(f"{name}={text!r}: expected {kind.__name__}") from err
+        if not math.isfinite(value):  # `nan < floor` is false: NaN would pass unnoticed
+            raise ConfigError(f"{name}={text!r}: expected a finite number")
         if value < floor:
             raise ConfigError(f"{name}={text!r}: must be >= {floor:g}")
         values[key] = value

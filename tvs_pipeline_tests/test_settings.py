@@ -62,8 +62,21 @@ def test_every_variable_is_read():
         ({"TVS_TV_RPS": "0"}, "TVS_TV_RPS='0': must be >= 0.01"),
         ({"TVS_TV_SCANNER_URL": "scanner.tradingview.com"}, "expected a URL starting with https"),
         ({"TVS_TV_WS_URL": "https://data.tradingview.com"}, "expected a URL starting with wss"),
+        ({"TVS_TV_RPS": "nan"}, "TVS_TV_RPS='nan': expected a finite number"),
+        ({"TVS_S3_READ_TIMEOUT": "inf"}, "TVS_S3_READ_TIMEOUT='inf': expected a finite number"),
+        ({"TVS_SOURCE": "yahoo"}, "TVS_SOURCE='yahoo': expected one of demo, tradingview"),
     ],
-    ids=["not-a-float", "not-an-int", "below-floor", "zero-rate", "no-scheme", "http-for-ws"],
+    ids=[
+        "not-a-float",
+        "not-an-int",
+        "below-floor",
+        "zero-rate",
+        "no-scheme",
+        "http-for-ws",
+        "nan-pacing",
+        "endless-timeout",
+        "unknown-source",
+    ],
 )
 def test_bad_values_are_one_line_config_errors(env, message):
     with pytest.raises(ConfigError, match=message):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
@@ -44,7 +45,7 @@ LayerRef = str | dict[str, Any]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class FilterRule(_Strict):
@@ -70,6 +71,11 @@ class FilterRule(_Strict):
             raise ValueError(f"{self.column}: '{self.op}' needs one value, got a list")
         if self.op == "match" and not isinstance(self.value, str):
             raise ValueError(f"{self.column}: 'match' needs a regular expression string")
+        if self.op == "match":
+            try:
+                re.compile(self.value)
+            except re.error as err:  # at load time, not at the scan
+                raise ValueError(f"{self.column}: 'match' {self.value!r}: {err}") from None
         return self
 
 

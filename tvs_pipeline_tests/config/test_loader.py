@@ -128,8 +128,9 @@ def test_base_cycle_is_an_error(presets: Path):
         ({"column": "close", "op": "in", "value": 5}, "needs a list"),
         ({"column": "close", "op": ">", "value": [1, 2]}, "needs one value"),
         ({"column": "close", "op": "~", "value": 1}, "op"),
+        ({"column": "name", "op": "match", "value": "([unclosed"}, r"'match' '\(\[unclosed'"),
     ],
-    ids=["between-scalar", "in-scalar", "gt-list", "bad-op"],
+    ids=["between-scalar", "in-scalar", "gt-list", "bad-op", "bad-regex"],
 )
 def test_bad_filter_rules(presets: Path, rule: dict, message: str):
     write(presets, "hygiene/h.yaml", {"filters": [rule]})
@@ -141,6 +142,20 @@ def test_invalid_yaml_is_named(presets: Path):
     (presets / "hygiene/h.yaml").write_text("filters: [unclosed\n")
     with pytest.raises(ConfigError, match=r"h\.yaml: invalid YAML"):
         load_scanner("sc", presets)
+
+
+def test_a_file_that_is_not_utf8_is_named(presets: Path):
+    (presets / "hygiene/h.yaml").write_bytes(b"description: caf\xe9\n")
+    with pytest.raises(ConfigError, match=r"h\.yaml: not UTF-8 text \(byte 16\)"):
+        load_scanner("sc", presets)
+
+
+@pytest.mark.parametrize("number", [float("inf"), float("nan")], ids=["inf", "nan"])
+def test_a_number_that_is_not_finite_is_named(presets: Path, number: float):
+    profile = {"scanners": ["sc"], "simulation": {"initial_capital": number}}
+    write(presets, "profiles/p.yaml", profile)
+    with pytest.raises(ConfigError, match=r"simulation\.initial_capital: .*finite"):
+        load_profile("p", presets)
 
 
 def test_floor_must_fit_in_lookback(presets: Path):
