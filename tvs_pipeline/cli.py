@@ -56,6 +56,14 @@ def _count(text: str) -> int:
     return value
 
 
+def _port(text: str) -> int:
+    """An argparse type: a TCP port, 1 to 65535."""
+    value = _count(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"expected a port from 1 to 65535, found {text!r}")
+    return value
+
+
 def _rows(text: str) -> int:
     """An argparse type: a whole number of at least 0."""
     try:
@@ -305,6 +313,23 @@ load_from:
 """
 
 
+def _check_bind(host: str, port: int) -> None:
+    """Fail in one line when ``host:port`` cannot be served (in use, not this machine's).
+
+    Dagster's webserver would log the bind error and leave its daemon running: `tvs ui`
+    would then neither serve nor exit.
+    """
+    import socket
+
+    try:
+        with socket.create_server((host, port)):
+            pass
+    except (OSError, OverflowError) as err:
+        # create_server appends "(while attempting to bind on address …)": the line says it
+        cause = (getattr(err, "strerror", None) or str(err)).split(" (while attempting")[0]
+        raise CommandError(f"tvs ui: cannot serve on {host}:{port}: {cause}") from err
+
+
 def cmd_ui(args: argparse.Namespace) -> int:
     """Start the Dagster UI and its daemon on the instance `tvs` runs on; Ctrl-C stops them.
 
@@ -317,6 +342,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
     from tvs_pipeline.defs.runner import prepare_instance
 
     settings = load_settings()
+    _check_bind(args.host, args.port)
     home = prepare_instance(settings)
     workspace = home / "workspace.yaml"
     if not workspace.exists() or workspace.read_text(encoding="utf-8") != WORKSPACE_YAML:
@@ -926,7 +952,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     ui = sub.add_parser("ui", help="start the Dagster UI on the instance tvs runs on")
     ui.add_argument("--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1)")
-    ui.add_argument("--port", type=_count, default=3000, help="port to serve on (default 3000)")
+    ui.add_argument("--port", type=_port, default=3000, help="port to serve on (default 3000)")
     ui.set_defaults(func=cmd_ui)
 
     config = sub.add_parser("config", help="inspect configuration")

@@ -7,6 +7,7 @@ import html
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -1005,3 +1006,16 @@ def test_ctrl_c_while_the_cli_loads_is_one_line_and_exit_130():
     out, err = child.communicate(timeout=60)
     assert child.returncode == 130, err.decode()
     assert err.decode().splitlines() == ["tvs: interrupted"] and out == b""
+
+
+def test_ui_refuses_a_port_it_cannot_serve_in_one_line(home, capsys):
+    """A port out of range is an argument error; a port another process holds is named
+    before Dagster starts (its webserver would log the error and its daemon run on)."""
+    assert main(["ui", "--port", "99999"]) == 2
+    assert "expected a port from 1 to 65535, found '99999'" in capsys.readouterr().err
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        assert main(["ui", "--port", str(port)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"tvs: error: tvs ui: cannot serve on 127.0.0.1:{port}: Address already in use"]
+    assert not (home / "dagster").exists()  # nothing prepared for a UI that cannot start
