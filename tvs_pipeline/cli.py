@@ -232,7 +232,7 @@ def _chunked_backfill(
 
 
 def cmd_sql(args: argparse.Namespace) -> int:
-    """Run SELECT statements over the lake (views built per query, reads confined to the lake).
+    """Run a SELECT statement over the lake (views built per query, reads confined to the lake).
 
     At most ``--max-rows`` rows are printed (0: all); how many were left out is said on stderr.
     """
@@ -880,7 +880,7 @@ def build_parser() -> argparse.ArgumentParser:
     backfill.set_defaults(func=cmd_backfill)
 
     sql = sub.add_parser("sql", help="query the lake with DuckDB")
-    sql.add_argument("query", help="SELECT statements over the lake's tables (one per asset)")
+    sql.add_argument("query", help="one SELECT over the lake's tables (one per asset)")
     sql.add_argument(
         "--max-rows",
         type=_rows,

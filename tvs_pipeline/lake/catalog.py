@@ -216,15 +216,15 @@ class LakeReader:
 
 
 def select_statements(con: duckdb.DuckDBPyConnection, sql: str) -> list[duckdb.Statement]:
-    """Split ``sql`` with DuckDB's own parser and check that every statement is a SELECT.
+    """Parse ``sql`` with DuckDB's own parser and check that it is one SELECT statement.
 
     ``DESCRIBE``, ``SHOW``, ``SUMMARIZE``, ``FROM t`` and ``VALUES`` parse as SELECT too.
 
     Raises
     ------
     DataError
-        The SQL does not parse (DuckDB's message on one line), holds no statement, or holds
-        one of another type (``COPY``, ``ATTACH``, ``SET``, ``LOAD``, ``CREATE``...).
+        The SQL does not parse (DuckDB's message on one line), holds no statement or more
+        than one, or one of another type (``COPY``, ``ATTACH``, ``SET``, ``LOAD``, ``CREATE``...).
     """
     import duckdb
 
@@ -234,6 +234,11 @@ def select_statements(con: duckdb.DuckDBPyConnection, sql: str) -> list[duckdb.S
         raise DataError(f"sql: {describe_duckdb_error(err)}") from err
     if not statements:
         raise DataError("sql: no statement; expected a SELECT")
+    if len(statements) > 1:  # one result is printed: the others would be lost
+        raise DataError(
+            f"sql: {len(statements)} statements; `tvs sql` runs one SELECT at a time "
+            "(run them one by one)"
+        )
     for number, statement in enumerate(statements, start=1):
         if statement.type != duckdb.StatementType.SELECT:
             kind = statement.type.name
@@ -272,7 +277,7 @@ def _named_assets(sql: str, assets: Iterable[str]) -> list[str]:
 
 
 def query_lake(root: str, sql: str) -> pd.DataFrame:
-    """Run a user's SELECT statements over the lake and return the last one's rows.
+    """Run a user's SELECT statement over the lake and return its rows.
 
     The views (one per asset, over its partition files) are built in a new in-memory DuckDB
     from the current listing of ``root``, so a query never locks anything a run writes, sees
@@ -282,7 +287,7 @@ def query_lake(root: str, sql: str) -> pd.DataFrame:
     Raises
     ------
     DataError
-        A statement is not a SELECT, the lake has no asset yet, or the query fails (DuckDB's
+        The SQL is not one SELECT, the lake has no asset yet, or the query fails (DuckDB's
         message on one line; a missing table lists the lake's assets).
     """
     import duckdb

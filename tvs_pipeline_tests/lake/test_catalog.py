@@ -138,8 +138,11 @@ def test_views_are_built_per_query_and_see_every_partition(root):
     assert out.loc[0, "n"] == 5 and str(out.loc[0, "last"])[:10] == "2025-01-04"
 
 
-def test_query_lake_returns_the_last_statement_and_reads_only_the_lake(root, tmp_path):
-    assert query_lake(root, "select 1 as one; select sum(x) as s from a")["s"].tolist() == [10]
+def test_query_lake_runs_one_select_and_reads_only_the_lake(root, tmp_path):
+    assert query_lake(root, "select sum(x) as s from a;")["s"].tolist() == [10]
+    # Two results where one is shown would lose one: refused in one line instead.
+    with pytest.raises(DataError, match="sql: 2 statements; `tvs sql` runs one SELECT"):
+        query_lake(root, "select 1 as one; select sum(x) as s from a")
     pd.DataFrame({"x": [1]}).to_parquet(tmp_path / "outside.parquet")
     with pytest.raises(DataError, match=r"Permission Error.*`tvs sql` reads only"):
         query_lake(root, f"select * from read_parquet('{tmp_path}/outside.parquet')")

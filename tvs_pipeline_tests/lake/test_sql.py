@@ -115,7 +115,7 @@ ESCAPES = {
     "copy-to-tmp": ("copy (select 1 as x) to '{tmp}/x.csv'", "statement 1 is COPY, not SELECT"),
     "select-then-copy": (
         "select 1; copy (select 1 as x) to '{tmp}/x.csv'",
-        "statement 2 is COPY, not SELECT",
+        "sql: 2 statements; `tvs sql` runs one SELECT",
     ),
     "export-into-lake": ("export database '{lake}/dump'", "statement 1 is EXPORT, not SELECT"),
     "attach-file": ("attach '{tmp}/other.duckdb' as other", "statement 1 is ATTACH, not SELECT"),
