@@ -560,10 +560,12 @@ def cmd_ledger_repair(args: argparse.Namespace) -> int:
     chain is not repaired: its line is named (restore the ledger from a copy).
     """
     from tvs_pipeline.lake.custody import LakeCustody
-    from tvs_pipeline.lake.ledger import repair_tail, verify_ledger
+    from tvs_pipeline.lake.ledger import ledger_exists, repair_tail, verify_ledger
 
     settings = load_settings()
     path = settings.ledger
+    if not ledger_exists(path):  # nothing to repair: do not create one
+        raise CommandError(f"ledger repair: no ledger at {path} yet (run `tvs run` first)")
     verdict = verify_ledger(path)
     if verdict.broken_at is not None:
         print(verdict)

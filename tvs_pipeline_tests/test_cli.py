@@ -889,10 +889,12 @@ def test_every_option_has_help_and_no_markup():
     assert all(child.description for child in sub.choices.values())
 
 
-def test_ledger_verify_without_a_ledger_says_so(home, capsys):
-    assert main(["ledger", "verify"]) == 2
+@pytest.mark.parametrize("command", ["verify", "repair"])
+def test_ledger_commands_without_a_ledger_say_so_and_create_nothing(home, capsys, command):
+    assert main(["ledger", command]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and f"no ledger at {home / 'ledger' / 'audit.jsonl'} yet" in err[0]
+    assert not (home / "ledger" / "audit.jsonl").exists()
 
 
 def test_summary_weights_in_percent_without_zeros_with_exposures(home):
