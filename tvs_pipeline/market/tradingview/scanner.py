@@ -190,8 +190,22 @@ class ScannerClient:
             )
             error.deadline_left = self.faults.left()  # type: ignore[attr-defined]
             raise error from last
+        try:
+            payload = self._decode(response, url, where)
+        except SourceError as err:
+            raise self._malformed(err) from err.__cause__
         self.faults.success()
-        return self._decode(response, url, where), _server_time(response)
+        return payload, _server_time(response)
+
+    def _malformed(self, error: SourceError) -> SourceError:
+        """A malformed answer is a fault of the source: it counts against the deadline.
+
+        The error carries what is left of the deadline, so the step retry (60 s) is not
+        taken when the deadline is shorter (`partitions.retry_source_faults`).
+        """
+        self.faults.fault()
+        error.deadline_left = self.faults.left()  # type: ignore[attr-defined]
+        return error
 
     def _try(self, url: str, body: dict[str, Any], where: str) -> requests.Response:
         self.limiter.wait()
@@ -277,9 +291,11 @@ class ScannerClient:
                     or not isinstance(row.get("d"), list)
                     or len(row["d"]) != len(columns)
                 ):
-                    raise SourceError(
-                        f"{where}: row {start + index} is not {{s, d[{len(columns)}]}}: "
-                        f"{str(row)[:120]}"
+                    raise self._malformed(
+                        SourceError(
+                            f"{where}: row {start + index} is not {{s, d[{len(columns)}]}}: "
+                            f"{str(row)[:120]}"
+                        )
                     )
                 ticker = row["s"]
                 if ticker in seen or ticker in plan.exclude:

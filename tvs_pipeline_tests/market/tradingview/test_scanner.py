@@ -178,8 +178,11 @@ def test_the_browser_user_agent_passes_a_strict_waf(scanner, fast):
 )
 def test_malformed_answers_are_errors_never_zero_rows(scanner, fast, fault, message):
     scanner.add_faults(fault)
-    with pytest.raises(SourceError, match=message):
-        client(scanner, fast).scan(plan_scan(query(), "s"), "s")
+    with pytest.raises(SourceError, match=message) as caught:
+        client(scanner, fast, deadline=5.0).scan(plan_scan(query(), "s"), "s")
+    # A fault of the source: what is left of its 5 s deadline travels with the error, so
+    # the step's 60 s retry is refused at once (test_source_retry) rather than 3 x 60 s.
+    assert 4.0 < caught.value.deadline_left <= 5.0
 
 
 def test_a_zero_row_answer_is_zero_rows(scanner, fast):
