@@ -171,18 +171,22 @@ def _resolve_layer(layer: str, value: Any, scanner_path: Path, root: Path) -> Ba
     raise ConfigError(f"{scanner_path}: {layer}: expected a file name or a mapping, got {value!r}")
 
 
-def load_scanner(name: str, root: Path = PRESETS_ROOT) -> ResolvedScanner:
+def load_scanner(
+    name: str, root: Path = PRESETS_ROOT, declared_in: Path | None = None
+) -> ResolvedScanner:
     """Resolve one L4 scanner and the four layers it names.
 
     A layer is named by file (``universe: us_large_caps``) or given inline as a mapping, which
-    may name a ``base`` and override any of its keys.
+    may name a ``base`` and override any of its keys. ``name``: a bare name under
+    ``scanners/``, or a path (``*.yaml`` or with a ``/``) relative to ``declared_in`` (the
+    profile that lists it).
 
     Raises
     ------
     ConfigError
         Unknown key, missing or malformed file, bad value: one line naming the file and key.
     """
-    path = _ref_path(name, "scanners", root, None)
+    path = _ref_path(name, "scanners", root, declared_in)
     doc = _load_layered(path, "scanners", root)
     scanner = _validate(ScannerConfig, doc, path)
     layers = {layer: _resolve_layer(layer, getattr(scanner, layer), path, root) for layer in LAYERS}
@@ -214,12 +218,32 @@ def load_profile(name: str, root: Path = PRESETS_ROOT) -> ResolvedProfile:
             raise ConfigError(f"profile {name!r}: unknown profile (known: {known})")
     doc = _load_layered(path, "profiles", root)
     profile: ProfileConfig = _validate(ProfileConfig, doc, path)
-    scanners = [load_scanner(s, root) for s in profile.scanners]
+    scanners = [load_scanner(s, root, path) for s in profile.scanners]
     names = [s.name for s in scanners]
     if len(set(names)) != len(names):
         raise ConfigError(f"{path}: scanners: a scanner is listed twice ({names})")
+    _check_sleeve_keys(path, profile, {s.sleeve for s in scanners})
     fields = profile.model_dump(exclude={"scanners", "description"})
     return ResolvedProfile(name=path.stem, scanners=scanners, **_rebuild(profile, fields))
+
+
+def _check_sleeve_keys(path: Path, profile: ProfileConfig, sleeves: set[str]) -> None:
+    """A borrow rate keyed by a sleeve no scanner has (a typo) would be silently unused.
+
+    Only a map the profile states is checked: the default one names sleeves a profile may
+    not have (``crypto``).
+    """
+    if "borrow_bps_per_year" not in profile.simulation.model_fields_set:
+        return
+    known = sorted(sleeves | {"default"})
+    for key in profile.simulation.borrow_bps_per_year:
+        if key not in known:
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(
+                f"{path}: simulation.borrow_bps_per_year.{key}: no scanner has this sleeve"
+                f"{hint}; expected one of {', '.join(known)}"
+            )
 
 
 def _rebuild(profile: ProfileConfig, fields: dict[str, Any]) -> dict[str, Any]:

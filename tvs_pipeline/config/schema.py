@@ -177,7 +177,7 @@ class HealthConfig(_Strict):
     # The longest run of consecutive missing sessions a listing may show: isolated one-session
     # drop-outs are tolerated however many; two in a row corrupt returns and covariances.
     tolerated_gap_sessions: int = Field(1, ge=0)
-    freshness_days: dict[str, int] = Field(
+    freshness_days: dict[AssetClass, int] = Field(
         default_factory=lambda: {"equity": 5, "etf": 5, "crypto": 2, "forex": 4, "futures": 5}
     )
 

@@ -158,6 +158,35 @@ def test_a_number_that_is_not_finite_is_named(presets: Path, number: float):
         load_profile("p", presets)
 
 
+def test_a_profile_file_names_its_scanner_files_relative_to_itself(presets: Path, tmp_path):
+    """A profile kept outside the presets lists a scanner file beside it; bare names stay
+    the presets' own."""
+    own = tmp_path / "mine"
+    write(own, "odd_scanner.yaml", {"sleeve": "odd", "universe": "u", "hygiene": "h",
+                                     "template": "t", "strategy": "s"})  # fmt: skip
+    write(own, "p.yaml", {"scanners": ["odd_scanner.yaml", "sc"]})
+    profile = load_profile(str(own / "p.yaml"), presets)
+    assert [s.name for s in profile.scanners] == ["odd_scanner", "sc"]
+    assert [s.sleeve for s in profile.scanners] == ["odd", "eq"]
+
+
+def test_a_borrow_rate_for_a_sleeve_no_scanner_has_is_named(presets: Path):
+    rates = {"borrow_bps_per_year": {"default": 50.0, "eqq": 5.0}}
+    write(presets, "profiles/p.yaml", {"scanners": ["sc"], "simulation": rates})
+    with pytest.raises(
+        ConfigError,
+        match=r"borrow_bps_per_year\.eqq: no scanner has this sleeve \(did you mean 'eq'\?\)",
+    ):
+        load_profile("p", presets)
+
+
+def test_a_freshness_limit_for_an_unknown_asset_class_is_named(presets: Path):
+    write(presets, "profiles/p.yaml", {"scanners": ["sc"],
+                                       "health": {"freshness_days": {"martian": 3}}})  # fmt: skip
+    with pytest.raises(ConfigError, match=r"health\.freshness_days.*martian"):
+        load_profile("p", presets)
+
+
 def test_floor_must_fit_in_lookback(presets: Path):
     write(
         presets,
