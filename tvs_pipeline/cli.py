@@ -990,7 +990,18 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as err:  # a bug or a library's own error: one line, the trace on request
         if args.traceback:
             raise
+        if _is_store_fault(err):  # an object store that does not answer: named, as an OSError
+            lake = load_settings().lake_root
+            return _fail(OSError(f"lake {lake}: {describe_error(err)}"), 2)
         return _fail(err, 1, f" ({type(err).__name__}; `tvs --traceback …` shows where)")
+
+
+def _is_store_fault(err: BaseException) -> bool:
+    """An error of botocore (the object store's client): an endpoint down, a credential missing.
+
+    Told by its module so that the base install, without s3fs, never imports botocore.
+    """
+    return any(cls.__module__.startswith("botocore.") for cls in type(err).__mro__)
 
 
 def _silence_stdout() -> None:

@@ -1021,3 +1021,19 @@ def test_ui_refuses_a_port_it_cannot_serve_in_one_line(home, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"tvs: error: tvs ui: cannot serve on 127.0.0.1:{port}: Address already in use"]
     assert not (home / "dagster").exists()  # nothing prepared for a UI that cannot start
+
+
+def test_an_object_store_that_refuses_is_one_line_naming_the_lake(home, monkeypatch, capsys):
+    """botocore's own error (not an OSError) is named like a disk's: exit 2, the lake first."""
+    s3fs = pytest.importorskip("s3fs")
+    s3fs.S3FileSystem.clear_instance_cache()  # not a filesystem another test's endpoint built
+    with socket.socket() as spare:  # a port nobody listens on: the connection is refused
+        spare.bind(("127.0.0.1", 0))
+        endpoint = f"http://127.0.0.1:{spare.getsockname()[1]}"
+    for name, value in {"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "y",
+                        "AWS_ENDPOINT_URL": endpoint, "AWS_ENDPOINT_URL_S3": endpoint,
+                        "TVS_LAKE": "s3://tvs/lake", "TVS_S3_ATTEMPTS": "1"}.items():  # fmt: skip
+        monkeypatch.setenv(name, value)
+    assert main(["sql", "select 1"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("tvs: error: lake s3://tvs/lake: Could not connect")
